@@ -1,0 +1,114 @@
+"""Reverse-mode differentiation over the recorded ``Function`` nodes, and ``no_grad``."""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import threading
+from typing import Any
+
+from gpunet.autograd.tensor import Tensor
+
+_state = threading.local()
+
+
+def grad_enabled() -> bool:
+    """True unless inside a ``no_grad()`` block."""
+    return getattr(_state, "enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Context manager in which operations record no graph (inference, evaluation)."""
+    prev = grad_enabled()
+    _state.enabled = False
+    try:
+        yield
+    finally:
+        _state.enabled = prev
+
+
+@contextlib.contextmanager
+def enable_grad():
+    """Context manager that turns graph recording back on inside a ``no_grad()`` block."""
+    prev = grad_enabled()
+    _state.enabled = True
+    try:
+        yield
+    finally:
+        _state.enabled = prev
+
+
+def _accumulate_leaf(x: Tensor, gx: Any) -> None:
+    if getattr(x, "_grad_fresh", None) is not None:  # a Variable
+        if x.grad is None:
+            x.grad = gx
+        elif x._grad_fresh:
+            if gx is not x.grad:
+                x.grad[...] = gx
+        else:
+            x.grad += gx
+        x._grad_fresh = False
+    elif x.grad is None:
+        x.grad = gx
+    else:
+        x.grad = x.grad + gx
+
+
+def backward(root: Tensor, grad: Any = None) -> None:
+    """Back-propagates from ``root`` through every recorded node.
+
+    Gradients reach leaf tensors in ``.grad``; a ``Variable`` whose ``grad`` is a view of a
+    flat buffer receives it in place. Each node frees its saved arrays right after its own
+    backward has run, so the graph can be walked only once.
+
+    Args:
+        root: the tensor to differentiate (a scalar loss unless ``grad`` is given).
+        grad: the gradient of the final objective with respect to ``root``; defaults to 1.
+    """
+    if grad is None:
+        if root.data.size != 1:
+            raise ValueError(
+                "backward() without an explicit gradient needs a scalar tensor. "
+                f"Received a tensor of shape {tuple(root.shape)}."
+            )
+        xp = root.backend.xp
+        grad = xp.ones_like(root.data)
+    elif isinstance(grad, Tensor):
+        grad = grad.data
+    f = root.creator
+    if f is None:
+        if root.requires_grad:
+            _accumulate_leaf(root, grad)
+        return
+    grads: dict[tuple[int, int], Any] = {(id(f), root._out_index): grad}
+    heap: list = [(-f.generation, id(f), f)]
+    seen = {id(f)}
+    while heap:
+        _, fid, f = heapq.heappop(heap)
+        gys = [grads.pop((fid, i), None) for i in range(f.n_out)]
+        if all(g is None for g in gys):
+            f.release()
+            continue
+        if any(g is None for g in gys):
+            xp = root.backend.xp
+            gys = [xp.zeros(shape, dtype) if g is None else g
+                   for g, (shape, dtype) in zip(gys, f._out_meta)]
+        gxs = f.backward(*gys)
+        if not isinstance(gxs, tuple):
+            gxs = (gxs,)
+        inputs, needs = f.inputs, f.needs_input_grad
+        for x, need, gx in zip(inputs, needs, gxs):
+            if not need or gx is None:
+                continue
+            c = x.creator
+            if c is None:
+                _accumulate_leaf(x, gx)
+                continue
+            key = (id(c), x._out_index)
+            prev = grads.get(key)
+            grads[key] = gx if prev is None else prev + gx
+            if id(c) not in seen:
+                seen.add(id(c))
+                heapq.heappush(heap, (-c.generation, id(c), c))
+        f.release()

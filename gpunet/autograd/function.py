@@ -1,0 +1,86 @@
+"""``Function``: one differentiable op with a hand-written forward and backward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet.autograd import engine
+from gpunet.autograd.tensor import Tensor
+
+
+class Function:
+    """Base class of differentiable operations.
+
+    Subclasses implement ``forward(*arrays)`` and ``backward(*grad_outputs)`` on raw backend
+    arrays. ``backward`` may consult ``self.needs_input_grad`` (a tuple of bools) and return
+    ``None`` for inputs that need no gradient. Keep what backward needs on ``self``; the
+    engine drops the node's references as soon as its backward has run.
+
+    Example:
+
+    >>> class Square(Function):
+    ...     def forward(self, x):
+    ...         self.x = x
+    ...         return x * x
+    ...     def backward(self, gy):
+    ...         return 2 * self.x * gy
+    >>> y = Square()(x)
+    """
+
+    inputs: tuple = ()
+    needs_input_grad: tuple = ()
+    generation: int = 0
+    n_out: int = 1
+
+    def forward(self, *xs: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, *gys: Any) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, *inputs: Any) -> Any:
+        return self.apply(*inputs)
+
+    def apply(self, *inputs: Any) -> Any:
+        xs = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        record = engine.grad_enabled() and any(
+            isinstance(x, Tensor) and x.requires_grad for x in inputs
+        )
+        if record:
+            self.needs_input_grad = tuple(
+                isinstance(x, Tensor) and x.requires_grad for x in inputs
+            )
+        ys = self.forward(*xs)
+        multi = isinstance(ys, tuple)
+        if not multi:
+            ys = (ys,)
+        outs = tuple(Tensor(y, requires_grad=record) for y in ys)
+        if record:
+            self.inputs = inputs
+            self.n_out = len(ys)
+            self._out_meta = [(y.shape, y.dtype) for y in ys]
+            self.generation = max(
+                (x.creator.generation + 1 for x in inputs
+                 if isinstance(x, Tensor) and x.creator is not None),
+                default=0,
+            )
+            for i, o in enumerate(outs):
+                o.creator = self
+                o._out_index = i
+        return outs if multi else outs[0]
+
+    def grad_buffer(self, index: int) -> Any:
+        """The gradient buffer of input ``index`` if backward may write into it directly.
+
+        Returns the input variable's (flat-buffer) ``grad`` view when it has not received a
+        gradient yet in this step, else ``None``. A backward that writes its result into
+        this buffer must return that same array object.
+        """
+        x = self.inputs[index]
+        if getattr(x, "_grad_fresh", False) and x.grad is not None and x.creator is None:
+            return x.grad
+        return None
+
+    def release(self) -> None:
+        """Drops every array the node kept for backward (called by the engine)."""
+        self.__dict__.clear()

@@ -1,0 +1,96 @@
+"""``Tensor``: an array, its gradient, and the ``Function`` node that made it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet.backend import backend_of
+
+
+class Tensor:
+    """A backend array that remembers how it was computed while gradients are wanted.
+
+    Args:
+        data: a NumPy or CuPy array.
+        requires_grad: whether gradients should flow back to this tensor.
+        name: an optional label.
+
+    Arithmetic operators (``+ - * / @ ** -x``, indexing, ``.T``) dispatch to ``gpunet.ops``.
+
+    Example:
+
+    >>> x = Tensor(np.ones((2, 3), "float32"), requires_grad=True)
+    >>> y = (x * 2).sum()
+    >>> y.backward()
+    >>> x.grad            # 2.0 everywhere
+    """
+
+    __slots__ = ("data", "grad", "creator", "requires_grad", "name", "_out_index",
+                 "_keras_mask", "_logits", "__weakref__")
+    _gpunet_tensor = True
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
+        self.data = data
+        self.grad = None
+        self.creator = None
+        self.requires_grad = requires_grad
+        self.name = name
+        self._out_index = 0
+        self._keras_mask = None
+        self._logits = None
+
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def backend(self):
+        """The backend (NumPy or CuPy) that owns this tensor's data."""
+        return backend_of(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self):
+        """Returns the value as a NumPy array (an explicit device-to-host copy on a GPU)."""
+        return backend_of(self.data).to_numpy(self.data)
+
+    def item(self) -> float:
+        """Returns the value of a one-element tensor as a Python number."""
+        return self.numpy().item()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def backward(self, grad: Any = None) -> None:
+        """Back-propagates from this tensor (a scalar unless ``grad`` is given)."""
+        from gpunet.autograd.engine import backward
+
+        backward(self, grad)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing the data but cut from the graph."""
+        return Tensor(self.data)
+
+    def __repr__(self) -> str:
+        body = repr(self.data).replace("\n", "\n       ")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({body}{extra})"
+
+
+def as_array(x: Any) -> Any:
+    """The raw backend array behind ``x`` (a Tensor or an array)."""
+    return x.data if isinstance(x, Tensor) else x

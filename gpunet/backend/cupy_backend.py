@@ -1,0 +1,88 @@
+"""The CuPy backend: arrays on an NVIDIA GPU.
+
+``cupy`` is imported only when this backend is created, never at ``import gpunet``.
+Kernel objects are built lazily (construction needs no GPU; compilation happens at the
+first call and is cached under ``~/.cupy/kernel_cache``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gpunet.backend.base import Array, Backend
+
+
+class CupyBackend(Backend):
+    """Backend running on a CUDA device through CuPy.
+
+    Args:
+        device_id: the CUDA device ordinal.
+    """
+
+    name = "cupy"
+
+    def __init__(self, device_id: int = 0) -> None:
+        import cupy
+
+        self.xp = cupy
+        self.device_id = int(device_id)
+        self.device = f"gpu:{self.device_id}"
+        self._device = cupy.cuda.Device(self.device_id)
+        self._seed: int | None = None
+        self._rng = None
+        self._kernels: dict[str, Any] = {}
+
+    def __enter__(self):
+        return self._device.__enter__()
+
+    def __exit__(self, *exc):
+        return self._device.__exit__(*exc)
+
+    def asarray(self, x: Any, dtype: Any = None) -> Array:
+        with self._device:
+            return self.xp.asarray(x, dtype=dtype)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        if isinstance(x, self.xp.ndarray):
+            return x.get()
+        return np.asarray(x)
+
+    def synchronize(self) -> None:
+        self._device.synchronize()
+
+    # The legacy RandomState (cuRAND) has uniform, permutation and a seed.
+    def _generator(self):
+        if self._rng is None:
+            with self._device:
+                self._rng = self.xp.random.RandomState(self._seed)
+        return self._rng
+
+    def seed(self, seed: int | None) -> None:
+        self._seed = seed
+        self._rng = None
+
+    def random_uniform(self, shape: tuple, dtype: Any = "float32") -> Array:
+        with self._device:
+            return self._generator().random_sample(shape, dtype=np.dtype(dtype))
+
+    def permutation(self, n: int) -> Array:
+        with self._device:
+            return self._generator().permutation(n)
+
+    def kernel(self, name: str, factory) -> Any:
+        """Returns the cached kernel ``name``, building it with ``factory(cupy)`` once."""
+        k = self._kernels.get(name)
+        if k is None:
+            k = self._kernels[name] = factory(self.xp)
+        return k
+
+    def relu_grad(self, gy: Array, y: Array) -> Array:
+        k = self.kernel(
+            "relu_grad",
+            lambda cp: cp.ElementwiseKernel(
+                "T gy, T y", "T gx", "gx = y > 0 ? gy : (T)0", "gpunet_relu_grad"
+            ),
+        )
+        return k(gy, y)

@@ -1,0 +1,44 @@
+"""The NumPy backend: arrays on the host CPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gpunet.backend.base import Array, Backend
+
+
+class NumpyBackend(Backend):
+    """Backend running on the CPU through NumPy."""
+
+    name = "numpy"
+    device = "cpu"
+    xp = np
+
+    def __init__(self) -> None:
+        self._rng = np.random.default_rng()
+
+    def asarray(self, x: Any, dtype: Any = None) -> Array:
+        if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
+            x = x.get()  # a CuPy array: explicit device-to-host copy
+        return np.asarray(x, dtype=dtype)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
+            return x.get()
+        return np.asarray(x)
+
+    def seed(self, seed: int | None) -> None:
+        self._rng = np.random.default_rng(seed)
+
+    def random_uniform(self, shape: tuple, dtype: Any = "float32") -> Array:
+        return self._rng.random(shape, dtype=np.dtype(dtype))
+
+    def permutation(self, n: int) -> Array:
+        return self._rng.permutation(n)
+
+    def relu_grad(self, gy: Array, y: Array) -> Array:
+        out = np.empty_like(gy)
+        np.multiply(gy, y > 0, out=out)
+        return out

@@ -1,0 +1,100 @@
+"""``Callback`` (every Keras hook) and ``CallbackList``, which dispatches to many."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class Callback:
+    """Base class of callbacks. Override any hook; ``self.model`` and ``self.params`` are set.
+
+    Hooks: ``on_{train,test,predict}_{begin,end}(logs)``, ``on_epoch_{begin,end}(epoch, logs)``,
+    ``on_{train,test,predict}_batch_{begin,end}(batch, logs)``.
+    """
+
+    def __init__(self) -> None:
+        self.model = None
+        self.params: dict = {}
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras 2 alias of ``on_train_batch_begin``."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras 2 alias of ``on_train_batch_end``."""
+
+
+_HOOKS = [
+    "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_test_begin",
+    "on_test_end", "on_predict_begin", "on_predict_end", "on_test_batch_begin",
+    "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end",
+]
+
+
+def _overrides(cb: Callback, name: str) -> bool:
+    return getattr(type(cb), name, None) is not getattr(Callback, name, None)
+
+
+class CallbackList:
+    """Dispatches every hook to a list of callbacks, skipping those that do not override it.
+
+    Batch hooks of callbacks that do not override them cost nothing per step.
+    """
+
+    def __init__(self, callbacks: Sequence[Callback] | None = None, model: Any = None,
+                 **params: Any) -> None:
+        self.callbacks = list(callbacks or [])
+        for cb in self.callbacks:
+            if model is not None:
+                cb.set_model(model)
+            cb.set_params(params)
+        for name in _HOOKS:
+            targets = [getattr(cb, name) for cb in self.callbacks if _overrides(cb, name)]
+            setattr(self, name, _fanout(targets))
+        begin = [cb for cb in self.callbacks
+                 if _overrides(cb, "on_train_batch_begin") or _overrides(cb, "on_batch_begin")]
+        end = [cb for cb in self.callbacks
+               if _overrides(cb, "on_train_batch_end") or _overrides(cb, "on_batch_end")]
+        self.on_train_batch_begin = _fanout(
+            [f for cb in begin for f in (cb.on_train_batch_begin, cb.on_batch_begin)])
+        self.on_train_batch_end = _fanout(
+            [f for cb in end for f in (cb.on_train_batch_end, cb.on_batch_end)])
+        self.wants_train_batch_end = bool(end)
+        self.wants_train_batch_begin = bool(begin)
+
+    def append(self, cb: Callback) -> None:
+        self.callbacks.append(cb)
+
+
+def _fanout(fns):
+    if not fns:
+        return lambda *a, **k: None
+    if len(fns) == 1:
+        return fns[0]
+
+    def call(*args, **kwargs):
+        for f in fns:
+            f(*args, **kwargs)
+
+    return call

@@ -1,0 +1,104 @@
+"""What ``compile`` resolves: the loss container and the metric list, built from shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet import losses as losses_mod
+from gpunet import metrics as metrics_mod
+from gpunet import ops
+from gpunet.autograd.tensor import Tensor
+
+
+class LossContainer:
+    """The compiled loss: ``loss_weight * loss(y, y_pred, sample_weight)`` (+ regularizers)."""
+
+    def __init__(self, loss: Any, loss_weights: Any = None) -> None:
+        if isinstance(loss, (list, tuple)):
+            if len(loss) != 1:
+                raise ValueError(f"This model has one output, but `loss` lists {len(loss)} "
+                                 "losses.")
+            loss = loss[0]
+        if isinstance(loss, dict):
+            if len(loss) != 1:
+                raise ValueError(f"This model has one output, but `loss` maps {len(loss)} "
+                                 "outputs.")
+            loss = next(iter(loss.values()))
+        self.spec = loss
+        fn = losses_mod.get(loss)
+        if fn is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        self.fn = fn
+        if isinstance(loss_weights, (list, tuple)):
+            loss_weights = loss_weights[0]
+        if isinstance(loss_weights, dict):
+            loss_weights = next(iter(loss_weights.values()))
+        self.weight = 1.0 if loss_weights is None else float(loss_weights)
+
+    def __call__(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
+        if isinstance(self.fn, losses_mod.Loss):
+            loss = self.fn(y_true, y_pred, sample_weight)
+        else:
+            values = self.fn(y_true, y_pred)
+            if not isinstance(values, Tensor):
+                raise TypeError(f"The loss function {getattr(self.fn, '__name__', self.fn)!r} "
+                                "must return a Tensor (write it with gpunet.ops).")
+            loss = losses_mod.reduce_loss(values, sample_weight)
+        if loss.ndim:
+            loss = ops.mean(loss)
+        return loss * self.weight if self.weight != 1.0 else loss
+
+
+class MetricsContainer:
+    """The compiled metrics (unweighted) and weighted metrics, built at the first batch."""
+
+    def __init__(self, metrics: Any = None, weighted_metrics: Any = None) -> None:
+        self.specs = _flat(metrics)
+        self.weighted_specs = _flat(weighted_metrics)
+        self.metrics: list[metrics_mod.Metric] = []
+        self.weighted: list[metrics_mod.Metric] = []
+        self.built = False
+
+    def build(self, y_true_shape: tuple, y_pred_shape: tuple) -> None:
+        self.metrics = [metrics_mod.get(m, y_true_shape, y_pred_shape) for m in self.specs]
+        self.weighted = [metrics_mod.get(m, y_true_shape, y_pred_shape)
+                         for m in self.weighted_specs]
+        names = set()
+        for m in self.weighted:
+            if m.name in {x.name for x in self.metrics}:
+                m.name = "weighted_" + m.name
+        for m in self.metrics + self.weighted:
+            if m.name in names:
+                raise ValueError(f"Two metrics share the name {m.name!r}; give one a `name`.")
+            names.add(m.name)
+        self.built = True
+
+    def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        for m in self.metrics:
+            m.update_state(y_true, y_pred)
+        for m in self.weighted:
+            m.update_state(y_true, y_pred, sample_weight)
+
+    def reset(self) -> None:
+        for m in self.metrics + self.weighted:
+            m.reset_state()
+
+    @property
+    def all(self) -> list:
+        return self.metrics + self.weighted
+
+
+def _flat(spec: Any) -> list:
+    if spec is None:
+        return []
+    if isinstance(spec, dict):
+        out = []
+        for v in spec.values():
+            out.extend(_flat(v))
+        return out
+    if isinstance(spec, (list, tuple)):
+        out = []
+        for v in spec:
+            out.extend(_flat(v) if isinstance(v, (list, tuple)) else [v])
+        return out
+    return [spec]

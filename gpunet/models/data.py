@@ -1,0 +1,171 @@
+"""Turning the ``x``/``y`` given to fit/evaluate/predict into device batches.
+
+Arrays are converted and copied to the device once per call (not once per batch); each
+batch is then a gather (shuffled) or a slice (in order) on the device.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from gpunet.backend import Backend, floatx
+
+
+def _host(a: Any) -> Any:
+    if a is None:
+        return None
+    if hasattr(a, "_gpunet_tensor"):
+        return a.data
+    if hasattr(a, "__cuda_array_interface__") or isinstance(a, np.ndarray):
+        return a
+    if isinstance(a, (list, tuple)):
+        try:
+            return np.asarray(a)
+        except ValueError as e:
+            raise ValueError(f"Could not convert the data to an array: {e}") from None
+    if hasattr(a, "__array__"):  # pandas objects and the like
+        return np.asarray(a)
+    raise TypeError(f"Unsupported data type {type(a).__name__}: expected a NumPy/CuPy array, "
+                    "a list, or (for fit) a generator or Sequence.")
+
+
+def _check_numeric(name: str, a: Any) -> None:
+    if a is not None and a.dtype.kind not in "biuf":
+        raise TypeError(f"Argument `{name}` must hold numbers; received an array of dtype "
+                        f"{a.dtype}.")
+
+
+def to_device(b: Backend, a: Any, kind: str) -> Any:
+    """Copies ``a`` to the device once: features → floatx; float targets → floatx."""
+    if a is None:
+        return None
+    if kind == "x" or (kind == "y" and a.dtype.kind == "f") or kind == "w":
+        dt = floatx() if a.dtype.kind in "fbiu" and kind != "y" else a.dtype
+        if kind == "y":
+            dt = floatx()
+        if kind == "x" and a.dtype.kind in "iu" and a.dtype.itemsize <= 2:
+            dt = floatx()
+        elif kind == "x" and a.dtype.kind in "iu":
+            dt = a.dtype  # integer inputs (token ids) keep their type
+        return b.asarray(a, dtype=dt)
+    return b.asarray(a)
+
+
+class ArrayData:
+    """In-memory arrays on one device, served as batches.
+
+    Args:
+        backend: where the batches live.
+        x, y, sample_weight: host or device arrays with the same first dimension.
+        batch_size: rows per batch (the last partial batch is kept).
+        shuffle: ``True`` (new permutation each pass), ``False`` or ``"batch"``.
+        steps: batches per epoch (default: one pass over the data).
+    """
+
+    def __init__(self, backend: Backend, x: Any, y: Any = None, sample_weight: Any = None,
+                 batch_size: int = 32, shuffle: Any = False, steps: int | None = None) -> None:
+        self.b = backend
+        x, y, w = _host(x), _host(y), _host(sample_weight)
+        _check_numeric("x", x)
+        _check_numeric("y", y)
+        n = len(x)
+        for name, a in (("y", y), ("sample_weight", w)):
+            if a is not None and len(a) != n:
+                raise ValueError(
+                    f"Data cardinality is ambiguous: x has {n} samples but {name} has "
+                    f"{len(a)} samples. Make sure all arrays contain the same number of samples."
+                )
+        if n == 0:
+            raise ValueError("Expected non-empty data; received x with 0 samples.")
+        self.n = n
+        self.x = to_device(backend, x, "x")
+        self.y = to_device(backend, y, "y")
+        self.w = to_device(backend, w, "w")
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.steps = steps or math.ceil(n / self.batch_size)
+        self._order = None
+        self._pos = 0
+
+    def _new_pass(self) -> None:
+        self._pos = 0
+        if self.shuffle == "batch":
+            nb = math.ceil(self.n / self.batch_size)
+            blocks = self.b.to_numpy(self.b.permutation(nb))
+            idx = np.concatenate([np.arange(i * self.batch_size,
+                                            min((i + 1) * self.batch_size, self.n))
+                                  for i in blocks])
+            self._order = self.b.asarray(idx)
+        elif self.shuffle:
+            self._order = self.b.permutation(self.n)
+        else:
+            self._order = None
+
+    def epoch(self):
+        """Yields ``steps`` batches ``(x, y, w)``; a full pass re-shuffles when it ends."""
+        for _ in range(self.steps):
+            if self._order is None and self._pos == 0 or self._pos >= self.n:
+                self._new_pass()
+            lo, hi = self._pos, min(self._pos + self.batch_size, self.n)
+            self._pos = hi
+            if self._order is None:
+                sl = slice(lo, hi)
+                yield (self.x[sl], None if self.y is None else self.y[sl],
+                       None if self.w is None else self.w[sl])
+            else:
+                idx = self._order[lo:hi]
+                yield (self.x[idx], None if self.y is None else self.y[idx],
+                       None if self.w is None else self.w[idx])
+
+    def reset(self) -> None:
+        """Starts the next epoch at the beginning of a fresh pass."""
+        self._pos = self.n
+        self._order = None
+        self._pos = 0
+        self._fresh = True
+
+
+def split_validation(x: Any, y: Any, w: Any, validation_split: float):
+    """Keras's rule: the *last* ``validation_split`` fraction, taken before any shuffling."""
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"`validation_split` must be in [0, 1). Received: "
+                         f"validation_split={validation_split}")
+    x, y, w = _host(x), _host(y), _host(w)
+    n = len(x)
+    at = int(math.floor(n * (1.0 - validation_split)))
+    if at == 0 or at == n:
+        raise ValueError(
+            f"validation_split={validation_split} leaves no data for "
+            f"{'training' if at == 0 else 'validation'} ({n} samples in total)."
+        )
+
+    def cut(a):
+        return (None, None) if a is None else (a[:at], a[at:])
+
+    (xt, xv), (yt, yv), (wt, wv) = cut(x), cut(y), cut(w)
+    return (xt, yt, wt), (xv, yv, wv)
+
+
+def class_weights_to_sample_weights(y: Any, class_weight: dict) -> np.ndarray:
+    """Per-sample weights from ``{class: weight}``: argmax for one-hot y, else the rounded label."""
+    y = _host(y)
+    if hasattr(y, "__cuda_array_interface__") and not isinstance(y, np.ndarray):
+        y = y.get()
+    y = np.asarray(y)
+    if y.ndim > 1 and y.shape[-1] > 1:
+        cls = y.argmax(axis=-1)
+    else:
+        cls = np.round(y.reshape(len(y), -1)[:, 0]).astype(np.int64)
+    table = {int(k): float(v) for k, v in class_weight.items()}
+    return np.array([table.get(int(c), 1.0) for c in cls.reshape(-1)], dtype=floatx()) if len(
+        table) > 64 else _vector_lookup(cls.reshape(-1), table)
+
+
+def _vector_lookup(cls: np.ndarray, table: dict) -> np.ndarray:
+    w = np.ones(cls.shape, dtype=floatx())
+    for k, v in table.items():
+        w[cls == k] = v
+    return w

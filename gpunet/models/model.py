@@ -1,0 +1,280 @@
+"""``Model``: compile / fit / evaluate / predict, weights, devices, saving entry points."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gpunet import optimizers as optimizers_mod
+from gpunet.autograd.engine import no_grad
+from gpunet.autograd.flat import FlatGroup, pack
+from gpunet.autograd.tensor import Tensor
+from gpunet.backend import Backend, backend_for, backend_of, get_backend
+from gpunet.layers.layer import Layer, unique_name
+from gpunet.models.compile_utils import LossContainer, MetricsContainer
+
+
+class Model(Layer):
+    """Base class of models: the training API over a network of layers.
+
+    Subclasses provide ``layers`` and ``call``; ``Sequential`` is the ready-made one.
+    """
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name=name or unique_name("model"), **kwargs)
+        self.optimizer = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._loss = None
+        self._metrics = None
+        self._compile_config: dict | None = None
+        self._groups: list[FlatGroup] = []
+        self._state_groups: list[FlatGroup] = []
+        self._packed_key: tuple = ()
+
+    # -- structure (subclasses) ---------------------------------------------------------------
+    @property
+    def layers(self) -> list[Layer]:
+        raise NotImplementedError
+
+    def _sublayers(self) -> list[Layer]:
+        return self.layers
+
+    @property
+    def weights(self):
+        """Every weight, layer by layer (each layer: trainable then non-trainable)."""
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def losses(self):
+        return [t for layer in self.layers for t in layer.losses]
+
+    def count_params(self) -> int:
+        """Number of scalars in all weights."""
+        if not self.built:
+            raise ValueError(f"Model '{self.name}' has not been built yet: call it on data, "
+                             "call build(input_shape), or start it with an Input.")
+        return int(sum(w.data.size for w in self.weights))
+
+    # -- devices and flat buffers -------------------------------------------------------------
+    @property
+    def backend(self) -> Backend:
+        ws = self.weights
+        return backend_of(ws[0].data) if ws else get_backend()
+
+    def to(self, device: str | Backend) -> Model:
+        """Moves weights and optimizer state to ``device`` (``"cpu"``, ``"gpu"``, ``"gpu:1"``)."""
+        b = backend_for(device)
+        if b is self.backend:
+            return self
+        state = None
+        if self.optimizer is not None and self.optimizer._groups:
+            state = self.optimizer.get_slot_arrays()
+        for w in self.weights:
+            w.data = b.asarray(backend_of(w.data).to_numpy(w.data))
+            w.grad = None
+            w._flat_group = None
+        self._packed_key = ()
+        self._pack()
+        if state is not None:
+            self.optimizer.build(self.trainable_weights)
+            self.optimizer.set_slot_arrays([a for _, a in state])
+        return self
+
+    def _pack(self) -> None:
+        """Packs trainable weights (and their grads) and the other weights into flat buffers."""
+        tw = self.trainable_weights
+        key = tuple(id(w) for w in tw) + (None,) + tuple(id(w) for w in self.non_trainable_weights)
+        if key == self._packed_key:
+            return
+        self._groups = pack(tw) if tw else []
+        for g in self._groups:
+            for v in g.variables:
+                v._flat_group = g
+        ntw = self.non_trainable_weights
+        self._state_groups = pack(ntw, with_grad=False) if ntw else []
+        for v in ntw:
+            v._flat_group = None
+        self._packed_key = key
+        if self.optimizer is not None and tw:
+            self.optimizer.build(tw)
+
+    # -- weights in Keras order ---------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        """All weights as NumPy arrays, layer by layer, in Keras order."""
+        return [backend_of(w.data).to_numpy(w.data).copy() for w in self.weights]
+
+    def set_weights(self, weights: Sequence) -> None:
+        """Assigns arrays to all weights, in the order of ``get_weights``."""
+        params = self.weights
+        if len(weights) != len(params):
+            raise ValueError(f"Model '{self.name}' expects {len(params)} weight arrays, but "
+                             f"received {len(weights)}.")
+        for p, w in zip(params, weights):
+            if tuple(np.shape(w)) != tuple(p.shape):
+                raise ValueError(f"Weight '{p.path}' has shape {tuple(p.shape)}, but the "
+                                 f"provided array has shape {tuple(np.shape(w))}.")
+            p.assign(w)
+
+    # -- compile ------------------------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
+                metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
+                steps_per_execution: int = 1, jit_compile: Any = "auto",
+                auto_scale_loss: bool = True) -> None:
+        """Configures the model for training.
+
+        Args:
+            optimizer: name (``"adam"``) or ``Optimizer`` instance.
+            loss: name, ``Loss`` instance or function ``fn(y_true, y_pred)``.
+            loss_weights: scalar factor on the loss.
+            metrics: names / ``Metric`` instances (``"accuracy"`` is resolved from shapes).
+            weighted_metrics: metrics that use ``sample_weight`` / ``class_weight``.
+        """
+        self.optimizer = optimizers_mod.get(optimizer)
+        self._loss = LossContainer(loss, loss_weights) if loss is not None else None
+        self._metrics = MetricsContainer(metrics, weighted_metrics)
+        self._loss_tracker = None
+        self.compiled = True
+        self._compile_config = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
+                                "weighted_metrics": weighted_metrics}
+        self._packed_key = ()
+        if self.built:
+            self._pack()
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled or self._loss is None:
+            raise RuntimeError(f"You must call `compile()` with a loss before `{what}()`.")
+
+    @property
+    def metrics_names(self) -> list[str]:
+        names = ["loss"]
+        if self._metrics is not None:
+            names += [m.name for m in self._metrics.all]
+        return names
+
+    @property
+    def metrics(self) -> list:
+        return [] if self._metrics is None else list(self._metrics.all)
+
+    # -- calling ------------------------------------------------------------------------------
+    def __call__(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Tensor:
+        if not isinstance(inputs, Tensor):
+            inputs = Tensor(self.backend.asarray(inputs))
+        if not self.built:
+            self.build((None,) + tuple(inputs.shape[1:]))
+        return self.call(inputs, training=training)
+
+    # -- training API (implemented in training.py) --------------------------------------------
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: Any = True, class_weight: dict | None = None,
+            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None, validation_batch_size: int | None = None,
+            validation_freq: Any = 1, **kwargs: Any):
+        """Trains the model; returns a ``History``. See Keras's ``Model.fit``."""
+        from gpunet.models.training import fit
+
+        return fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                   validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                   steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
+                   **kwargs)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
+                 verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
+                 callbacks: Any = None, return_dict: bool = False, **kwargs: Any):
+        """Loss (and metrics) on the given data, in inference mode."""
+        from gpunet.models.training import evaluate
+
+        return evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks,
+                        return_dict, **kwargs)
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
+                steps: int | None = None, callbacks: Any = None, **kwargs: Any) -> np.ndarray:
+        """Outputs for ``x`` as a NumPy array, computed batch by batch in inference mode."""
+        from gpunet.models.training import predict
+
+        return predict(self, x, batch_size, verbose, steps, callbacks, **kwargs)
+
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: dict | None = None, return_dict: bool = False):
+        """One gradient update on one batch; returns this batch's loss (and metrics)."""
+        from gpunet.models.training import train_on_batch
+
+        return train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False):
+        """Loss (and metrics) on one batch, in inference mode."""
+        return self.evaluate(x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight,
+                             return_dict=return_dict)
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """Outputs for one batch as a NumPy array."""
+        with no_grad():
+            out = self(x, training=False)
+        return out.numpy()
+
+    # -- summary, saving ----------------------------------------------------------------------
+    def summary(self, line_length: int | None = None, positions: Any = None,
+                print_fn: Any = None, show_trainable: bool = False, **kwargs: Any) -> None:
+        """Prints the layer table with output shapes and parameter counts (Keras 2 layout)."""
+        from gpunet.models.summary import print_summary
+
+        print_summary(self, line_length, positions, print_fn, show_trainable)
+
+    def save(self, filepath: str, overwrite: bool = True, include_optimizer: bool = True,
+             **kwargs: Any) -> None:
+        """Saves architecture, weights and optimizer state to a Keras-layout ``.h5`` file."""
+        from gpunet.saving.hdf5 import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
+        """Saves the weights to a Keras-layout ``.h5`` file."""
+        from gpunet.saving.hdf5 import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str, skip_mismatch: bool = False, by_name: bool = False,
+                     **kwargs: Any) -> None:
+        """Loads weights saved by ``save_weights`` / ``save`` (ours or Keras's)."""
+        from gpunet.saving.hdf5 import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The model config as a JSON string (``{"class_name", "config", ...}``)."""
+        import json
+
+        from gpunet.saving.serialization import model_to_config
+
+        cfg = model_to_config(self)
+        cfg.update({"keras_version": "2.15.0", "backend": "gpunet"})
+        return json.dumps(cfg, **kwargs)
+
+    def get_compile_config(self) -> dict | None:
+        return self._compile_config
+
+
+def _warn_unused(kwargs: dict, fn: str) -> None:
+    for k in kwargs:
+        warnings.warn(f"`{fn}()` ignores the argument `{k}`.", stacklevel=3)
+
+
+__all__ = ["Model", "math"]

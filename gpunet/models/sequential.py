@@ -1,0 +1,159 @@
+"""``Sequential``: a plain stack of layers, each with one input and one output."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gpunet.autograd.engine import no_grad
+from gpunet.autograd.tensor import Tensor
+from gpunet.layers.core import InputLayer, KerasTensor
+from gpunet.layers.layer import Layer, shape_str, unique_name
+from gpunet.models.model import Model
+from gpunet.registry import register
+
+
+@register("layer")
+class Sequential(Model):
+    """A linear stack of layers.
+
+    Args:
+        layers: optional list of layers (an ``Input(...)`` first fixes the input shape).
+        name: the model name (default ``sequential``, numbered).
+
+    Example:
+
+    >>> model = Sequential([Input((784,)), Dense(512, activation="relu"), Dense(10)])
+    >>> model.add(Activation("softmax"))
+    >>> model.compile(optimizer="adam", loss="categorical_crossentropy")
+    """
+
+    def __init__(self, layers: Sequence | None = None, name: str | None = None,
+                 trainable: bool = True, **kwargs: Any) -> None:
+        super().__init__(name=name or unique_name("sequential"), trainable=trainable, **kwargs)
+        self._layers: list[Layer] = []
+        self._input_layer: InputLayer | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers, without the InputLayer (as in Keras)."""
+        return list(self._layers)
+
+    def add(self, layer: Any) -> None:
+        """Appends a layer (or an ``Input``) and builds the model when the input shape is known."""
+        if isinstance(layer, KerasTensor):
+            layer = layer._input_layer
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError(f"Sequential model '{self.name}': an Input can only be the "
+                                 "first layer.")
+            self._input_layer = layer
+            self._batch_input_shape = layer.batch_shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add() expects a Layer instance. Received: {layer!r} "
+                            f"(of type {type(layer).__name__}).")
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(f"All layers added to a Sequential model should have unique "
+                             f"names. Name '{layer.name}' is already the name of a layer in "
+                             "this model.")
+        if not self._layers and self._input_layer is None and layer._batch_input_shape:
+            self._input_layer = InputLayer(batch_shape=layer._batch_input_shape,
+                                           name=f"{layer.name}_input")
+            self._batch_input_shape = layer._batch_input_shape
+        self._layers.append(layer)
+        self.built = False
+        if self._batch_input_shape is not None:
+            self.build(self._batch_input_shape)
+
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Removes and returns the last layer."""
+        if not self._layers:
+            raise TypeError("There are no layers in the model.")
+        layer = self._layers.pop()
+        self.built = False
+        self._packed_key = ()
+        if rebuild and self._batch_input_shape is not None and self._layers:
+            self.build(self._batch_input_shape)
+        return layer
+
+    def build(self, input_shape: Sequence | None = None) -> None:
+        """Builds every layer for ``input_shape`` (batch axis included, may be None)."""
+        if input_shape is None:
+            input_shape = self._batch_input_shape
+        if input_shape is None:
+            raise ValueError(f"Model '{self.name}' cannot be built without an input shape. "
+                             "Start it with Input(shape) or call it on data.")
+        shape = tuple(input_shape)
+        if self._input_layer is None:
+            self._input_layer = InputLayer(batch_shape=shape, name=unique_name("input_layer"))
+        self._batch_input_shape = shape
+        for layer in self._layers:
+            layer_in = shape
+            if not layer.built:
+                layer.build(shape)
+                layer.built = True
+                layer.input_shape_ = shape
+            shape = tuple(layer.compute_output_shape(shape))
+            layer.input_shape_ = layer_in
+            layer.output_shape_ = shape
+        self.output_shape_ = shape
+        self.built = True
+
+    def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
+        x = inputs
+        for layer in self._layers:
+            x = layer(x, training=training)
+        return x
+
+    def __call__(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Tensor:
+        if not isinstance(inputs, Tensor):
+            inputs = Tensor(self.backend.asarray(inputs))
+        if not self.built:
+            self.build((None,) + tuple(inputs.shape[1:]))
+        exp = self._batch_input_shape
+        if exp is not None and (len(exp) != inputs.ndim or any(
+                e is not None and e != s for e, s in zip(exp[1:], inputs.shape[1:]))):
+            first = self._layers[0].name if self._layers else self.name
+            raise ValueError(
+                f"Input 0 of layer '{first}' is incompatible with the layer: expected shape="
+                f"{shape_str(exp)}, found shape={shape_str((None,) + tuple(inputs.shape[1:]))}"
+            )
+        return self.call(inputs, training=training)
+
+    @property
+    def input_shape(self) -> tuple | None:
+        return self._batch_input_shape
+
+    @property
+    def output_shape(self) -> tuple | None:
+        return self.output_shape_
+
+    def get_config(self) -> dict:
+        from gpunet.registry import serialize
+
+        layers = []
+        if self._input_layer is not None:
+            layers.append({"class_name": "InputLayer", "config": self._input_layer.get_config()})
+        for layer in self._layers:
+            layers.append(serialize(layer))
+        return {"name": self.name, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Sequential:
+        from gpunet.saving.serialization import deserialize_layer
+
+        layer_cfgs = config["layers"] if isinstance(config, dict) else config
+        model = cls(name=config.get("name") if isinstance(config, dict) else None)
+        for lc in layer_cfgs:
+            model.add(deserialize_layer(lc, custom_objects))
+        build = config.get("build_input_shape") if isinstance(config, dict) else None
+        if not model.built and build is not None:
+            model.build(tuple(build))
+        return model
+
+    def _check_no_grad(self) -> None:
+        with no_grad():
+            pass

@@ -1,0 +1,280 @@
+"""The training, evaluation and prediction loops behind ``Model.fit/evaluate/predict``."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from gpunet.autograd.engine import no_grad
+from gpunet.autograd.tensor import Tensor
+from gpunet.callbacks import CallbackList, History, ProgbarLogger
+from gpunet.metrics import Mean
+from gpunet.models.data import ArrayData, class_weights_to_sample_weights, split_validation
+
+
+def _verbose(v: Any) -> int:
+    return 1 if v == "auto" else int(v)
+
+
+def _ensure_ready(model, x_shape: tuple) -> None:
+    if not model.built:
+        model.build((None,) + tuple(x_shape[1:]))
+    model._pack()
+
+
+class _Step:
+    """Holds what one training step needs, so the per-batch path is a few attribute reads."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.loss = model._loss
+        self.metrics = model._metrics
+        self.tracker = Mean("loss")
+        self.check_nan = model.backend.name == "numpy"
+        self.bad_step = None
+
+    def train(self, xb, yb, wb) -> bool:
+        """One forward, backward and update; False when the loss is not finite (no update)."""
+        model = self.model
+        groups = model._groups
+        for g in groups:
+            g.begin_step()
+        for layer in model.layers:
+            if layer._activity_losses:
+                layer._activity_losses = []
+        out = model(Tensor(xb), training=True)
+        loss = self.loss(yb, out, wb)
+        reg = model.losses
+        total = loss
+        for r in reg:
+            total = total + r
+        if self.check_nan and not math.isfinite(float(total.data)):
+            return False
+        total.backward()
+        for g in groups:
+            g.end_step()
+        model.optimizer.step()
+        n = xb.shape[0]
+        self.tracker.update_total(total.data * n, n)
+        if self.metrics.specs or self.metrics.weighted_specs:
+            if not self.metrics.built:
+                self.metrics.build(tuple(yb.shape), tuple(out.shape))
+            self.metrics.update(yb, out.data, wb)
+        return True
+
+    def test(self, xb, yb, wb) -> None:
+        model = self.model
+        with no_grad():
+            out = model(Tensor(xb), training=False)
+            loss = self.loss(yb, out, wb)
+            for r in model.losses:
+                loss = loss + r
+        n = xb.shape[0]
+        self.tracker.update_total(loss.data * n, n)
+        if not self.metrics.built:
+            self.metrics.build(tuple(yb.shape), tuple(out.shape))
+        self.metrics.update(yb, out.data, wb)
+
+    def reset(self) -> None:
+        self.tracker.reset_state()
+        self.metrics.reset()
+
+    def logs(self, prefix: str = "") -> dict:
+        out = {prefix + "loss": float(self.tracker.result())}
+        for m in self.metrics.all:
+            out[prefix + m.name] = float(m.result())
+        return out
+
+
+def _unpack(data: Any):
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        return data[0], data[1], (data[2] if len(data) == 3 else None)
+    raise ValueError("`validation_data` must be a tuple (x_val, y_val) or "
+                     f"(x_val, y_val, val_sample_weight). Received: {type(data).__name__}")
+
+
+def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+        shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+        validation_batch_size, validation_freq, **kwargs):
+    model._require_compiled("fit")
+    if kwargs:
+        raise TypeError(f"fit() got unexpected keyword arguments: {sorted(kwargs)}")
+    if x is None:
+        raise ValueError("fit() needs training data: received x=None.")
+    if y is None:
+        raise ValueError("fit() needs targets `y` when `x` is an array.")
+    verbose = _verbose(verbose)
+    val = None
+    if validation_data is not None:
+        val = _unpack(validation_data)
+    elif validation_split:
+        (x, y, sample_weight), val = split_validation(x, y, sample_weight, validation_split)
+    elif not 0 <= validation_split < 1:
+        split_validation(x, y, sample_weight, validation_split)
+    if class_weight is not None:
+        cw = class_weights_to_sample_weights(y, class_weight)
+        if sample_weight is not None:
+            import numpy as np
+
+            sw = sample_weight.get() if hasattr(sample_weight, "get") else np.asarray(
+                sample_weight)
+            cw = cw * sw.reshape(len(sw), -1)[:, 0].astype(cw.dtype)
+        sample_weight = cw
+    n = len(x)
+    if batch_size is None:
+        batch_size = math.ceil(n / steps_per_epoch) if steps_per_epoch else 32
+    _ensure_ready(model, tuple(x.shape) if hasattr(x, "shape") else (n,))
+    b = model.backend
+    train = ArrayData(b, x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
+    val_data = None
+    if val is not None:
+        vx, vy, vw = val
+        val_data = ArrayData(b, vx, vy, vw, validation_batch_size or batch_size, False,
+                             validation_steps)
+    step = _Step(model)
+    history = History()
+    user = list(callbacks or [])
+    cbs = CallbackList(user + [history], model=model, verbose=verbose, epochs=epochs,
+                       steps=train.steps)
+    bar = ProgbarLogger(verbose) if verbose else None
+    if bar is not None:
+        bar.set_model(model)
+        bar.set_params({"verbose": verbose, "epochs": epochs, "steps": train.steps})
+    model.stop_training = False
+    model.history = history
+    cbs.on_train_begin()
+    want_batch_logs = cbs.wants_train_batch_end
+    stopped_for_nan = None
+    logs: dict = {}
+    for epoch in range(initial_epoch, epochs):
+        step.reset()
+        cbs.on_epoch_begin(epoch)
+        if bar is not None:
+            bar.on_epoch_begin(epoch)
+        last = -1
+        for i, (xb, yb, wb) in enumerate(train.epoch()):
+            if cbs.wants_train_batch_begin:
+                cbs.on_train_batch_begin(i)
+            if not step.train(xb, yb, wb):
+                stopped_for_nan = (epoch, i)
+                model.stop_training = True
+                break
+            last = i
+            if want_batch_logs:
+                cbs.on_train_batch_end(i, step.logs())
+            if bar is not None and verbose == 1 and time.time() - bar._bar._last >= 0.05:
+                bar._bar.update(i + 1, list(step.logs().items()), finalize=False)
+            if model.stop_training:
+                break
+        if stopped_for_nan is not None:
+            e, i = stopped_for_nan
+            print(f"Epoch {e + 1}, batch {i}: invalid loss (NaN or Inf), terminating training. "
+                  "The weights from before this batch are kept.")
+            if last < 0:
+                break
+        logs = step.logs() if last >= 0 else {}
+        if not math.isfinite(logs.get("loss", 0.0)) and stopped_for_nan is None:
+            print(f"Epoch {epoch + 1}: invalid loss (NaN or Inf), terminating training.")
+            model.stop_training = True
+        if val_data is not None and _due(epoch, validation_freq) and stopped_for_nan is None:
+            vstep = _Step(model)
+            vstep.metrics = _fresh_metrics(model)
+            for xb, yb, wb in val_data.epoch():
+                vstep.test(xb, yb, wb)
+            logs.update(vstep.logs("val_"))
+        cbs.on_epoch_end(epoch, logs)
+        if bar is not None:
+            bar.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    cbs.on_train_end(logs)
+    return history
+
+
+def _due(epoch: int, freq: Any) -> bool:
+    if isinstance(freq, int):
+        return (epoch + 1) % freq == 0
+    return (epoch + 1) in freq
+
+
+def _fresh_metrics(model):
+    from gpunet.models.compile_utils import MetricsContainer
+
+    src = model._metrics
+    m = MetricsContainer(src.specs, src.weighted_specs)
+    if src.built:
+        m.metrics = [type(x).from_config(x.get_config()) if not hasattr(x, "fn")
+                     else _clone_wrapper(x) for x in src.metrics]
+        m.weighted = [type(x).from_config(x.get_config()) if not hasattr(x, "fn")
+                      else _clone_wrapper(x) for x in src.weighted]
+        m.built = True
+    return m
+
+
+def _clone_wrapper(m):
+    from gpunet.metrics import MeanMetricWrapper
+
+    return MeanMetricWrapper(m.fn, name=m.name, **m.fn_kwargs)
+
+
+def evaluate(model, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict,
+             **kwargs):
+    model._require_compiled("evaluate")
+    if y is None:
+        raise ValueError("evaluate() needs targets `y` when `x` is an array.")
+    _ensure_ready(model, tuple(x.shape))
+    data = ArrayData(model.backend, x, y, sample_weight, batch_size or 32, False, steps)
+    step = _Step(model)
+    step.metrics = _fresh_metrics(model)
+    cbs = CallbackList(callbacks, model=model, verbose=_verbose(verbose), steps=data.steps)
+    cbs.on_test_begin()
+    for i, (xb, yb, wb) in enumerate(data.epoch()):
+        cbs.on_test_batch_begin(i)
+        step.test(xb, yb, wb)
+        cbs.on_test_batch_end(i)
+    logs = step.logs()
+    cbs.on_test_end(logs)
+    if _verbose(verbose):
+        print(f"{data.steps}/{data.steps} - " + " - ".join(f"{k}: {v:.4f}" for k, v in
+                                                            logs.items()))
+    if return_dict:
+        return logs
+    vals = list(logs.values())
+    return vals[0] if len(vals) == 1 else vals
+
+
+def predict(model, x, batch_size, verbose, steps, callbacks, **kwargs):
+    if x is None:
+        raise ValueError("predict() needs input data: received x=None.")
+    _ensure_ready(model, tuple(x.shape))
+    data = ArrayData(model.backend, x, None, None, batch_size or 32, False, steps)
+    outs = []
+    cbs = CallbackList(callbacks, model=model, steps=data.steps)
+    cbs.on_predict_begin()
+    with no_grad():
+        for i, (xb, _, _) in enumerate(data.epoch()):
+            cbs.on_predict_batch_begin(i)
+            outs.append(model(Tensor(xb), training=False).data)
+            cbs.on_predict_batch_end(i)
+    cbs.on_predict_end()
+    b = model.backend
+    return b.to_numpy(b.xp.concatenate(outs, axis=0))
+
+
+def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
+    model._require_compiled("train_on_batch")
+    if class_weight is not None:
+        sample_weight = class_weights_to_sample_weights(y, class_weight)
+    _ensure_ready(model, tuple(x.shape))
+    data = ArrayData(model.backend, x, y, sample_weight, len(x), False)
+    step = _Step(model)
+    step.metrics.reset()
+    xb, yb, wb = next(iter(data.epoch()))
+    if not step.train(xb, yb, wb):
+        raise FloatingPointError("train_on_batch: the loss is NaN or Inf; no update was made.")
+    logs = step.logs()
+    if return_dict:
+        return logs
+    vals = list(logs.values())
+    return vals[0] if len(vals) == 1 else vals

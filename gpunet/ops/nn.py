@@ -1,0 +1,285 @@
+"""Neural-network ops: the fused dense op, activations, softmax, dropout."""
+
+from __future__ import annotations
+
+import math as _math
+from typing import Any
+
+from gpunet.autograd.function import Function
+from gpunet.autograd.tensor import Tensor
+from gpunet.backend import backend_of
+from gpunet.ops._utils import as_tensor, xp_of
+from gpunet.ops.math import unary
+
+
+class Dense(Function):
+    """``act(x @ W + b)`` as one node; ``act`` is ``None`` or ``"relu"`` (fused)."""
+
+    def __init__(self, activation: str | None = None):
+        self.activation = activation
+
+    def forward(self, x, w, b=None):
+        self.in_shape = x.shape
+        x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+        y = x2 @ w
+        if b is not None:
+            y += b
+        if self.activation == "relu":
+            xp_of(y).maximum(y, 0, out=y)
+            self.y = y
+        self.x2, self.w = x2, w
+        return y.reshape(self.in_shape[:-1] + (w.shape[1],)) if x.ndim != 2 else y
+
+    def backward(self, gy):
+        g = gy.reshape(-1, gy.shape[-1]) if gy.ndim != 2 else gy
+        if self.activation == "relu":
+            g = backend_of(g).relu_grad(g, self.y)
+        xp = xp_of(g)
+        need = self.needs_input_grad
+        gx = gw = gb = None
+        if need[0]:
+            gx = (g @ self.w.T).reshape(self.in_shape)
+        if need[1]:
+            out = self.grad_buffer(1)
+            gw = xp.matmul(self.x2.T, g, out=out) if out is not None else self.x2.T @ g
+        if len(need) > 2 and need[2]:
+            out = self.grad_buffer(2)
+            gb = g.sum(axis=0, out=out) if out is not None else g.sum(axis=0)
+        return gx, gw, gb
+
+
+def dense(x: Any, kernel: Any, bias: Any = None, activation: str | None = None) -> Tensor:
+    """Fused ``x @ kernel + bias`` (optionally followed by ReLU) over the last axis of ``x``."""
+    if bias is None:
+        return Dense(activation)(as_tensor(x), kernel)
+    return Dense(activation)(as_tensor(x), kernel, bias)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.y = xp_of(x).maximum(x, 0)
+        return self.y
+
+    def backward(self, gy):
+        return backend_of(gy).relu_grad(gy, self.y)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        xp = xp_of(x)
+        y = xp.tanh(x * 0.5)
+        y += 1
+        y *= 0.5
+        self.y = y
+        return y
+
+    def backward(self, gy):
+        return gy * self.y * (1 - self.y)
+
+
+class Softmax(Function):
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = xp_of(x)
+        z = x - x.max(axis=self.axis, keepdims=True)
+        xp.exp(z, out=z)
+        z /= z.sum(axis=self.axis, keepdims=True)
+        self.y = z
+        return z
+
+    def backward(self, gy):
+        y = self.y
+        gx = y * gy
+        gx -= y * gx.sum(axis=self.axis, keepdims=True)
+        return gx
+
+
+class LogSoftmax(Function):
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = xp_of(x)
+        z = x - x.max(axis=self.axis, keepdims=True)
+        z -= xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
+        self.y = z
+        return z
+
+    def backward(self, gy):
+        xp = xp_of(gy)
+        return gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None,
+         threshold: float = 0.0) -> Tensor:
+    """Rectified linear unit, with Keras's optional slope, cap and threshold."""
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return ReLU()(as_tensor(x))
+
+    def f(xp, v):
+        y = xp.where(v >= threshold, v, negative_slope * (v - threshold))
+        return y if max_value is None else xp.minimum(y, max_value)
+
+    def df(xp, v, y, g):
+        d = xp.where(v >= threshold, 1.0, negative_slope).astype(v.dtype)
+        if max_value is not None:
+            d = d * (v < max_value)
+        return g * d
+
+    return unary(f, df)(x)
+
+
+def sigmoid(x: Any) -> Tensor:
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, computed without overflow.
+
+    The output remembers its input (``_logits``) so a binary cross-entropy that follows
+    can use the stable logits form, as TensorFlow's Keras does.
+    """
+    x = as_tensor(x)
+    y = Sigmoid()(x)
+    y._logits = x
+    return y
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """Softmax over ``axis``.
+
+    Over the last axis, the output remembers its input (``_logits``) so a cross-entropy
+    loss that follows can use the fused, stable log-softmax form (TensorFlow Keras does the
+    same); the loss value differs from clip-then-log only where a probability is below 1e-7.
+    """
+    x = as_tensor(x)
+    y = Softmax(axis)(x)
+    if axis in (-1, x.ndim - 1):
+        y._logits = x
+    return y
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """Log of the softmax over ``axis``, computed stably."""
+    return LogSoftmax(axis)(as_tensor(x))
+
+
+def _sig(xp, x):
+    return 0.5 * (xp.tanh(0.5 * x) + 1)
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent."""
+    from gpunet.ops.math import tanh as _tanh
+
+    return _tanh(x)
+
+
+softplus = unary(lambda xp, x: xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0),
+                 lambda xp, x, y, g: g * _sig(xp, x))
+softsign = unary(lambda xp, x: x / (1 + xp.abs(x)),
+                 lambda xp, x, y, g: g / (1 + xp.abs(x)) ** 2)
+silu = unary(lambda xp, x: x * _sig(xp, x),
+             lambda xp, x, y, g: g * (_sig(xp, x) * (1 + x * (1 - _sig(xp, x)))))
+swish = silu
+exponential = unary(lambda xp, x: xp.exp(x), lambda xp, x, y, g: g * y)
+relu6 = unary(lambda xp, x: xp.clip(x, 0, 6), lambda xp, x, y, g: g * ((x > 0) & (x < 6)))
+hard_sigmoid = unary(lambda xp, x: xp.clip(x / 6 + 0.5, 0, 1),
+                     lambda xp, x, y, g: g * ((x > -3) & (x < 3)) / 6)
+hard_silu = unary(lambda xp, x: x * xp.clip(x / 6 + 0.5, 0, 1),
+                  lambda xp, x, y, g: g * xp.where(x <= -3, 0, xp.where(x >= 3, 1, x / 3 + 0.5)))
+hard_swish = hard_silu
+mish = unary(
+    lambda xp, x: x * xp.tanh(xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0)),
+    lambda xp, x, y, g: g * (
+        xp.tanh(xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0))
+        + x * _sig(xp, x) * (1 - xp.tanh(xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0)) ** 2)
+    ),
+)
+
+
+def linear(x: Any) -> Tensor:
+    """The identity activation."""
+    return as_tensor(x)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
+    return unary(lambda xp, v: xp.where(v > 0, v, alpha * xp.expm1(xp.minimum(v, 0))),
+                 lambda xp, v, y, g: g * xp.where(v > 0, 1, y + alpha))(x)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x: Any) -> Tensor:
+    """Scaled ELU with the self-normalising constants of Klambauer et al. (2017)."""
+    a, s = _SELU_ALPHA, _SELU_SCALE
+    return unary(lambda xp, v: s * xp.where(v > 0, v, a * xp.expm1(xp.minimum(v, 0))),
+                 lambda xp, v, y, g: g * xp.where(v > 0, s, y + s * a))(x)
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.2) -> Tensor:
+    """Leaky ReLU: ``x`` if ``x >= 0`` else ``negative_slope * x`` (Keras 3 default 0.2)."""
+    return unary(lambda xp, v: xp.where(v >= 0, v, negative_slope * v),
+                 lambda xp, v, y, g: g * xp.where(v >= 0, 1, negative_slope).astype(v.dtype))(x)
+
+
+def _erf(xp, x):
+    if xp.__name__ == "numpy":
+        try:
+            from scipy.special import erf
+        except ImportError:  # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)
+            t = 1 / (1 + 0.3275911 * xp.abs(x))
+            poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (
+                -1.453152027 + t * 1.061405429))))
+            return xp.sign(x) * (1 - poly * xp.exp(-x * x))
+        return erf(x).astype(x.dtype)
+    from cupyx.scipy.special import erf
+
+    return erf(x)
+
+
+def gelu(x: Any, approximate: bool = False) -> Tensor:
+    """Gaussian error linear unit; ``approximate=True`` uses the tanh formula."""
+    if approximate:
+        c = _math.sqrt(2 / _math.pi)
+
+        def f(xp, v):
+            return 0.5 * v * (1 + xp.tanh(c * (v + 0.044715 * v ** 3)))
+
+        def df(xp, v, y, g):
+            t = xp.tanh(c * (v + 0.044715 * v ** 3))
+            return g * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v))
+
+        return unary(f, df)(x)
+    inv = 1 / _math.sqrt(2)
+    k = 1 / _math.sqrt(2 * _math.pi)
+    return unary(lambda xp, v: 0.5 * v * (1 + _erf(xp, v * inv)),
+                 lambda xp, v, y, g: g * (0.5 * (1 + _erf(xp, v * inv))
+                                          + v * k * xp.exp(-0.5 * v * v)))(x)
+
+
+class Dropout(Function):
+    """Inverted dropout: keeps each unit with probability ``1 - rate`` and rescales it."""
+
+    def __init__(self, rate: float, noise_shape: tuple | None = None):
+        self.rate, self.noise_shape = rate, noise_shape
+
+    def forward(self, x):
+        b = backend_of(x)
+        shape = self.noise_shape or x.shape
+        if self.rate >= 1:
+            self.mask = b.xp.zeros(shape, x.dtype)
+        else:
+            keep = b.random_uniform(shape, x.dtype) >= self.rate
+            self.mask = keep.astype(x.dtype)
+            self.mask *= 1.0 / (1.0 - self.rate)
+        return x * self.mask
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+def dropout(x: Any, rate: float, noise_shape: tuple | None = None) -> Tensor:
+    """Applies inverted dropout (training-time only; callers skip it at inference)."""
+    return Dropout(rate, noise_shape)(as_tensor(x))

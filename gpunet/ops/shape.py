@@ -1,0 +1,154 @@
+"""Differentiable shape ops: reshape, transpose, slicing, concatenation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet.autograd.function import Function
+from gpunet.autograd.tensor import Tensor
+from gpunet.ops._utils import as_tensor, xp_of
+
+
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.src = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        return gy.reshape(self.src)
+
+
+class Transpose(Function):
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        self.axes = tuple(range(x.ndim))[::-1] if self.axes is None else tuple(self.axes)
+        return xp_of(x).transpose(x, self.axes)
+
+    def backward(self, gy):
+        inv = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inv[a] = i
+        return xp_of(gy).transpose(gy, inv)
+
+
+class GetItem(Function):
+    def __init__(self, key):
+        self.key = key
+
+    def forward(self, x):
+        self.shape, self.dtype = x.shape, x.dtype
+        return x[self.key]
+
+    def backward(self, gy):
+        xp = xp_of(gy)
+        g = xp.zeros(self.shape, self.dtype)
+        if isinstance(self.key, (slice, int)) or (
+            isinstance(self.key, tuple)
+            and all(isinstance(k, (slice, int)) or k is None or k is Ellipsis for k in self.key)
+        ):
+            g[self.key] = gy
+        else:
+            xp.add.at(g, self.key, gy) if xp.__name__ == "numpy" else _scatter_add(g, self.key, gy)
+        return g
+
+
+def _scatter_add(g, key, gy):
+    import cupyx
+
+    cupyx.scatter_add(g, key, gy)
+
+
+class Concatenate(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.axis] for x in xs]
+        return xp_of(xs[0]).concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        xp = xp_of(gy)
+        idx = []
+        total = 0
+        for s in self.sizes[:-1]:
+            total += s
+            idx.append(total)
+        parts = xp.split(gy, idx, axis=self.axis)
+        return tuple(p if n else None for p, n in zip(parts, self.needs_input_grad))
+
+
+class Stack(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *xs):
+        return xp_of(xs[0]).stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        xp = xp_of(gy)
+        n = gy.shape[self.axis]
+        return tuple(xp.take(gy, i, axis=self.axis) if need else None
+                     for i, need in zip(range(n), self.needs_input_grad))
+
+
+def reshape(x: Any, shape: Any) -> Tensor:
+    """Gives ``x`` a new shape (one ``-1`` is inferred)."""
+    return Reshape(shape)(as_tensor(x))
+
+
+def transpose(x: Any, axes: Any = None) -> Tensor:
+    """Permutes the axes (reverses them by default)."""
+    return Transpose(axes)(as_tensor(x))
+
+
+def getitem(x: Any, key: Any) -> Tensor:
+    """``x[key]`` with NumPy indexing; repeated integer indices accumulate gradients."""
+    if isinstance(key, Tensor):
+        key = key.data
+    return GetItem(key)(as_tensor(x))
+
+
+def concatenate(xs: list, axis: int = -1) -> Tensor:
+    """Joins tensors along an existing axis."""
+    xs = [as_tensor(x) for x in xs]
+    return Concatenate(axis)(*xs)
+
+
+def stack(xs: list, axis: int = 0) -> Tensor:
+    """Joins tensors along a new axis."""
+    xs = [as_tensor(x) for x in xs]
+    return Stack(axis)(*xs)
+
+
+def expand_dims(x: Any, axis: int) -> Tensor:
+    """Inserts a size-1 axis at ``axis``."""
+    x = as_tensor(x)
+    shape = list(x.shape)
+    axis = axis % (len(shape) + 1)
+    shape.insert(axis, 1)
+    return reshape(x, shape)
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    """Removes size-1 axes (all of them, or those in ``axis``)."""
+    x = as_tensor(x)
+    if axis is None:
+        shape = [s for s in x.shape if s != 1]
+    else:
+        axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"Cannot squeeze axis {a} of size {x.shape[a]} (shape {x.shape}).")
+        shape = [s for i, s in enumerate(x.shape) if i not in axes]
+    return reshape(x, shape)
+
+
+def flatten(x: Any) -> Tensor:
+    """Flattens every axis but the first: ``[N, d1, ..., dk] -> [N, d1*...*dk]``."""
+    x = as_tensor(x)
+    return reshape(x, (x.shape[0], -1))

@@ -1,0 +1,34 @@
+"""Optimizers: each step is a few in-place passes over flat buffers (one kernel on a GPU)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet.optimizers.adam import Adam
+from gpunet.optimizers.base import Optimizer
+from gpunet.optimizers.sgd import SGD
+from gpunet.registry import lookup
+
+__all__ = ["SGD", "Adam", "Optimizer", "get", "serialize", "deserialize"]
+
+
+def get(identifier: Any) -> Optimizer:
+    """An optimizer from a case-insensitive name (``"adam"``), a config dict or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        return lookup("optimizer", identifier)()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise TypeError(f"Could not interpret optimizer identifier: {identifier!r}")
+
+
+def serialize(opt: Optimizer) -> dict:
+    """``{"class_name", "config"}`` of an optimizer."""
+    return {"class_name": type(opt).__name__, "config": opt.get_config()}
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Optimizer:
+    """Builds an optimizer from ``{"class_name", "config"}``."""
+    cls = lookup("optimizer", config["class_name"], custom_objects)
+    return cls.from_config(config.get("config", {}), custom_objects)

@@ -1,0 +1,114 @@
+"""Name registry for serialisable objects, with Keras-style (de)serialisation helpers.
+
+Classes and functions register under their Keras name so configs (``{"class_name": ...,
+"config": ...}``) and strings (``"adam"``, ``"relu"``) resolve to them; users add their
+own with ``register_serializable``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+_REGISTRY: dict[str, dict[str, Any]] = {}
+_CUSTOM: dict[str, Any] = {}
+
+
+def snake_case(name: str) -> str:
+    """``"GlobalAveragePooling2D"`` → ``"global_average_pooling2d"`` (Keras's rule)."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def register(kind: str, *names: str):
+    """Class/function decorator adding the object to the ``kind`` table under ``names``.
+
+    The object's own ``__name__`` is always registered too.
+    """
+
+    def deco(obj):
+        table = _REGISTRY.setdefault(kind, {})
+        table[obj.__name__] = obj
+        for n in names:
+            table[n] = obj
+        return obj
+
+    return deco
+
+
+def register_serializable(package: str = "Custom", name: str | None = None):
+    """Registers a user class or function so saved models can find it by name.
+
+    Example:
+
+    >>> @gpunet.registry.register_serializable()
+    ... class MyLayer(gpunet.layers.Layer):
+    ...     ...
+    """
+
+    def deco(obj):
+        key = name or obj.__name__
+        _CUSTOM[key] = obj
+        _CUSTOM[f"{package}>{key}"] = obj
+        return obj
+
+    return deco
+
+
+def lookup(kind: str, name: str, custom_objects: dict | None = None) -> Any:
+    """Finds ``name`` in custom objects, the user registry, then the ``kind`` table.
+
+    Raises:
+        ValueError: naming the kind, the unknown name and the closest known names.
+    """
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if name in _CUSTOM:
+        return _CUSTOM[name]
+    table = _REGISTRY.get(kind, {})
+    if name in table:
+        return table[name]
+    low = {k.lower(): v for k, v in table.items()}
+    if name.lower() in low:
+        return low[name.lower()]
+    known = sorted(set(table) | set(custom_objects or {}))
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    extra = (" If it is a custom object, pass it in `custom_objects` or decorate it with "
+             "`gpunet.registry.register_serializable()`.")
+    raise ValueError(f"Unknown {kind}: {name!r}.{hint}{extra}")
+
+
+def known_names(kind: str) -> list[str]:
+    """Every registered name of ``kind``."""
+    return sorted(_REGISTRY.get(kind, {}))
+
+
+def serialize(obj: Any) -> Any:
+    """``{"class_name": ..., "config": ...}`` for objects with ``get_config``; names for functions."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if hasattr(obj, "get_config"):
+        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    if callable(obj) and hasattr(obj, "__name__"):
+        return obj.__name__
+    raise TypeError(f"Cannot serialize {obj!r}: it has no get_config() and is not a function.")
+
+
+def deserialize(kind: str, config: Any, custom_objects: dict | None = None) -> Any:
+    """Builds an object of ``kind`` from a name, a ``{"class_name", "config"}`` dict or itself."""
+    if config is None:
+        return None
+    if isinstance(config, str):
+        obj = lookup(kind, config, custom_objects)
+        return obj() if isinstance(obj, type) else obj
+    if isinstance(config, dict):
+        if "class_name" not in config:
+            raise ValueError(f"Invalid {kind} config (no 'class_name'): {config!r}")
+        cls = lookup(kind, config["class_name"], custom_objects)
+        cfg = config.get("config", {}) or {}
+        if hasattr(cls, "from_config"):
+            return cls.from_config(cfg)
+        return cls(**cfg) if isinstance(cls, type) else cls
+    return config

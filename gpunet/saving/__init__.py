@@ -1,0 +1,1 @@
+"""Saving: Keras-layout HDF5 files and JSON configs."""

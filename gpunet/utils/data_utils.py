@@ -1,0 +1,716 @@
+"""Locating, downloading, verifying and unpacking data files.
+
+Files are looked up, in this order:
+
+1. the directory named by the environment variable ``GPUNET_DATA_DIR`` (several directories
+   may be given, separated by ``os.pathsep``), directly or in the sub-folder named by
+   ``cache_subdir`` without its leading ``datasets`` component;
+2. the gpunet cache, ``$GPUNET_HOME/<cache_subdir>`` (``GPUNET_HOME`` defaults to
+   ``~/.gpunet``), or ``<cache_dir>/<cache_subdir>`` when ``cache_dir`` is given;
+3. the Keras cache, ``$KERAS_HOME/<cache_subdir>`` (default ``~/.keras``), so that files
+   Keras already downloaded are reused;
+4. otherwise the file is downloaded from ``origin`` into the gpunet cache.
+
+Downloads go to a temporary file in the cache directory, are checked against the expected
+hash and only then renamed (atomically, with ``os.replace``) to their final name, so an
+interrupted or corrupted transfer never leaves a file that a later call would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DatasetNotFoundError",
+    "data_search_dirs",
+    "find_data_file",
+    "get_file",
+    "get_cache_dir",
+    "hash_file",
+    "validate_file",
+]
+
+DATA_DIR_ENV = "GPUNET_DATA_DIR"
+HOME_ENV = "GPUNET_HOME"
+KERAS_HOME_ENV = "KERAS_HOME"
+
+_CHUNK_SIZE = 1 << 16
+_DOWNLOAD_TIMEOUT_S = 60
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
+
+HashSpec = str | Sequence[str] | None
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A data file is neither available locally nor downloadable (e.g. the machine is offline).
+
+    It is a subclass of `FileNotFoundError` (hence of `OSError`), so ``except OSError`` catches
+    it. The message names the file, the URL that was tried and where to place the file by hand.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Directories
+# --------------------------------------------------------------------------------------------
+
+
+def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> str:
+    """Returns the base directory of the gpunet cache.
+
+    Args:
+        cache_dir: explicit base directory. When `None`, ``$GPUNET_HOME`` is used if set,
+            else ``~/.gpunet``.
+
+    Returns:
+        The absolute path of the base cache directory (it may not exist yet).
+
+    Example:
+
+    >>> import os
+    >>> os.environ["GPUNET_HOME"] = "/tmp/gpunet-home"
+    >>> get_cache_dir()
+    '/tmp/gpunet-home'
+    """
+    if cache_dir is not None:
+        return os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return os.path.abspath(os.path.expanduser(env))
+    return os.path.join(os.path.expanduser("~"), ".gpunet")
+
+
+def _data_dirs() -> list[str]:
+    value = os.environ.get(DATA_DIR_ENV, "")
+    return [os.path.abspath(os.path.expanduser(p)) for p in value.split(os.pathsep) if p]
+
+
+def _keras_cache_dir() -> str:
+    env = os.environ.get(KERAS_HOME_ENV)
+    if env:
+        return os.path.abspath(os.path.expanduser(env))
+    return os.path.join(os.path.expanduser("~"), ".keras")
+
+
+def _subdir_below_datasets(cache_subdir: str) -> str:
+    """``"datasets/fashion-mnist"`` -> ``"fashion-mnist"``; ``"datasets"`` -> ``""``."""
+    parts = [p for p in cache_subdir.replace("\\", "/").split("/") if p and p != "."]
+    if parts and parts[0] == "datasets":
+        parts = parts[1:]
+    return os.path.join(*parts) if parts else ""
+
+
+def data_search_dirs(cache_subdir: str = "datasets") -> list[str]:
+    """Lists the local directories searched for data files, in lookup order.
+
+    Args:
+        cache_subdir: cache sub-directory of the files (as given to `get_file`).
+
+    Returns:
+        The ``$GPUNET_DATA_DIR`` directories (each directly and, for a ``cache_subdir`` below
+        ``datasets``, its matching sub-folder), then the gpunet cache and the Keras cache.
+
+    Example:
+
+    >>> data_search_dirs()  # doctest: +SKIP
+    ['/data', '/home/me/.gpunet/datasets', '/home/me/.keras/datasets']
+    """
+    dirs = []
+    sub = _subdir_below_datasets(cache_subdir)
+    for data_dir in _data_dirs():
+        dirs.append(data_dir)
+        if sub:
+            dirs.append(os.path.join(data_dir, sub))
+    dirs.append(os.path.join(get_cache_dir(), cache_subdir))
+    dirs.append(os.path.join(_keras_cache_dir(), cache_subdir))
+    return list(dict.fromkeys(os.path.normpath(d) for d in dirs))
+
+
+def _candidate_paths(fname: str, cache_subdir: str, cache_dir: str | None) -> list[str]:
+    if os.path.isabs(fname):
+        return [fname]
+    candidates = []
+    sub = _subdir_below_datasets(cache_subdir)
+    for data_dir in _data_dirs():
+        candidates.append(os.path.join(data_dir, fname))
+        if sub:
+            candidates.append(os.path.join(data_dir, sub, fname))
+    candidates.append(os.path.join(get_cache_dir(cache_dir), cache_subdir, fname))
+    candidates.append(os.path.join(_keras_cache_dir(), cache_subdir, fname))
+    # Drop duplicates while keeping the order.
+    return list(dict.fromkeys(os.path.normpath(c) for c in candidates))
+
+
+# --------------------------------------------------------------------------------------------
+# Hashes
+# --------------------------------------------------------------------------------------------
+
+
+def _normalize_hashes(file_hash: HashSpec) -> tuple[str, ...]:
+    if file_hash is None:
+        return ()
+    if isinstance(file_hash, str):
+        hashes: Sequence[Any] = (file_hash,)
+    elif isinstance(file_hash, Sequence):
+        hashes = file_hash
+    else:
+        raise TypeError(
+            "`file_hash` must be a hex digest string, a sequence of them, or None. "
+            f"Received: file_hash={file_hash!r} of type {type(file_hash).__name__}"
+        )
+    out = []
+    for h in hashes:
+        if not isinstance(h, str) or not h.strip():
+            raise TypeError(
+                f"`file_hash` entries must be non-empty hex digest strings. Received: {h!r}"
+            )
+        out.append(h.strip().lower())
+    return tuple(out)
+
+
+def _resolve_algorithm(algorithm: str, expected: str | None = None) -> str:
+    algorithm = str(algorithm).lower()
+    if algorithm == "auto":
+        return "sha256" if expected is None or len(expected) == 64 else "md5"
+    if algorithm not in ("sha256", "md5"):
+        raise ValueError(
+            "`hash_algorithm` must be one of 'sha256', 'md5' or 'auto'. "
+            f"Received: hash_algorithm={algorithm!r}"
+        )
+    return algorithm
+
+
+def hash_file(
+    fpath: str | os.PathLike, algorithm: str = "sha256", chunk_size: int = _CHUNK_SIZE
+) -> str:
+    """Computes the hex digest of a file.
+
+    Args:
+        fpath: path of the file.
+        algorithm: `"sha256"` or `"md5"` (`"auto"` means `"sha256"` here).
+        chunk_size: bytes read at a time.
+
+    Returns:
+        The hex digest, lower case.
+
+    Example:
+
+    >>> hash_file("mnist.npz")  # doctest: +SKIP
+    '731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1'
+    """
+    hasher = hashlib.new(_resolve_algorithm(algorithm))
+    with open(fpath, "rb") as f:
+        for chunk in iter(lambda: f.read(chunk_size), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _hash_matches(fpath: str, hashes: tuple[str, ...], algorithm: str) -> tuple[bool, str]:
+    """Returns ``(matches, actual_digest)``; the digest is of the first expected's algorithm."""
+    digests: dict[str, str] = {}
+    for expected in hashes:
+        algo = _resolve_algorithm(algorithm, expected)
+        if algo not in digests:
+            digests[algo] = hash_file(fpath, algo)
+        if digests[algo] == expected:
+            return True, digests[algo]
+    first_algo = _resolve_algorithm(algorithm, hashes[0])
+    return False, digests[first_algo]
+
+
+def validate_file(
+    fpath: str | os.PathLike, file_hash: str | Sequence[str], algorithm: str = "auto"
+) -> bool:
+    """Checks a file against one expected hash or several accepted ones.
+
+    Args:
+        fpath: path of the file.
+        file_hash: the expected hex digest, or a sequence of accepted digests.
+        algorithm: `"sha256"`, `"md5"` or `"auto"` (chosen from each digest's length:
+            64 hex characters is sha256, otherwise md5).
+
+    Returns:
+        `True` if the file's digest equals one of the expected digests.
+
+    Example:
+
+    >>> validate_file("mnist.npz", "731c5ac6...")  # doctest: +SKIP
+    False
+    """
+    hashes = _normalize_hashes(file_hash)
+    if not hashes:
+        raise ValueError("`file_hash` must name at least one digest. Received: an empty value")
+    return _hash_matches(os.fspath(fpath), hashes, algorithm)[0]
+
+
+def _describe_expected(hashes: tuple[str, ...]) -> str:
+    if len(hashes) == 1:
+        return f"the expected hash {hashes[0]}"
+    return "any of the accepted hashes " + ", ".join(hashes)
+
+
+# --------------------------------------------------------------------------------------------
+# Download
+# --------------------------------------------------------------------------------------------
+
+
+def _format_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+class _ProgressBar:
+    """A plain-text progress bar on stderr, drawn only when the total size is known."""
+
+    def __init__(self, name: str, total: int | None, width: int = 30):
+        self.name = name
+        self.total = total if total and total > 0 else None
+        self.width = width
+        self._last_percent = -1
+
+    def update(self, done: int) -> None:
+        if self.total is None:
+            return
+        percent = min(100, int(100 * done / self.total))
+        if percent == self._last_percent:
+            return
+        self._last_percent = percent
+        filled = int(self.width * percent / 100)
+        bar = "=" * filled + (">" if filled < self.width else "") + " " * (self.width - filled)
+        bar = bar[: self.width]
+        sys.stderr.write(
+            f"\rDownloading {self.name}: [{bar}] {percent:3d}% "
+            f"{_format_size(done)} / {_format_size(self.total)}"
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.total is not None and self._last_percent >= 0:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _writable_dir(path: str) -> bool:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(path, os.W_OK)
+
+
+def _writable_cache_subdir(cache_subdir: str, cache_dir: str | None) -> str:
+    """The cache sub-directory where new files go, created if needed."""
+    directory = os.path.join(get_cache_dir(cache_dir), cache_subdir)
+    if not _writable_dir(directory) and cache_dir is None:
+        # Like Keras: fall back to a temporary directory when the home cache is read-only.
+        directory = os.path.join(tempfile.gettempdir(), ".gpunet", cache_subdir)
+        os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+def _download_target(fname: str, cache_subdir: str, cache_dir: str | None) -> str:
+    if os.path.isabs(fname):
+        os.makedirs(os.path.dirname(fname) or ".", exist_ok=True)
+        return fname
+    target = os.path.join(_writable_cache_subdir(cache_subdir, cache_dir), fname)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    return target
+
+
+def _not_found_message(
+    fname: str, origin: str | None, reason: str, cache_subdir: str, cache_dir: str | None
+) -> str:
+    cache_path = os.path.join(get_cache_dir(cache_dir), cache_subdir)
+    data_dirs = _data_dirs()
+    where_env = f"(currently {os.pathsep.join(data_dirs)})" if data_dirs else "(currently not set)"
+    head = f"Could not find the data file '{fname}' locally"
+    if origin:
+        head += f", and downloading it from {origin} failed: {reason}."
+    else:
+        head += f" and no download origin was given ({reason})."
+    return (
+        f"{head} If this machine is offline, download the file elsewhere"
+        + (f" from {origin}" if origin else "")
+        + f" and place it, named '{os.path.basename(fname)}', in the directory named by the "
+        f"environment variable ${DATA_DIR_ENV} {where_env} or in the cache directory "
+        f"{cache_path}."
+    )
+
+
+def _download(origin: str, target: str, hashes: tuple[str, ...], hash_algorithm: str) -> None:
+    """Downloads ``origin`` to ``target`` through a verified temporary file."""
+    directory = os.path.dirname(target) or "."
+    fd, tmp_path = tempfile.mkstemp(
+        prefix="." + os.path.basename(target) + ".", suffix=".part", dir=directory
+    )
+    try:
+        request = urllib.request.Request(origin, headers={"User-Agent": "gpunet"})
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT_S) as response,
+        ):
+            length = response.headers.get("Content-Length") if response.headers else None
+            total = int(length) if length and length.isdigit() else None
+            bar = _ProgressBar(os.path.basename(target), total)
+            done = 0
+            try:
+                while True:
+                    chunk = response.read(_CHUNK_SIZE)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    done += len(chunk)
+                    bar.update(done)
+            finally:
+                bar.close()
+        if total is not None and done != total:
+            raise OSError(f"the transfer stopped after {done} of {total} bytes")
+        if hashes:
+            ok, actual = _hash_matches(tmp_path, hashes, hash_algorithm)
+            if not ok:
+                raise ValueError(
+                    f"The file downloaded from {origin} has hash {actual}, which does not match "
+                    f"{_describe_expected(hashes)}. The download was deleted and the file was "
+                    "not used; the remote file may have changed or the transfer was corrupted."
+                )
+        os.replace(tmp_path, target)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+# --------------------------------------------------------------------------------------------
+
+
+def find_data_file(
+    fname: str,
+    origin: str | None = None,
+    file_hash: HashSpec = None,
+    cache_subdir: str = "datasets",
+    hash_algorithm: str = "sha256",
+    cache_dir: str | os.PathLike | None = None,
+) -> str:
+    """Finds a data file locally, or downloads it into the cache.
+
+    The lookup order is ``$GPUNET_DATA_DIR``, the gpunet cache (``$GPUNET_HOME`` or
+    ``~/.gpunet``), the Keras cache (``~/.keras``), then a download from `origin`.
+
+    Args:
+        fname: file name (a path relative to the data directories, or an absolute path).
+        origin: URL to download the file from when it is not found locally
+            (``http(s)://``, ``ftp://`` or ``file://``). `None` disables downloading.
+        file_hash: expected hex digest, or a sequence of accepted digests (for instance the
+            official file and a known mirror). `None` skips verification.
+        cache_subdir: sub-directory of the cache holding the file.
+        hash_algorithm: `"sha256"`, `"md5"` or `"auto"` (chosen from the digest's length).
+        cache_dir: base cache directory, overriding ``$GPUNET_HOME``.
+
+    Returns:
+        The absolute path of the verified local file.
+
+    Raises:
+        ValueError: a local or downloaded file does not match `file_hash` (it is not used).
+        DatasetNotFoundError: the file is not available locally and could not be
+            downloaded (for instance because the machine is offline).
+
+    Example:
+
+    >>> path = find_data_file(
+    ...     "mnist.npz",
+    ...     origin="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+    ...     file_hash="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    ... )  # doctest: +SKIP
+    """
+    if not isinstance(fname, str | os.PathLike) or not os.fspath(fname):
+        raise TypeError(f"`fname` must be a non-empty file name. Received: fname={fname!r}")
+    fname = os.fspath(fname)
+    cache_dir = None if cache_dir is None else os.fspath(cache_dir)
+    hashes = _normalize_hashes(file_hash)
+    if hashes:
+        for h in hashes:
+            _resolve_algorithm(hash_algorithm, h)  # validates the algorithm name early
+
+    for candidate in _candidate_paths(fname, cache_subdir, cache_dir):
+        if not os.path.isfile(candidate):
+            continue
+        if hashes:
+            ok, actual = _hash_matches(candidate, hashes, hash_algorithm)
+            if not ok:
+                raise ValueError(
+                    f"The local file {candidate} has hash {actual}, which does not match "
+                    f"{_describe_expected(hashes)}, so the file was not used. Replace or delete "
+                    "it (it may be corrupted or a different version of the data)."
+                )
+        return os.path.abspath(candidate)
+
+    if origin is None:
+        raise DatasetNotFoundError(
+            _not_found_message(fname, None, "not found", cache_subdir, cache_dir)
+        )
+    scheme = urllib.parse.urlparse(origin).scheme.lower()
+    if scheme not in ("http", "https", "ftp", "file"):
+        raise ValueError(
+            f"`origin` must be an http(s)://, ftp:// or file:// URL. Received: origin={origin!r}"
+        )
+    target = _download_target(fname, cache_subdir, cache_dir)
+    try:
+        _download(origin, target, hashes, hash_algorithm)
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise DatasetNotFoundError(
+            _not_found_message(fname, origin, str(reason), cache_subdir, cache_dir)
+        ) from e
+    return os.path.abspath(target)
+
+
+def _archive_stem(fname: str) -> str:
+    base = os.path.basename(fname)
+    for suffix in _ARCHIVE_SUFFIXES:
+        if base.lower().endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def _is_within(directory: str, target: str) -> bool:
+    directory = os.path.realpath(directory)
+    target = os.path.realpath(target)
+    return os.path.commonpath([directory, target]) == directory
+
+
+def _safe_extract_tar(path: str, dest: str) -> None:
+    with tarfile.open(path) as tar:
+        members = tar.getmembers()
+        for m in members:
+            if os.path.isabs(m.name) or not _is_within(dest, os.path.join(dest, m.name)):
+                raise ValueError(
+                    f"Refusing to extract {path}: member {m.name!r} would be written outside "
+                    f"the destination {dest}."
+                )
+            if (m.issym() or m.islnk()) and not _is_within(
+                dest, os.path.join(dest, os.path.dirname(m.name), m.linkname)
+            ):
+                raise ValueError(
+                    f"Refusing to extract {path}: link {m.name!r} points outside the "
+                    f"destination ({m.linkname!r})."
+                )
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, members=members, filter="data")
+        else:  # pragma: no cover - Python without PEP 706
+            tar.extractall(dest, members=[m for m in members if m.isfile() or m.isdir()])
+
+
+def _safe_extract_zip(path: str, dest: str) -> None:
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if os.path.isabs(name) or not _is_within(dest, os.path.join(dest, name)):
+                raise ValueError(
+                    f"Refusing to extract {path}: member {name!r} would be written outside "
+                    f"the destination {dest}."
+                )
+        zf.extractall(dest)
+
+
+def _extract(path: str, cache_subdir: str, cache_dir: str | None) -> str:
+    if tarfile.is_tarfile(path):
+        extractor = _safe_extract_tar
+    elif zipfile.is_zipfile(path):
+        extractor = _safe_extract_zip
+    else:
+        raise ValueError(f"`extract=True` needs a tar or zip archive, but {path} is neither.")
+    parent = _writable_cache_subdir(cache_subdir, cache_dir)
+    dest = os.path.join(parent, _archive_stem(path) + "_extracted")
+    marker = os.path.join(dest, ".gpunet_extracted")
+    if os.path.isfile(marker):
+        with open(marker) as f:
+            if f.read().strip() == os.path.abspath(path):
+                return dest
+    tmp_dest = tempfile.mkdtemp(prefix="." + os.path.basename(dest) + ".", dir=parent)
+    try:
+        extractor(path, tmp_dest)
+        with open(os.path.join(tmp_dest, ".gpunet_extracted"), "w") as f:
+            f.write(os.path.abspath(path) + "\n")
+        if os.path.isdir(dest):
+            shutil.rmtree(dest)
+        os.replace(tmp_dest, dest)
+    except BaseException:
+        shutil.rmtree(tmp_dest, ignore_errors=True)
+        raise
+    return dest
+
+
+def get_file(
+    fname: str | None,
+    origin: str,
+    file_hash: HashSpec = None,
+    cache_subdir: str = "datasets",
+    hash_algorithm: str = "sha256",
+    cache_dir: str | os.PathLike | None = None,
+    extract: bool = False,
+) -> str:
+    """Returns the path of a data file, downloading it if it is not available locally.
+
+    Works like `keras.utils.get_file`, with gpunet's lookup order: ``$GPUNET_DATA_DIR``, the
+    gpunet cache (``$GPUNET_HOME`` or ``~/.gpunet``), the Keras cache (``~/.keras``), then a
+    download from `origin`. Downloads are verified before they are moved into place.
+
+    Args:
+        fname: name of the file. `None` uses the last component of `origin`'s path. An
+            absolute path is used as the file's location.
+        origin: URL of the file (``http(s)://``, ``ftp://`` or ``file://``).
+        file_hash: expected hex digest of the file, or a sequence of accepted digests.
+            `None` skips verification.
+        cache_subdir: sub-directory of the cache in which to store the file.
+        hash_algorithm: `"sha256"`, `"md5"` or `"auto"` (chosen from the digest's length).
+        cache_dir: base cache directory, overriding ``$GPUNET_HOME``.
+        extract: when `True`, the file is a tar or zip archive that is unpacked (safely: no
+            member may land outside the destination) into
+            ``<cache>/<cache_subdir>/<name>_extracted``, and that directory is returned.
+
+    Returns:
+        The path of the local file, or of the extracted directory when `extract=True`.
+
+    Raises:
+        ValueError: the file does not match `file_hash` (it is not used), or an archive
+            cannot be extracted safely.
+        DatasetNotFoundError: the file is not available locally and could not be downloaded.
+
+    Example:
+
+    >>> path = get_file(
+    ...     "mnist.npz",
+    ...     origin="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+    ...     file_hash="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    ... )  # doctest: +SKIP
+    """
+    if fname is None:
+        if not origin:
+            raise ValueError("`fname` is None, so `origin` must be given to derive a name.")
+        fname = os.path.basename(urllib.parse.urlparse(origin).path)
+        if not fname:
+            raise ValueError(
+                "`fname` is None and no file name can be derived from "
+                f"origin={origin!r}. Pass `fname` explicitly."
+            )
+    path = find_data_file(
+        fname,
+        origin=origin,
+        file_hash=file_hash,
+        cache_subdir=cache_subdir,
+        hash_algorithm=hash_algorithm,
+        cache_dir=cache_dir,
+    )
+    if extract:
+        return _extract(path, cache_subdir, None if cache_dir is None else os.fspath(cache_dir))
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Safe loading of pickled NumPy data (used by the dataset loaders)
+# --------------------------------------------------------------------------------------------
+
+# Rebuilding a NumPy array from a pickle needs only these globals. Anything else in a dataset
+# file (e.g. ``os.system`` through ``__reduce__``) is refused.
+_ALLOWED_PICKLE_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        # Protocol-2 pickles written by Python 3 store bytes as `_codecs.encode(str, "latin1")`.
+        ("_codecs", "encode"),
+    }
+)
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that can only rebuild NumPy arrays and builtin containers."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED_PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"Refusing to load '{module}.{name}' from a dataset file: only NumPy arrays are "
+            "allowed. The file may be corrupted or malicious."
+        )
+
+
+def restricted_pickle_load(f: io.BufferedIOBase | Any, encoding: str = "ASCII") -> Any:
+    """Unpickles `f`, allowing only NumPy arrays, dtypes and builtin containers.
+
+    Args:
+        f: a binary file object.
+        encoding: passed to `pickle.Unpickler` (use `"bytes"` for Python 2 pickles such as
+            the CIFAR batches).
+
+    Returns:
+        The unpickled object.
+    """
+    return _RestrictedUnpickler(f, encoding=encoding).load()
+
+
+def _read_npy(fp: io.BytesIO) -> np.ndarray:
+    try:
+        return np.lib.format.read_array(fp, allow_pickle=False)
+    except ValueError:
+        fp.seek(0)
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            np.lib.format.read_array_header_1_0(fp)
+        elif version[0] in (2, 3):
+            # Format 3.0 differs from 2.0 only in the header's text encoding.
+            np.lib.format.read_array_header_2_0(fp)
+        else:
+            raise ValueError(f"Unsupported .npy format version {version}.") from None
+        return restricted_pickle_load(fp)
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Loads every array of an ``.npz`` file, object arrays included, without unsafe pickles.
+
+    A safe replacement for ``np.load(path, allow_pickle=True)``: numeric arrays are read with
+    pickling disabled, and object arrays (ragged sequences, as in IMDB and Reuters) through an
+    unpickler that can only rebuild NumPy arrays.
+
+    Args:
+        path: path of the ``.npz`` file.
+
+    Returns:
+        A dict mapping each array's name to the array.
+
+    Example:
+
+    >>> arrays = load_npz("imdb.npz")  # doctest: +SKIP
+    >>> sorted(arrays)  # doctest: +SKIP
+    ['x_test', 'x_train', 'y_test', 'y_train']
+    """
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(os.fspath(path)) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as raw:
+                buffer = io.BytesIO(raw.read())
+            arrays[info.filename[: -len(".npy")]] = _read_npy(buffer)
+    return arrays
