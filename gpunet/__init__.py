@@ -16,6 +16,7 @@ from gpunet import (  # noqa: E402
     backend,
     callbacks,
     constraints,
+    datasets,
     initializers,
     layers,
     losses,
@@ -23,6 +24,7 @@ from gpunet import (  # noqa: E402
     models,
     ops,
     optimizers,
+    preprocessing,
     regularizers,
     utils,
 )
@@ -33,7 +35,7 @@ from gpunet.registry import register_serializable  # noqa: E402
 
 __all__ = [
     "Input", "Model", "Sequential", "Tensor", "Variable", "activations", "backend", "callbacks",
-    "constraints", "initializers", "layers", "load_model", "losses", "metrics", "models",
-    "no_grad", "ops", "optimizers", "regularizers", "register_serializable", "utils",
-    "__version__",
+    "constraints", "datasets", "initializers", "layers", "load_model", "losses", "metrics",
+    "models", "no_grad", "ops", "optimizers", "preprocessing", "regularizers",
+    "register_serializable", "utils", "__version__",
 ]

@@ -20,7 +20,7 @@ _KIND = "initializer"
 
 
 def compute_fans(shape: tuple) -> tuple[float, float]:
-    """Keras's ``(fan_in, fan_out)`` for a weight shape (conv kernels: receptive field × channels)."""
+    """Keras's ``(fan_in, fan_out)`` of a weight shape (conv: receptive field × channels)."""
     shape = tuple(shape)
     if len(shape) == 0:
         return 1, 1
@@ -203,7 +203,7 @@ LecunUniform = _vs("LecunUniform", 1.0, "fan_in", "uniform")
 
 
 class Orthogonal(Initializer):
-    """An orthogonal matrix (of the flattened shape ``[prod(shape[:-1]), shape[-1]]``) × ``gain``."""
+    """An orthogonal matrix of the flattened shape ``[prod(shape[:-1]), shape[-1]]`` × gain."""
 
     def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         super().__init__(seed)
@@ -260,7 +260,8 @@ _reg(Identity, "identity")
 
 zeros, ones, constant = Zeros, Ones, Constant
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
-glorot_uniform, glorot_normal, he_normal, he_uniform = GlorotUniform, GlorotNormal, HeNormal, HeUniform
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+he_normal, he_uniform = HeNormal, HeUniform
 lecun_normal, lecun_uniform, orthogonal, identity = LecunNormal, LecunUniform, Orthogonal, Identity
 variance_scaling = VarianceScaling
 

@@ -86,7 +86,7 @@ def known_names(kind: str) -> list[str]:
 
 
 def serialize(obj: Any) -> Any:
-    """``{"class_name": ..., "config": ...}`` for objects with ``get_config``; names for functions."""
+    """``{"class_name", "config"}`` for objects with ``get_config``; names for functions."""
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
     if hasattr(obj, "get_config"):

@@ -27,7 +27,8 @@ class Regularizer:
 def _check(name: str, value: float) -> float:
     value = float(value)
     if not value >= 0 or value != value or value == float("inf"):
-        raise ValueError(f"Argument `{name}` must be a finite number >= 0. Received: {name}={value}")
+        raise ValueError(
+            f"Argument `{name}` must be a finite number >= 0. Received: {name}={value}")
     return value
 
 

@@ -42,7 +42,7 @@ def enable_grad():
 def _accumulate_leaf(x: Tensor, gx: Any) -> None:
     if getattr(x, "_grad_fresh", None) is not None:  # a Variable
         if x.grad is None:
-            x.grad = gx
+            x.grad = gx.copy()  # gx may be shared (e.g. by both inputs of an add); own it
         elif x._grad_fresh:
             if gx is not x.grad:
                 x.grad[...] = gx
@@ -50,7 +50,7 @@ def _accumulate_leaf(x: Tensor, gx: Any) -> None:
             x.grad += gx
         x._grad_fresh = False
     elif x.grad is None:
-        x.grad = gx
+        x.grad = gx.copy()
     else:
         x.grad = x.grad + gx
 
@@ -84,31 +84,40 @@ def backward(root: Tensor, grad: Any = None) -> None:
     grads: dict[tuple[int, int], Any] = {(id(f), root._out_index): grad}
     heap: list = [(-f.generation, id(f), f)]
     seen = {id(f)}
+    pop, push = heapq.heappop, heapq.heappush
     while heap:
-        _, fid, f = heapq.heappop(heap)
-        gys = [grads.pop((fid, i), None) for i in range(f.n_out)]
-        if all(g is None for g in gys):
-            f.release()
-            continue
-        if any(g is None for g in gys):
-            xp = root.backend.xp
-            gys = [xp.zeros(shape, dtype) if g is None else g
-                   for g, (shape, dtype) in zip(gys, f._out_meta)]
-        gxs = f.backward(*gys)
-        if not isinstance(gxs, tuple):
+        _, fid, f = pop(heap)
+        n_out = f.n_out
+        if n_out == 1:
+            g = grads.pop((fid, 0), None)
+            if g is None:
+                f.release()
+                continue
+            gxs = f.backward(g)
+        else:
+            gys = [grads.pop((fid, i), None) for i in range(n_out)]
+            if all(g is None for g in gys):
+                f.release()
+                continue
+            if any(g is None for g in gys):
+                xp = root.backend.xp
+                gys = [xp.zeros(shape, dtype) if g is None else g
+                       for g, (shape, dtype) in zip(gys, f._out_meta)]
+            gxs = f.backward(*gys)
+        if type(gxs) is not tuple:
             gxs = (gxs,)
-        inputs, needs = f.inputs, f.needs_input_grad
-        for x, need, gx in zip(inputs, needs, gxs):
+        for x, need, gx in zip(f.inputs, f.needs_input_grad, gxs):
             if not need or gx is None:
                 continue
             c = x.creator
             if c is None:
                 _accumulate_leaf(x, gx)
                 continue
-            key = (id(c), x._out_index)
+            cid = id(c)
+            key = (cid, x._out_index)
             prev = grads.get(key)
             grads[key] = gx if prev is None else prev + gx
-            if id(c) not in seen:
-                seen.add(id(c))
-                heapq.heappush(heap, (-c.generation, id(c), c))
+            if cid not in seen:
+                seen.add(cid)
+                push(heap, (-c.generation, cid, c))
         f.release()

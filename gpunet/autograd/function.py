@@ -42,32 +42,45 @@ class Function:
         return self.apply(*inputs)
 
     def apply(self, *inputs: Any) -> Any:
-        xs = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        record = engine.grad_enabled() and any(
-            isinstance(x, Tensor) and x.requires_grad for x in inputs
-        )
+        xs = []
+        needs = []
+        record = False
+        gen = 0
+        for x in inputs:
+            if isinstance(x, Tensor):
+                xs.append(x.data)
+                rg = x.requires_grad
+                needs.append(rg)
+                if rg:
+                    record = True
+                c = x.creator
+                if c is not None and c.generation >= gen:
+                    gen = c.generation + 1
+            else:
+                xs.append(x)
+                needs.append(False)
+        if record and not engine.grad_enabled():
+            record = False
         if record:
-            self.needs_input_grad = tuple(
-                isinstance(x, Tensor) and x.requires_grad for x in inputs
-            )
+            self.needs_input_grad = tuple(needs)
         ys = self.forward(*xs)
-        multi = isinstance(ys, tuple)
-        if not multi:
-            ys = (ys,)
-        outs = tuple(Tensor(y, requires_grad=record) for y in ys)
+        if type(ys) is not tuple:
+            out = Tensor(ys, record)
+            if record:
+                self.inputs = inputs
+                self.generation = gen
+                out.creator = self
+            return out
+        outs = tuple(Tensor(y, record) for y in ys)
         if record:
             self.inputs = inputs
             self.n_out = len(ys)
             self._out_meta = [(y.shape, y.dtype) for y in ys]
-            self.generation = max(
-                (x.creator.generation + 1 for x in inputs
-                 if isinstance(x, Tensor) and x.creator is not None),
-                default=0,
-            )
+            self.generation = gen
             for i, o in enumerate(outs):
                 o.creator = self
                 o._out_index = i
-        return outs if multi else outs[0]
+        return outs
 
     def grad_buffer(self, index: int) -> Any:
         """The gradient buffer of input ``index`` if backward may write into it directly.
@@ -84,3 +97,12 @@ class Function:
     def release(self) -> None:
         """Drops every array the node kept for backward (called by the engine)."""
         self.__dict__.clear()
+        self.backward = _freed_backward
+
+
+def _freed_backward(*gys: Any) -> Any:
+    raise RuntimeError(
+        "Trying to backward through the graph a second time (or through a part of it that an "
+        "earlier backward() already freed): each node drops its saved arrays once its backward "
+        "has run. Recompute the forward pass before calling backward() again."
+    )

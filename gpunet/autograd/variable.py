@@ -21,7 +21,8 @@ class Variable(Tensor):
         path: the full name, e.g. ``"dense/kernel"``.
     """
 
-    __slots__ = ("trainable", "constraint", "regularizer", "path", "_grad_fresh", "_layer", "_flat_group")
+    __slots__ = ("trainable", "constraint", "regularizer", "path", "_grad_fresh", "_layer",
+                 "_flat_group")
 
     def __init__(self, data: Any, name: str = "variable", trainable: bool = True,
                  path: str | None = None, constraint: Any = None, regularizer: Any = None) -> None:

@@ -32,7 +32,7 @@ class Backend:
         raise NotImplementedError
 
     def to_numpy(self, x: Any) -> np.ndarray:
-        """Returns a NumPy copy (or view, on the CPU) of ``x``: the only way data leaves a device."""
+        """A NumPy copy (or view, on the CPU) of ``x``: the only way data leaves a device."""
         raise NotImplementedError
 
     def synchronize(self) -> None:

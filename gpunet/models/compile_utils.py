@@ -36,17 +36,29 @@ class LossContainer:
         self.weight = 1.0 if loss_weights is None else float(loss_weights)
 
     def __call__(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
-        if isinstance(self.fn, losses_mod.Loss):
-            loss = self.fn(y_true, y_pred, sample_weight)
+        fn = self.fn
+        if isinstance(fn, losses_mod.Loss):
+            if (sample_weight is None and fn.reduction in ("sum_over_batch_size", "mean")
+                    and isinstance(fn, losses_mod.LossFunctionWrapper)):
+                loss = _mean(fn.call(y_true, y_pred))  # one node instead of sum + divide
+            else:
+                loss = fn(y_true, y_pred, sample_weight)
         else:
-            values = self.fn(y_true, y_pred)
+            values = fn(y_true, y_pred)
             if not isinstance(values, Tensor):
-                raise TypeError(f"The loss function {getattr(self.fn, '__name__', self.fn)!r} "
+                raise TypeError(f"The loss function {getattr(fn, '__name__', fn)!r} "
                                 "must return a Tensor (write it with gpunet.ops).")
-            loss = losses_mod.reduce_loss(values, sample_weight)
+            if sample_weight is None:
+                loss = _mean(values)
+            else:
+                loss = losses_mod.reduce_loss(values, sample_weight)
         if loss.ndim:
             loss = ops.mean(loss)
         return loss * self.weight if self.weight != 1.0 else loss
+
+
+def _mean(values: Tensor) -> Tensor:
+    return ops.mean(values) if values.ndim else values
 
 
 class MetricsContainer:

@@ -164,9 +164,14 @@ class Model(Layer):
     @property
     def metrics_names(self) -> list[str]:
         names = ["loss"]
-        if self._metrics is not None:
-            names += [m.name for m in self._metrics.all]
-        return names
+        mc = self._metrics
+        if mc is None:
+            return names
+        if mc.built:
+            return names + [m.name for m in mc.all]
+        plain = [_spec_name(m) for m in mc.specs]
+        return names + plain + [("weighted_" + n if n in plain else n)
+                                for n in map(_spec_name, mc.weighted_specs)]
 
     @property
     def metrics(self) -> list:
@@ -270,6 +275,12 @@ class Model(Layer):
 
     def get_compile_config(self) -> dict | None:
         return self._compile_config
+
+
+def _spec_name(spec: Any) -> str:
+    if isinstance(spec, str):
+        return spec
+    return getattr(spec, "name", None) or getattr(spec, "__name__", str(spec))
 
 
 def _warn_unused(kwargs: dict, fn: str) -> None:

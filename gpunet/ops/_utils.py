@@ -40,6 +40,8 @@ def as_tensor(x: Any, like: Any = None) -> Tensor:
         return Tensor(b.asarray(x))
     b = backend_of(like) if like is not None else get_backend()
     dtype = like.dtype if like is not None and hasattr(like, "dtype") else None
+    if dtype is not None and isinstance(x, float) and dtype.kind in "iub":
+        dtype = None  # int tensor * 0.5 must not truncate 0.5 to 0
     return Tensor(b.xp.asarray(x, dtype=dtype))
 
 

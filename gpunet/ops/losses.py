@@ -14,23 +14,27 @@ class SparseSoftmaxCrossEntropy(Function):
 
     def forward(self, z, labels):
         xp = xp_of(z)
-        m = z.max(axis=-1, keepdims=True)
-        e = xp.exp(z - m)
-        s = e.sum(axis=-1, keepdims=True)
-        lab = labels.astype(xp.int64, copy=False).reshape(z.shape[:-1])
-        picked = xp.take_along_axis(z, lab[..., None], axis=-1)
-        loss = (xp.log(s) + m - picked)[..., 0]
-        e /= s
-        self.p, self.lab = e, lab
-        return loss
+        k = z.shape[-1]
+        z2 = z.reshape(-1, k)
+        lab = labels.reshape(-1)
+        if lab.dtype.kind not in "iu":
+            lab = lab.astype(xp.int64)
+        rows = xp.arange(z2.shape[0])
+        m = z2.max(axis=1, keepdims=True)
+        e = z2 - m
+        picked = e[rows, lab]
+        xp.exp(e, out=e)
+        s = e.sum(axis=1)
+        loss = xp.log(s) - picked
+        e /= s[:, None]
+        self.p, self.rows, self.lab, self.shape = e, rows, lab, z.shape
+        return loss.reshape(z.shape[:-1])
 
     def backward(self, gy):
-        xp = xp_of(gy)
         g = self.p
-        xp.put_along_axis(g, self.lab[..., None],
-                          xp.take_along_axis(g, self.lab[..., None], axis=-1) - 1, axis=-1)
-        g *= gy[..., None]
-        return g, None
+        g[self.rows, self.lab] -= 1
+        g *= gy.reshape(-1, 1)
+        return g.reshape(self.shape), None
 
 
 class SoftmaxCrossEntropy(Function):

@@ -105,10 +105,10 @@ class MatMul(_Binary):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = gy
+        if b.ndim == 1:  # restore the dropped axes innermost first (1-D @ 1-D gives a scalar)
+            g2 = xp.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = xp.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
         na, nb = self.needs_input_grad
         ga = gb = None
         if na:
