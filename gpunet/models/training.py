@@ -11,6 +11,14 @@ from gpunet.autograd.tensor import Tensor
 from gpunet.callbacks import CallbackList, History, ProgbarLogger
 from gpunet.metrics import Mean
 from gpunet.models.data import ArrayData, class_weights_to_sample_weights, split_validation
+from gpunet.models.data_adapters import (
+    closes_streams,
+    eval_stream,
+    fit_stream,
+    is_stream,
+    pipeline_options,
+    validation_stream,
+)
 
 
 def _verbose(v: Any) -> int:
@@ -94,44 +102,57 @@ def _unpack(data: Any):
                      f"(x_val, y_val, val_sample_weight). Received: {type(data).__name__}")
 
 
+@closes_streams
 def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
         shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
         validation_batch_size, validation_freq, **kwargs):
     model._require_compiled("fit")
+    options = pipeline_options(kwargs)  # Keras 2's workers / max_queue_size / ...
     if kwargs:
         raise TypeError(f"fit() got unexpected keyword arguments: {sorted(kwargs)}")
     if x is None:
         raise ValueError("fit() needs training data: received x=None.")
-    if y is None:
-        raise ValueError("fit() needs targets `y` when `x` is an array.")
     verbose = _verbose(verbose)
     val = None
-    if validation_data is not None:
+    if validation_data is not None and not is_stream(validation_data):
         val = _unpack(validation_data)
-    elif validation_split:
-        (x, y, sample_weight), val = split_validation(x, y, sample_weight, validation_split)
-    elif not 0 <= validation_split < 1:
-        split_validation(x, y, sample_weight, validation_split)
-    if class_weight is not None:
-        cw = class_weights_to_sample_weights(y, class_weight)
-        if sample_weight is not None:
-            import numpy as np
+    if is_stream(x):  # generator / iterator / Sequence: batches prepared in the background
+        train = fit_stream(model.backend, x, y, sample_weight, class_weight, validation_split,
+                           shuffle, steps_per_epoch, epochs - initial_epoch, options,
+                           lambda: setattr(model, "stop_training", True))
+        _ensure_ready(model, train.peek())
+    else:
+        if y is None:
+            raise ValueError("fit() needs targets `y` when `x` is an array.")
+        if validation_data is None and validation_split:
+            (x, y, sample_weight), val = split_validation(x, y, sample_weight, validation_split)
+        elif not 0 <= validation_split < 1:
+            split_validation(x, y, sample_weight, validation_split)
+        if class_weight is not None:
+            cw = class_weights_to_sample_weights(y, class_weight)
+            if sample_weight is not None:
+                import numpy as np
 
-            sw = sample_weight.get() if hasattr(sample_weight, "get") else np.asarray(
-                sample_weight)
-            cw = cw * sw.reshape(len(sw), -1)[:, 0].astype(cw.dtype)
-        sample_weight = cw
-    n = len(x)
-    if batch_size is None:
-        batch_size = math.ceil(n / steps_per_epoch) if steps_per_epoch else 32
-    _ensure_ready(model, tuple(x.shape) if hasattr(x, "shape") else (n,))
+                sw = sample_weight.get() if hasattr(sample_weight, "get") else np.asarray(
+                    sample_weight)
+                cw = cw * sw.reshape(len(sw), -1)[:, 0].astype(cw.dtype)
+            sample_weight = cw
+        n = len(x)
+        if batch_size is None:
+            batch_size = math.ceil(n / steps_per_epoch) if steps_per_epoch else 32
+        train = ArrayData(model.backend, x, y, sample_weight, batch_size, shuffle,
+                          steps_per_epoch)
+        _ensure_ready(model, tuple(train.x.shape))
     b = model.backend
-    train = ArrayData(b, x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
     val_data = None
-    if val is not None:
+    if is_stream(validation_data):
+        runs = sum(_due(e, validation_freq) for e in range(initial_epoch, epochs))
+        val_data = validation_stream(b, validation_data, validation_steps, runs, options)
+    elif val is not None:
         vx, vy, vw = val
-        val_data = ArrayData(b, vx, vy, vw, validation_batch_size or batch_size, False,
-                             validation_steps)
+        val_data = ArrayData(b, vx, vy, vw, validation_batch_size or batch_size or 32, False,
+                             validation_steps, names=("validation x", "validation y",
+                                                      "validation sample_weight"))
     step = _Step(model)
     history = History()
     user = list(callbacks or [])
@@ -143,7 +164,11 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         bar.set_params({"verbose": verbose, "epochs": epochs, "steps": train.steps})
     model.stop_training = False
     model.history = history
+    model._initial_epoch = None
     cbs.on_train_begin()
+    # a callback (BackupAndRestore) may set the epoch to resume from
+    if model._initial_epoch is not None:
+        initial_epoch, model._initial_epoch = model._initial_epoch, None
     want_batch_logs = cbs.wants_train_batch_end
     stopped_for_nan = None
     logs: dict = {}
@@ -167,6 +192,10 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
                 bar._bar.update(i + 1, list(step.logs().items()), finalize=False)
             if model.stop_training:
                 break
+        if last < 0 and getattr(train, "ran_out", False):
+            break  # the input ran out of data before this epoch's first batch
+        if bar is not None and train.steps is None:
+            bar.params["steps"] = last + 1  # a generator's epoch length, known at its end
         if stopped_for_nan is not None:
             e, i = stopped_for_nan
             print(f"Epoch {e + 1}, batch {i}: invalid loss (NaN or Inf), terminating training. "
@@ -180,9 +209,12 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         if val_data is not None and _due(epoch, validation_freq) and stopped_for_nan is None:
             vstep = _Step(model)
             vstep.metrics = _fresh_metrics(model)
+            seen = 0
             for xb, yb, wb in val_data.epoch():
                 vstep.test(xb, yb, wb)
-            logs.update(vstep.logs("val_"))
+                seen += 1
+            if seen:  # a validation generator that ran out (warned) adds no val_ logs
+                logs.update(vstep.logs("val_"))
         cbs.on_epoch_end(epoch, logs)
         if bar is not None:
             bar.on_epoch_end(epoch, logs)
@@ -218,37 +250,53 @@ def _clone_wrapper(m):
     return MeanMetricWrapper(m.fn, name=m.name, **m.fn_kwargs)
 
 
+@closes_streams
 def evaluate(model, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict,
              **kwargs):
     model._require_compiled("evaluate")
-    if y is None:
-        raise ValueError("evaluate() needs targets `y` when `x` is an array.")
-    _ensure_ready(model, tuple(x.shape))
-    data = ArrayData(model.backend, x, y, sample_weight, batch_size or 32, False, steps)
+    options = pipeline_options(kwargs)
+    if x is None:
+        raise ValueError("evaluate() needs input data: received x=None.")
+    if is_stream(x):
+        data = eval_stream(model.backend, x, y, sample_weight, "evaluate", steps, options)
+        _ensure_ready(model, data.peek())
+    else:
+        if y is None:
+            raise ValueError("evaluate() needs targets `y` when `x` is an array.")
+        data = ArrayData(model.backend, x, y, sample_weight, batch_size or 32, False, steps)
+        _ensure_ready(model, tuple(data.x.shape))
     step = _Step(model)
     step.metrics = _fresh_metrics(model)
     cbs = CallbackList(callbacks, model=model, verbose=_verbose(verbose), steps=data.steps)
     cbs.on_test_begin()
+    seen = 0
     for i, (xb, yb, wb) in enumerate(data.epoch()):
         cbs.on_test_batch_begin(i)
         step.test(xb, yb, wb)
         cbs.on_test_batch_end(i)
+        seen = i + 1
     logs = step.logs()
     cbs.on_test_end(logs)
     if _verbose(verbose):
-        print(f"{data.steps}/{data.steps} - " + " - ".join(f"{k}: {v:.4f}" for k, v in
-                                                            logs.items()))
+        print(f"{seen}/{data.steps or seen} - " + " - ".join(f"{k}: {v:.4f}" for k, v in
+                                                             logs.items()))
     if return_dict:
         return logs
     vals = list(logs.values())
     return vals[0] if len(vals) == 1 else vals
 
 
+@closes_streams
 def predict(model, x, batch_size, verbose, steps, callbacks, **kwargs):
+    options = pipeline_options(kwargs)
     if x is None:
         raise ValueError("predict() needs input data: received x=None.")
-    _ensure_ready(model, tuple(x.shape))
-    data = ArrayData(model.backend, x, None, None, batch_size or 32, False, steps)
+    if is_stream(x):
+        data = eval_stream(model.backend, x, None, None, "predict", steps, options)
+        _ensure_ready(model, data.peek())
+    else:
+        data = ArrayData(model.backend, x, None, None, batch_size or 32, False, steps)
+        _ensure_ready(model, tuple(data.x.shape))
     outs = []
     cbs = CallbackList(callbacks, model=model, steps=data.steps)
     cbs.on_predict_begin()
