@@ -26,6 +26,8 @@ class Constraint:
 
 def _norms(w, axis):
     xp = backend_of(w).xp
+    if isinstance(axis, list):  # Keras configs (JSON) hold e.g. [0, 1, 2] for conv kernels
+        axis = tuple(axis)
     return xp.sqrt((w * w).sum(axis=axis, keepdims=True))
 
 

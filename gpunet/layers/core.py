@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.autograd.tensor import Tensor
-from gpunet.backend import floatx
+from gpunet.backend import floatx, image_data_format
 from gpunet.layers.layer import Layer, shape_str, unique_name
 from gpunet.registry import register
 
@@ -111,10 +112,10 @@ class Dense(Layer):
                  activity_regularizer: Any = None, kernel_constraint: Any = None,
                  bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+        if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Received an invalid value for `units`, expected a positive "
                              f"integer. Received: units={units!r}")
-        self.units = units
+        self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -149,6 +150,8 @@ class Dense(Layer):
             )
 
     def call(self, inputs, training=None):
+        if inputs.dtype.kind != "f":  # integer features: compute in the layer's dtype
+            inputs = ops.cast(inputs, self.dtype)
         if self.activation is activations.relu:
             return ops.dense(inputs, self.kernel, self.bias, "relu")
         y = ops.dense(inputs, self.kernel, self.bias)
@@ -250,7 +253,11 @@ class Flatten(Layer):
 
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.data_format = data_format or "channels_last"
+        data_format = data_format or image_data_format()
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError("The `data_format` argument must be one of 'channels_first', "
+                             f"'channels_last'. Received: data_format={data_format!r}")
+        self.data_format = data_format
 
     def call(self, inputs, training=None):
         x = inputs

@@ -219,8 +219,8 @@ class Layer:
         self._check_input(inputs)
         out = self.call(inputs, training=training, **kwargs) if kwargs else self.call(
             inputs, training=training)
-        if self.activity_regularizer is not None and training:
-            self._activity_losses.append(self.activity_regularizer(out) / out.shape[0])
+        if self.activity_regularizer is not None:  # the penalty of the last call only
+            self._activity_losses = [self.activity_regularizer(out) / out.shape[0]]
         return out
 
     # -- losses -------------------------------------------------------------------------------

@@ -118,12 +118,14 @@ def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None,
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return ReLU()(as_tensor(x))
 
+    # x at or below the threshold takes the negative branch (relu(5., threshold=5.) == 0, as in
+    # Keras); with threshold 0 both branches give 0 there.
     def f(xp, v):
-        y = xp.where(v >= threshold, v, negative_slope * (v - threshold))
+        y = xp.where(v > threshold, v, negative_slope * (v - threshold))
         return y if max_value is None else xp.minimum(y, max_value)
 
     def df(xp, v, y, g):
-        d = xp.where(v >= threshold, 1.0, negative_slope).astype(v.dtype)
+        d = xp.where(v > threshold, 1.0, negative_slope).astype(v.dtype)
         if max_value is not None:
             d = d * (v < max_value)
         return g * d
