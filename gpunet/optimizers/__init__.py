@@ -1,15 +1,27 @@
-"""Optimizers: each step is a few in-place passes over flat buffers (one kernel on a GPU)."""
+"""Optimizers: each step is a few in-place passes over flat buffers (one kernel on a GPU).
+
+Keras 3 numerics, defaults and argument names; names are case-insensitive (``"adam"``,
+``"RMSprop"``, ``"sgd"``...). Learning-rate schedules live in ``gpunet.optimizers.schedules``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gpunet.optimizers.adam import Adam
+from gpunet.optimizers import schedules
+from gpunet.optimizers.adagrad import Adadelta, Adagrad
+from gpunet.optimizers.adam import Adam, AdamW
+from gpunet.optimizers.adamax import Adamax
 from gpunet.optimizers.base import Optimizer
+from gpunet.optimizers.ftrl import Ftrl
+from gpunet.optimizers.lion import Lion
+from gpunet.optimizers.nadam import Nadam
+from gpunet.optimizers.rmsprop import RMSprop
 from gpunet.optimizers.sgd import SGD
 from gpunet.registry import lookup
 
-__all__ = ["SGD", "Adam", "Optimizer", "get", "serialize", "deserialize"]
+__all__ = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Ftrl",
+           "Lion", "Optimizer", "schedules", "get", "serialize", "deserialize"]
 
 
 def get(identifier: Any) -> Optimizer:

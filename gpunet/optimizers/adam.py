@@ -1,4 +1,4 @@
-"""Adam (Kingma & Ba), with Keras 3's epsilon-hat form and optional AMSGrad."""
+"""Adam (Kingma & Ba) with Keras 3's ε-hat form and optional AMSGrad; AdamW."""
 
 from __future__ import annotations
 
@@ -6,21 +6,25 @@ import math
 from typing import Any
 
 from gpunet.backend.kernels import adam_update
-from gpunet.optimizers.base import Optimizer, _positive, register
+from gpunet.optimizers.base import Optimizer, check_range, register
+
+
+def _betas(beta_1: float, beta_2: float) -> tuple[float, float]:
+    return (check_range("beta_1", beta_1, 0.0, 1.0, high_open=True),
+            check_range("beta_2", beta_2, 0.0, 1.0, high_open=True))
 
 
 @register("optimizer", "adam")
 class Adam(Optimizer):
-    """Adam: ``m += (1-b1)(g-m)``, ``v += (1-b2)(g²-v)``,
-    ``w -= lr·√(1-b2^t)/(1-b1^t) · m/(√v + eps)``.
+    """``m += (1-β1)(g-m)``, ``v += (1-β2)(g²-v)``, ``w -= lr·√(1-β2^t)/(1-β1^t)·m/(√v + ε)``.
 
     Args:
         learning_rate: default 0.001.
-        beta_1: decay of the first moment (0.9).
-        beta_2: decay of the second moment (0.999).
-        epsilon: 1e-7 (Keras's default, not the paper's 1e-8).
-        amsgrad: keep the running maximum of ``v``.
-        **kwargs: the common optimizer arguments (clipnorm, clipvalue, ...).
+        beta_1: decay of the first moment, in ``[0, 1)`` (0.9).
+        beta_2: decay of the second moment, in ``[0, 1)`` (0.999).
+        epsilon: 1e-7 (Keras's ε-hat, added after the bias correction).
+        amsgrad: use the running maximum of ``v`` (slot ``velocity_hat``).
+        **kwargs: the common optimizer arguments (``weight_decay``, ``clipnorm``, ...).
 
     Example:
 
@@ -28,24 +32,48 @@ class Adam(Optimizer):
     """
 
     def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, amsgrad: bool = False, name: str = "adam",
+                 epsilon: float | None = 1e-7, amsgrad: bool = False, name: str = "adam",
                  **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        for n, v in (("beta_1", beta_1), ("beta_2", beta_2)):
-            _positive(n, v)
-            if v >= 1:
-                raise ValueError(f"Argument `{n}` must be in [0, 1). Received: {n}={v}")
-        _positive("epsilon", epsilon)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1, self.beta_2 = _betas(beta_1, beta_2)
+        self.epsilon = check_range("epsilon", 1e-7 if epsilon is None else epsilon, 0.0)
         self.amsgrad = bool(amsgrad)
         self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
 
-    def update_group(self, group, slots, tmp, lr, t):
+    def update_group(self, group, slots, scratch, lr, t):
         alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         adam_update(group.backend, group.data, group.grad, slots["momentum"], slots["velocity"],
-                    tmp, alpha, self.beta_1, self.beta_2, self.epsilon,
+                    scratch[0], alpha, self.beta_1, self.beta_2, self.epsilon,
                     slots.get("velocity_hat"))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+
+
+@register("optimizer", "adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay ``w -= lr·weight_decay·w`` before each update.
+
+    Args:
+        learning_rate: default 0.001.
+        weight_decay: default 0.004 (required; ``exclude_from_weight_decay`` exempts
+            variables).
+        beta_1, beta_2, epsilon, amsgrad: as ``Adam``.
+        **kwargs: the common optimizer arguments.
+
+    Example:
+
+    >>> opt = gpunet.optimizers.AdamW(1e-3, weight_decay=0.01)
+    >>> opt.exclude_from_weight_decay(var_names=["bias"])
+    """
+
+    def __init__(self, learning_rate: Any = 0.001, weight_decay: float = 0.004,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float | None = 1e-7,
+                 amsgrad: bool = False, name: str = "adamw", **kwargs: Any) -> None:
+        if weight_decay is None:
+            raise ValueError("Argument `weight_decay` must be a float. Received: "
+                             "weight_decay=None")
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, amsgrad=amsgrad, name=name, weight_decay=weight_decay,
+                         **kwargs)

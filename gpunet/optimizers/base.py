@@ -1,47 +1,113 @@
-"""``Optimizer`` base: slots in flat buffers, clipping, weight decay, schedules, constraints."""
+"""``Optimizer`` base: slots in flat buffers, clipping, weight decay, EMA, schedules, state.
+
+One ``step()`` follows Keras 3's order: unscale (``loss_scale_factor``), accumulate
+(``gradient_accumulation_steps``), clip, decoupled weight decay, the optimizer's own update,
+the weights' moving average (EMA), ``iterations += 1``, then variable constraints. Each stage
+is one (or a few) in-place passes over a group's whole flat buffer.
+"""
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from gpunet.autograd.flat import FlatGroup, pack
 from gpunet.autograd.variable import Variable
+from gpunet.backend.kernels import ema_update, weight_decay_update
+from gpunet.optimizers.schedules import LearningRateSchedule
 from gpunet.registry import register, snake_case
 
 _KIND = "optimizer"
 
 
 def _positive(name: str, value: Any, allow_zero: bool = True) -> Any:
+    """``value`` if it is a finite number ``>= 0`` (``> 0`` without ``allow_zero``) or None."""
     if value is None:
         return None
-    v = float(value)
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"Argument `{name}` must be a finite number "
-                         f"{'>= 0' if allow_zero else '> 0'}. Received: {name}={value!r}")
-    return value
+    return check_range(name, value, 0.0, None, low_open=not allow_zero)
+
+
+def check_range(name: str, value: Any, low: float | None = 0.0, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> float:
+    """``float(value)`` if it is a finite number in the range, else ValueError naming it."""
+    lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
+    hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
+    what = (f"in {lo}, {hi}" if low is not None and high is not None else
+            f"{'>' if low_open else '>='} {low:g}" if low is not None else
+            f"{'<' if high_open else '<='} {high:g}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if isinstance(value, str) or not math.isfinite(v) or \
+            (low is not None and (v < low or (low_open and v == low))) or \
+            (high is not None and (v > high or (high_open and v == high))):
+        raise ValueError(f"Argument `{name}` must be a finite number {what}. "
+                         f"Received: {name}={value!r}")
+    return v
+
+
+def _is_schedule(lr: Any) -> bool:
+    return isinstance(lr, LearningRateSchedule) or (callable(lr) and hasattr(lr, "get_config"))
+
+
+def _takes_step(fn: Any) -> bool:
+    """Whether a plain callable learning rate wants the step as an argument."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+               for p in params)
 
 
 class Optimizer:
-    """Base class of optimizers. Subclasses define ``slot_names`` and ``update_group``.
+    """Base class of optimizers. Subclasses set ``slot_names`` and define ``update_group``.
 
-    Every variable the optimizer updates is packed into a flat buffer (per dtype), and each
-    slot (momentum, velocity, ...) is one flat array of the same size, so a step is a few
-    in-place passes over contiguous memory (one fused kernel on a GPU).
+    Every variable the optimizer updates lives in a flat buffer (one per dtype), and each slot
+    (momentum, velocity, ...) is one flat array of the same size, so a step is a few in-place
+    passes over contiguous memory (one fused kernel on a GPU).
 
     Args:
-        learning_rate: a float or a ``LearningRateSchedule`` / callable of the step.
-        weight_decay: decoupled weight decay applied before the update.
+        learning_rate: a float, a ``LearningRateSchedule`` (called with ``iterations``) or a
+            callable (called with no argument, or with ``iterations`` if it takes one).
+        weight_decay: decoupled weight decay ``w -= lr·weight_decay·w`` before the update.
         clipnorm: clip each gradient tensor to this L2 norm.
         clipvalue: clip every gradient element to ``[-clipvalue, clipvalue]``.
-        global_clipnorm: clip all gradients jointly to this global L2 norm.
+        global_clipnorm: clip all gradients jointly to this global L2 norm (a non-finite
+            global norm turns every gradient into NaN, as in Keras).
+        use_ema: keep an exponential moving average of the weights.
+        ema_momentum: ``avg = m·avg + (1-m)·w`` (the first step copies the weights).
+        ema_overwrite_frequency: overwrite the weights with their average every this many
+            steps; None leaves it to ``finalize_variable_values`` (``fit`` calls it at the end).
+        loss_scale_factor: gradients are divided by it (``scale_loss`` multiplies the loss).
+        gradient_accumulation_steps: update only every n-th step, with the mean gradient.
         name: the optimizer's name.
-        lr: the Keras 2 spelling of ``learning_rate`` (deprecated, accepted).
+        lr: the Keras 2 spelling of ``learning_rate`` (deprecated, accepted with a warning).
+
+    Only one of ``clipnorm``, ``clipvalue`` and ``global_clipnorm`` may be set.
+
+    State (``get_slot_arrays``, Keras 3 order): per variable the EMA ``average`` and
+    ``gradient_accumulator`` when used, then per variable the optimizer's ``slot_names``,
+    then scalars such as Nadam's ``u_product``.
+
+    Example:
+
+    >>> opt = gpunet.optimizers.AdamW(1e-3, weight_decay=0.01, global_clipnorm=1.0,
+    ...                               use_ema=True)
+    >>> opt.exclude_from_weight_decay(var_names=["bias"])
+    >>> opt.apply_gradients(zip(grads, model.trainable_weights))
+    >>> opt.finalize_variable_values(model.trainable_weights)  # swap the averages in
     """
 
     slot_names: tuple[str, ...] = ()
+    _n_scratch = 1
 
     def __init__(self, learning_rate: Any = 0.001, weight_decay: float | None = None,
                  clipnorm: float | None = None, clipvalue: float | None = None,
@@ -50,132 +116,319 @@ class Optimizer:
                  loss_scale_factor: float | None = None,
                  gradient_accumulation_steps: int | None = None, name: str | None = None,
                  **kwargs: Any) -> None:
+        cls = type(self).__name__
         if "lr" in kwargs:
-            warnings.warn("The `lr` argument is deprecated, use `learning_rate` instead.",
-                          DeprecationWarning, stacklevel=3)
+            warnings.warn(f"{cls}: the `lr` argument is deprecated, use `learning_rate` "
+                          "instead.", DeprecationWarning, stacklevel=3)
             learning_rate = kwargs.pop("lr")
-        if "decay" in kwargs:
-            kwargs.pop("decay")
-            warnings.warn("The `decay` argument is ignored (Keras 3); use a schedule instead.",
-                          stacklevel=3)
+        if kwargs.pop("decay", None) not in (None, 0, 0.0):
+            warnings.warn(f"{cls}: the `decay` argument is no longer supported and is ignored; "
+                          "use a learning-rate schedule instead.", stacklevel=3)
+        for legacy in ("is_legacy_optimizer", "jit_compile"):
+            kwargs.pop(legacy, None)
         if kwargs:
-            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments: "
-                            f"{sorted(kwargs)}")
+            raise TypeError(f"{cls}() got unexpected keyword arguments: {sorted(kwargs)}")
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
                              f"set. Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
                              f"global_clipnorm={global_clipnorm}")
-        if not callable(learning_rate) and not hasattr(learning_rate, "get_config"):
-            _positive("learning_rate", learning_rate)
-        self._learning_rate = learning_rate
+        self._set_learning_rate(learning_rate)
         self.weight_decay = _positive("weight_decay", weight_decay)
         self.clipnorm = _positive("clipnorm", clipnorm, False)
         self.clipvalue = _positive("clipvalue", clipvalue, False)
         self.global_clipnorm = _positive("global_clipnorm", global_clipnorm, False)
-        self.use_ema, self.ema_momentum = use_ema, ema_momentum
+        self.use_ema = bool(use_ema)
+        self.ema_momentum = check_range("ema_momentum", ema_momentum, 0.0, 1.0)
+        if ema_overwrite_frequency is not None and (
+                isinstance(ema_overwrite_frequency, bool) or
+                not isinstance(ema_overwrite_frequency, (int, np.integer)) or
+                ema_overwrite_frequency < 1):
+            raise ValueError("Argument `ema_overwrite_frequency` must be an integer >= 1 or "
+                             f"None. Received: ema_overwrite_frequency={ema_overwrite_frequency!r}")
         self.ema_overwrite_frequency = ema_overwrite_frequency
-        self.loss_scale_factor = loss_scale_factor
-        self.gradient_accumulation_steps = gradient_accumulation_steps
-        self.name = name or snake_case(type(self).__name__)
+        self.loss_scale_factor = _positive("loss_scale_factor", loss_scale_factor, False)
+        n = gradient_accumulation_steps
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                              or n < 2):
+            raise ValueError("Argument `gradient_accumulation_steps` must be an integer >= 2 "
+                             f"or None. Received: gradient_accumulation_steps={n!r}")
+        self.gradient_accumulation_steps = n
+        self.name = name or snake_case(cls)
         self.iterations = 0
         self._groups: list[FlatGroup] = []
-        self._slots: list[dict[str, Any]] = []
-        self._tmp: list[Any] = []
-        self._key: tuple = ()
+        self._variables: list[Variable] = []
+        self._exclude_ids: set[int] = set()
+        self._exclude_pattern: re.Pattern | None = None
 
     # -- learning rate ----------------------------------------------------------------------
+    def _set_learning_rate(self, value: Any) -> None:
+        if isinstance(value, dict):
+            from gpunet.registry import deserialize
+
+            value = deserialize("schedule", value)
+        if _is_schedule(value):
+            kind = "schedule"
+        elif callable(value):
+            kind = "step" if _takes_step(value) else "call"
+        else:
+            value, kind = check_range("learning_rate", value, 0.0), "float"
+        self._learning_rate, self._lr_kind = value, kind
+
     @property
     def learning_rate(self) -> float:
         """The current learning rate (a schedule is evaluated at ``iterations``)."""
-        lr = self._learning_rate
-        if hasattr(lr, "get_config") and callable(lr):
-            return float(lr(self.iterations))
-        if callable(lr):
-            return float(lr())
-        return float(lr)
+        kind = self._lr_kind
+        if kind == "float":
+            return self._learning_rate
+        if kind == "call":
+            return float(self._learning_rate())
+        return float(self._learning_rate(self.iterations))
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
-        self._learning_rate = value
+        if self._lr_kind == "schedule" and not callable(value):
+            raise TypeError(f"Optimizer '{self.name}' was created with a learning-rate "
+                            "schedule, so its learning rate cannot be set to a number; create "
+                            "the optimizer with a float `learning_rate` to change it.")
+        self._set_learning_rate(value)
 
     lr = learning_rate
 
     # -- building -----------------------------------------------------------------------------
     def build(self, variables: Sequence[Variable]) -> None:
-        """Packs ``variables`` into flat buffers (if they are not already) and makes slots."""
+        """Packs ``variables`` into flat buffers (if they are not already) and makes slots.
+
+        Resets the state (slots, Nadam's ``u_product``...) but not ``iterations``.
+        """
         variables = list(variables)
+        if not variables:
+            raise ValueError(f"Optimizer '{self.name}' cannot be built on an empty list of "
+                             "variables.")
         self._groups = _groups_for(variables)
-        self._key = tuple(id(v) for v in variables)
         self._variables = variables
-        self._slots, self._tmp = [], []
+        where = {id(v): (gi, a, b) for gi, g in enumerate(self._groups)
+                 for v, (a, b) in zip(g.variables, g.spans)}
+        self._where = where
+        self._index = [(v,) + where[id(v)] for v in variables]
+        self._base_slot_names = (("average",) if self.use_ema else ()) + \
+            (("gradient_accumulator",) if self.gradient_accumulation_steps else ())
+        self._slots, self._scratch = [], []
         for g in self._groups:
-            xp = g.backend.xp
-            self._slots.append({n: self._init_slot(n, g) for n in self.slot_names})
-            self._tmp.append(xp.empty_like(g.data))
+            slots = {n: self._init_slot(n, g) for n in self.slot_names}
+            if self.use_ema:
+                slots["average"] = g.data.copy()
+            if self.gradient_accumulation_steps:
+                slots["gradient_accumulator"] = g.backend.xp.zeros_like(g.data)
+            self._slots.append(slots)
+            numpy = g.backend.name == "numpy"
+            self._scratch.append(tuple(np.empty_like(g.data) for _ in range(self._n_scratch))
+                                 if numpy else (None,) * self._n_scratch)
+        self._scalars = self._init_scalars()
+        self._constrained = [v for v in variables if v.constraint is not None]
+        self._build_decay_masks()
 
     def _init_slot(self, name: str, group: FlatGroup) -> Any:
         return group.backend.xp.zeros_like(group.data)
 
+    def _init_scalars(self) -> dict[str, float]:
+        """Scalar state saved with the slots (Nadam's ``u_product``)."""
+        return {}
+
     @property
     def variables(self) -> list:
-        """Optimizer state in Keras 3 order: iteration, then slots per variable."""
-        return list(self._variables) if self._groups else []
+        """The model variables this optimizer was built on, in the order given to ``build``."""
+        return list(self._variables)
+
+    @property
+    def built(self) -> bool:
+        return bool(self._groups)
+
+    # -- weight decay exclusion ---------------------------------------------------------------
+    def exclude_from_weight_decay(self, var_list: Sequence[Variable] | None = None,
+                                  var_names: Sequence[str] | None = None) -> None:
+        """Excludes variables from weight decay.
+
+        Args:
+            var_list: variables to exclude.
+            var_names: substrings (regular expressions); a variable whose ``name`` contains
+                one (e.g. ``["bias"]``) is excluded.
+        """
+        self._exclude_ids = {id(v) for v in var_list or ()}
+        self._exclude_pattern = re.compile("|".join(sorted(set(var_names)))) \
+            if var_names else None
+        if self._groups:
+            self._build_decay_masks()
+
+    def _use_weight_decay(self, v: Variable) -> bool:
+        if id(v) in self._exclude_ids:
+            return False
+        p = self._exclude_pattern
+        return not (p is not None and p.search(str(v.name)) is not None)
+
+    def _build_decay_masks(self) -> None:
+        """Per group: None (decay everything), False (nothing) or a 0/1 mask buffer."""
+        self._decay_masks = []
+        for g in self._groups:
+            keep = [self._use_weight_decay(v) for v in g.variables]
+            if all(keep):
+                self._decay_masks.append(None)
+            elif not any(keep):
+                self._decay_masks.append(False)
+            else:
+                mask = np.zeros(g.size, dtype=g.data.dtype)
+                for k, (a, b) in zip(keep, g.spans):
+                    mask[a:b] = k
+                self._decay_masks.append(g.backend.asarray(mask))
 
     # -- stepping -----------------------------------------------------------------------------
-    def apply_gradients(self, grads_and_vars: Iterable) -> None:
-        """Keras API: applies ``(gradient, variable)`` pairs."""
-        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
-        if not pairs:
+    def apply_gradients(self, grads_and_vars: Iterable) -> int:
+        """Keras API: applies ``(gradient, variable)`` pairs; returns ``iterations``."""
+        pairs = list(grads_and_vars)
+        kept = [(g, v) for g, v in pairs if g is not None]
+        if not kept:
             raise ValueError("No gradients provided for any variable.")
-        variables = [v for _, v in pairs]
-        if tuple(id(v) for v in variables) != self._key:
-            self.build(variables)
-        for g, v in pairs:
-            g = g.data if hasattr(g, "_gpunet_tensor") else g
-            if g is not v.grad:
-                v.grad[...] = g
+        if len(kept) < len(pairs):
+            missing = [v.path for g, v in pairs if g is None]
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing "
+                          "the loss.", stacklevel=2)
+        ids = {id(v) for _, v in kept}
+        if not self._groups or not ids <= set(self._where):
+            self.build([v for _, v in kept])
+        for g, v in kept:
+            g = g.data if getattr(g, "_gpunet_tensor", False) else g
+            gi, a, b = self._where[id(v)]
+            group = self._groups[gi]
+            group.grad[a:b] = group.backend.asarray(g).reshape(-1)
+        # Built variables without a gradient this time are left untouched (weights and slots).
+        frozen = []
+        for v, gi, a, b in self._index:
+            if id(v) not in ids:
+                self._groups[gi].grad[a:b] = 0
+                frozen.append((gi, a, b, self._groups[gi].data[a:b].copy(),
+                               {n: s[a:b].copy() for n, s in self._slots[gi].items()}))
         self.step()
+        for gi, a, b, data, slots in frozen:
+            self._groups[gi].data[a:b] = data
+            for n, s in slots.items():
+                self._slots[gi][n][a:b] = s
+        return self.iterations
 
-    def apply(self, grads: Sequence, variables: Sequence[Variable]) -> None:
-        """Keras 3 API: applies ``grads`` to ``variables``."""
-        self.apply_gradients(zip(grads, variables))
+    def apply(self, grads: Sequence, trainable_variables: Sequence[Variable] | None = None) -> None:
+        """Keras 3 API: applies ``grads`` to ``trainable_variables`` (default: the built ones)."""
+        if trainable_variables is None:
+            if not self._groups:
+                raise ValueError("When passing `grads` without `variables`, the optimizer must "
+                                 "already be built: call `optimizer.build(variables)` first.")
+            trainable_variables = self._variables
+        self.apply_gradients(zip(grads, trainable_variables))
 
     def step(self) -> None:
         """One update of every built variable from its ``grad`` (already in the flat buffer)."""
-        lr = self.learning_rate
-        t = self.iterations + 1
-        for gi, group in enumerate(self._groups):
-            self._clip(group)
-            if self.weight_decay:
-                group.data *= 1.0 - lr * self.weight_decay
-            self.update_group(group, self._slots[gi], self._tmp[gi], lr, t)
-            for v in group.variables:
-                if v.constraint is not None:
-                    v.data[...] = v.constraint(v.data)
-        self.iterations = t
+        if not self._groups:
+            raise ValueError(f"Optimizer '{self.name}' has not been built: call "
+                             "`optimizer.build(variables)` or `apply_gradients` first.")
+        raw = self.iterations
+        n = self.gradient_accumulation_steps
+        if self.loss_scale_factor is not None:
+            for g in self._groups:
+                g.grad *= 1.0 / self.loss_scale_factor
+        count = raw // n if n else raw
+        if n and (raw + 1) % n:
+            for g, s in zip(self._groups, self._slots):
+                s["gradient_accumulator"] += g.grad
+        else:
+            if n:
+                for g, s in zip(self._groups, self._slots):
+                    acc = s["gradient_accumulator"]
+                    g.grad += acc
+                    g.grad *= 1.0 / n
+                    acc[...] = 0
+            self._update(count + 1)
+        if self.use_ema:
+            mu = self.ema_momentum if count else 0.0
+            f = self.ema_overwrite_frequency
+            for g, s in zip(self._groups, self._slots):
+                ema_update(g.backend, s["average"], g.data, mu)
+                if f and (count + 1) % f == 0:
+                    g.data[...] = s["average"]
+        self.iterations = raw + 1
+        for v in self._constrained:
+            v.data[...] = v.constraint(v.data)
 
-    def _clip(self, group: FlatGroup) -> None:
-        xp = group.backend.xp
+    def _update(self, t: int) -> None:
+        lr = self.learning_rate
+        self._clip()
+        self._prepare(t)
+        wd = self.weight_decay
+        for group, slots, scratch, mask in zip(self._groups, self._slots, self._scratch,
+                                               self._decay_masks):
+            if wd and mask is not False:
+                weight_decay_update(group.backend, group.data, lr * wd, mask, scratch[0])
+            self.update_group(group, slots, scratch, lr, t)
+
+    def _prepare(self, t: int) -> None:
+        """Per-step scalar state, updated once before the groups (Nadam's ``u_product``)."""
+
+    def _clip(self) -> None:
         if self.clipvalue is not None:
-            xp.clip(group.grad, -self.clipvalue, self.clipvalue, out=group.grad)
+            c = self.clipvalue
+            for g in self._groups:
+                g.backend.xp.clip(g.grad, -c, c, out=g.grad)
         elif self.clipnorm is not None:
             c = self.clipnorm
-            for v in group.variables:
-                n = xp.sqrt((v.grad * v.grad).sum())
-                v.grad *= c / xp.maximum(n, c)
+            for _v, gi, a, b in self._index:
+                gv = self._groups[gi].grad[a:b]
+                xp = self._groups[gi].backend.xp
+                gv *= c / xp.maximum(xp.sqrt(xp.dot(gv, gv)), c)
         elif self.global_clipnorm is not None:
             c = self.global_clipnorm
-            n = xp.sqrt(sum((g.grad * g.grad).sum() for g in self._groups))
-            group.grad *= c / xp.maximum(n, c)
+            xp = self._groups[0].backend.xp
+            total = sum(xp.dot(g.grad, g.grad).astype("float64") for g in self._groups)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                norm = xp.sqrt(total)
+                scale = c * xp.minimum(1.0 / norm, 1.0 / c) + (norm - norm)
+            for g in self._groups:
+                g.grad *= scale.astype(g.grad.dtype)
 
-    def update_group(self, group: FlatGroup, slots: dict, tmp: Any, lr: float, t: int) -> None:
+    def update_group(self, group: FlatGroup, slots: dict, scratch: tuple, lr: float,
+                     t: int) -> None:
+        """Updates ``group.data`` in place from ``group.grad``: the whole flat buffer at once.
+
+        Args:
+            group: the flat group (``data``, ``grad`` 1-D buffers, ``backend``).
+            slots: slot name → flat buffer of the group's size.
+            scratch: ``_n_scratch`` scratch buffers (NumPy) or Nones (CuPy).
+            lr: the current learning rate.
+            t: the update number, counted from 1.
+        """
         raise NotImplementedError
+
+    def scale_loss(self, loss: Any) -> Any:
+        """``loss · loss_scale_factor`` (the loss unchanged when no factor is set)."""
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
+
+    def finalize_variable_values(self, variables: Sequence[Variable] | None = None) -> None:
+        """With ``use_ema``, writes the moving averages into the weights (end of ``fit``).
+
+        Args:
+            variables: the variables to overwrite (default: every built one).
+        """
+        if not self.use_ema or not self._groups:
+            return
+        wanted = None if variables is None else {id(v) for v in variables}
+        for v, gi, a, b in self._index:
+            if wanted is None or id(v) in wanted:
+                self._groups[gi].data[a:b] = self._slots[gi]["average"][a:b]
 
     # -- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
+        """The constructor arguments (a schedule as ``{"class_name", "config"}``)."""
         lr = self._learning_rate
-        if hasattr(lr, "get_config"):
-            lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
+        if self._lr_kind == "schedule":
+            lr = {"module": "keras.optimizers.schedules", "class_name": type(lr).__name__,
+                  "config": lr.get_config(), "registered_name": None}
+        elif self._lr_kind != "float":
+            lr = self.learning_rate
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
                 "clipvalue": self.clipvalue, "use_ema": self.use_ema,
@@ -186,63 +439,68 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Optimizer:
+        """Rebuilds the optimizer (without state) from ``get_config()``."""
         config = dict(config)
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             from gpunet.registry import deserialize
 
             config["learning_rate"] = deserialize("schedule", lr, custom_objects)
-        config.pop("is_legacy_optimizer", None)
-        config.pop("jit_compile", None)
         return cls(**config)
 
     # -- state for saving ---------------------------------------------------------------------
     def get_slot_arrays(self) -> list[tuple[str, Any]]:
-        """``(name, host array)`` for each slot of each variable, in Keras 3 order."""
-        from gpunet.backend import backend_of
+        """``(name, host array)`` of the state in Keras 3 order.
 
+        The per-variable base slots (``average`` with EMA, ``gradient_accumulator``), then
+        each variable's own slots in ``slot_names`` order, then scalars (``u_product``).
+        """
         out = []
-        for gi, group in enumerate(self._groups):
-            for v, (a, b) in zip(group.variables, group.spans):
-                for n in self.slot_names:
+        for names in (self._base_slot_names, self.slot_names) if self._groups else ():
+            for v, gi, a, b in self._index:
+                for n in names:
                     arr = self._slots[gi][n][a:b].reshape(v.shape)
                     out.append((f"{self.name}/{v.path.replace('/', '_')}_{n}",
-                                backend_of(arr).to_numpy(arr)))
+                                self._groups[gi].backend.to_numpy(arr).copy()))
+        for n, value in getattr(self, "_scalars", {}).items():
+            out.append((f"{self.name}/{n}", np.array(value, dtype=np.float64)))
         return out
 
     def set_slot_arrays(self, arrays: Sequence[Any]) -> None:
-        """Restores slots from arrays in the order of ``get_slot_arrays``."""
+        """Restores the state from arrays in the order of ``get_slot_arrays``."""
         arrays = list(arrays)
-        expected = sum(len(g.variables) for g in self._groups) * len(self.slot_names)
+        per_var = len(self._base_slot_names) + len(self.slot_names) if self._groups else 0
+        expected = len(self._variables) * per_var + len(getattr(self, "_scalars", {}))
         if len(arrays) != expected:
-            raise ValueError(f"Optimizer '{self.name}' expects {expected} slot arrays; "
+            raise ValueError(f"Optimizer '{self.name}' expects {expected} state arrays; "
                              f"received {len(arrays)}.")
         i = 0
-        for gi, group in enumerate(self._groups):
-            for v, (a, b) in zip(group.variables, group.spans):
-                for n in self.slot_names:
-                    src = group.backend.asarray(arrays[i]).reshape(-1)
+        for names in (self._base_slot_names, self.slot_names) if self._groups else ():
+            for v, gi, a, b in self._index:
+                for n in names:
+                    src = np.asarray(self._groups[gi].backend.to_numpy(arrays[i])).reshape(-1)
                     if src.size != b - a:
-                        raise ValueError(f"Optimizer slot for '{v.path}' has {src.size} "
+                        raise ValueError(f"Optimizer slot '{n}' for '{v.path}' has {src.size} "
                                          f"values; expected {b - a}.")
-                    self._slots[gi][n][a:b] = src
+                    self._slots[gi][n][a:b] = self._groups[gi].backend.asarray(src)
                     i += 1
+        for n in list(getattr(self, "_scalars", {})):
+            self._scalars[n] = float(np.asarray(arrays[i]))
+            i += 1
 
 
 def _groups_for(variables: Sequence[Variable]) -> list[FlatGroup]:
     """Existing flat groups covering exactly ``variables``, else a fresh packing."""
-    owners = getattr(variables[0], "_flat_group", None) if variables else None
-    groups = []
-    seen = set()
+    groups, seen = [], set()
     for v in variables:
         g = getattr(v, "_flat_group", None)
         if g is None:
-            owners = None
+            groups = None
             break
         if id(g) not in seen:
             seen.add(id(g))
             groups.append(g)
-    if owners is not None and sum(len(g.variables) for g in groups) == len(variables):
+    if groups is not None and sum(len(g.variables) for g in groups) == len(variables):
         return groups
     groups = pack(variables)
     for g in groups:

@@ -1,0 +1,102 @@
+"""Adam-family updates (Adam, AMSGrad, Adamax, Nadam) over flat buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gpunet.backend.base import Array, Backend
+from gpunet.backend.kernels._spec import define, launch
+
+_MOMENTS = "m += (1 - b1) * (g - m); v += (1 - b2) * (g * g - v);"
+_ADAM = define("adam", "T g, T alpha, T b1, T b2, T eps", "T w, T m, T v",
+               _MOMENTS + "w -= alpha * m / (sqrt(v) + eps);")
+_AMSGRAD = define("amsgrad", "T g, T alpha, T b1, T b2, T eps", "T w, T m, T v, T vh",
+                  _MOMENTS + "vh = max(vh, v); w -= alpha * m / (sqrt(vh) + eps);")
+_ADAMAX = define("adamax", "T g, T alpha, T b1, T b2, T eps", "T w, T m, T u",
+                 "m += (1 - b1) * (g - m); u = max(b2 * u, fabs(g));"
+                 "w -= alpha * m / (u + eps);")
+_NADAM = define("nadam", "T g, T lr, T b1, T b2, T eps, T c1, T c2, T vs", "T w, T m, T v",
+                _MOMENTS + "w -= lr * (c1 * m + c2 * g) / (sqrt(v * vs) + eps);")
+
+
+def _moments(g: Array, m: Array, v: Array, tmp: Array, beta_1: float, beta_2: float) -> None:
+    np.subtract(g, m, out=tmp)
+    tmp *= 1.0 - beta_1
+    m += tmp
+    np.multiply(g, g, out=tmp)
+    tmp -= v
+    tmp *= 1.0 - beta_2
+    v += tmp
+
+
+def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, alpha: float,
+                beta_1: float, beta_2: float, eps: float, vhat: Array | None = None) -> None:
+    """Keras 3 Adam: ``m += (1-b1)(g-m)``; ``v += (1-b2)(g²-v)``; ``w -= alpha·m/(√v+eps)``.
+
+    ``alpha`` already holds the bias correction ``lr·√(1-b2^t)/(1-b1^t)``; with ``vhat``
+    (AMSGrad) the running maximum of ``v`` replaces ``v`` in the denominator.
+    """
+    if b.name == "numpy":
+        _moments(g, m, v, tmp, beta_1, beta_2)
+        den = v
+        if vhat is not None:
+            np.maximum(vhat, v, out=vhat)
+            den = vhat
+        np.sqrt(den, out=tmp)
+        tmp += eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        w -= tmp
+        return
+    t = w.dtype.type
+    args = (g, t(alpha), t(beta_1), t(beta_2), t(eps), w, m, v)
+    if vhat is None:
+        launch(b, _ADAM, *args)
+    else:
+        launch(b, _AMSGRAD, *args, vhat)
+
+
+def adamax_update(b: Backend, w: Array, g: Array, m: Array, u: Array, tmp: Array, alpha: float,
+                  beta_1: float, beta_2: float, eps: float) -> None:
+    """Adamax: ``m += (1-b1)(g-m)``; ``u = max(b2·u, |g|)``; ``w -= alpha·m/(u+eps)``.
+
+    ``alpha`` is ``lr/(1-b1^t)``.
+    """
+    if b.name == "numpy":
+        np.subtract(g, m, out=tmp)
+        tmp *= 1.0 - beta_1
+        m += tmp
+        u *= beta_2
+        np.abs(g, out=tmp)
+        np.maximum(u, tmp, out=u)
+        np.add(u, eps, out=tmp)
+        np.divide(m, tmp, out=tmp)
+        tmp *= alpha
+        w -= tmp
+        return
+    t = w.dtype.type
+    launch(b, _ADAMAX, g, t(alpha), t(beta_1), t(beta_2), t(eps), w, m, u)
+
+
+def nadam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, tmp2: Array,
+                 lr: float, beta_1: float, beta_2: float, eps: float, c1: float, c2: float,
+                 vs: float) -> None:
+    """Nadam: Adam moments, then ``w -= lr·(c1·m + c2·g)/(√(v·vs) + eps)``.
+
+    ``c1 = μ_{t+1}/(1-Π_t·μ_{t+1})``, ``c2 = (1-μ_t)/(1-Π_t)`` and ``vs = 1/(1-b2^t)`` come
+    from the optimizer's momentum schedule.
+    """
+    if b.name == "numpy":
+        _moments(g, m, v, tmp, beta_1, beta_2)
+        np.multiply(m, c1, out=tmp2)
+        np.multiply(g, c2, out=tmp)
+        tmp2 += tmp
+        np.multiply(v, vs, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += eps
+        np.divide(tmp2, tmp, out=tmp)
+        tmp *= lr
+        w -= tmp
+        return
+    t = w.dtype.type
+    launch(b, _NADAM, g, t(lr), t(beta_1), t(beta_2), t(eps), t(c1), t(c2), t(vs), w, m, v)
