@@ -40,7 +40,9 @@ class LossContainer:
         if isinstance(fn, losses_mod.Loss):
             if (sample_weight is None and fn.reduction in ("sum_over_batch_size", "mean")
                     and isinstance(fn, losses_mod.LossFunctionWrapper)):
-                loss = _mean(fn.call(y_true, y_pred))  # one node instead of sum + divide
+                values = fn.call(y_true, y_pred)
+                loss = (_mean(values) if values._keras_mask is None  # one node, not sum+divide
+                        else losses_mod.reduce_loss(values, None, fn.reduction))
             else:
                 loss = fn(y_true, y_pred, sample_weight)
         else:
@@ -48,7 +50,7 @@ class LossContainer:
             if not isinstance(values, Tensor):
                 raise TypeError(f"The loss function {getattr(fn, '__name__', fn)!r} "
                                 "must return a Tensor (write it with gpunet.ops).")
-            if sample_weight is None:
+            if sample_weight is None and values._keras_mask is None:
                 loss = _mean(values)
             else:
                 loss = losses_mod.reduce_loss(values, sample_weight)
