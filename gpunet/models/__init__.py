@@ -1,28 +1,72 @@
-"""Models: ``Model``, ``Sequential``, ``load_model``, ``clone_model``, ``model_from_json``."""
+"""Models: ``Model``, ``Sequential``, ``load_model``, ``clone_model``, ``model_from_json``,
+``model_from_yaml``."""
 
 from gpunet.models.model import Model
 from gpunet.models.sequential import Sequential
 
 
 def load_model(filepath, custom_objects=None, compile=True, **kwargs):  # noqa: A002
-    """Loads a model saved with ``model.save`` (ours or a Keras ``.h5``)."""
+    """Loads a model saved with ``model.save`` (gpunet's, or a Keras 2/3 ``.h5`` file).
+
+    Args:
+        filepath: path of the ``.h5`` file.
+        custom_objects: ``{name: class or function}`` for custom layers, losses, activations
+            (not needed for those registered with ``gpunet.registry.register_serializable``).
+        compile: compile with the saved training config and restore the optimizer state.
+
+    Returns:
+        The model, compiled when ``compile`` and the file holds a training config.
+
+    Example:
+
+    >>> model.save("model.h5")
+    >>> model = gpunet.models.load_model("model.h5")
+    """
     from gpunet.saving.hdf5 import load_model as _load
 
+    kwargs.pop("safe_mode", None)
+    if kwargs:
+        raise TypeError(f"load_model() got unexpected keyword arguments: {sorted(kwargs)}")
     return _load(filepath, custom_objects=custom_objects, compile=compile)
 
 
 def model_from_json(json_string, custom_objects=None):
-    """Rebuilds an (uncompiled, freshly initialised) model from ``model.to_json()``."""
+    """Rebuilds an (uncompiled, freshly initialised) model from ``model.to_json()``.
+
+    Example:
+
+    >>> clone = gpunet.models.model_from_json(model.to_json())
+    """
     from gpunet.saving.serialization import model_from_json as _f
 
     return _f(json_string, custom_objects)
 
 
+def model_from_yaml(yaml_string, custom_objects=None):
+    """Rebuilds an (uncompiled, freshly initialised) model from ``model.to_yaml()``.
+
+    Needs PyYAML (``pip install pyyaml``); raises ``ImportError`` saying so when missing.
+    """
+    from gpunet.saving.serialization import model_from_yaml as _f
+
+    return _f(yaml_string, custom_objects)
+
+
 def clone_model(model, input_tensors=None, clone_function=None):
-    """A new model with the same architecture and freshly initialised weights."""
+    """A new model with the same architecture and freshly initialised weights (not compiled).
+
+    Args:
+        model: a ``Sequential`` model.
+        input_tensors: not supported (Keras's Functional-only argument); must be None.
+        clone_function: ``fn(layer) -> new layer`` (default: rebuild from ``get_config``).
+    """
     from gpunet.saving.serialization import clone_model as _f
 
+    if input_tensors is not None:
+        raise ValueError("clone_model: `input_tensors` is not supported by gpunet's Sequential "
+                         "models; leave it None.")
     return _f(model, clone_function)
 
 
-__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json",
+           "model_from_yaml"]

@@ -245,33 +245,61 @@ class Model(Layer):
 
     def save(self, filepath: str, overwrite: bool = True, include_optimizer: bool = True,
              **kwargs: Any) -> None:
-        """Saves architecture, weights and optimizer state to a Keras-layout ``.h5`` file."""
+        """Saves architecture, weights, training config and optimizer state to a Keras-layout
+        HDF5 file (``.h5``/``.hdf5``; Keras 3's ``.keras`` zip format is not supported).
+
+        Args:
+            filepath: where to write; written to a temporary file and renamed, so a crash
+                never destroys an existing file.
+            overwrite: replace an existing file (else ``FileExistsError``).
+            include_optimizer: also store compile arguments and optimizer state.
+
+        Example:
+
+        >>> model.save("model.h5")
+        >>> restored = gpunet.models.load_model("model.h5")
+        """
         from gpunet.saving.hdf5 import save_model
 
+        kwargs.pop("save_format", None)
+        _warn_unused(kwargs, "save")
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
-        """Saves the weights to a Keras-layout ``.h5`` file."""
-        from gpunet.saving.hdf5 import save_weights
+        """Saves the weights: Keras 3 layout for ``*.weights.h5``, else Keras 2's ``.h5``."""
+        from gpunet.saving.weights import save_weights
 
+        kwargs.pop("save_format", None)
+        _warn_unused(kwargs, "save_weights")
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath: str, skip_mismatch: bool = False, by_name: bool = False,
                      **kwargs: Any) -> None:
-        """Loads weights saved by ``save_weights`` / ``save`` (ours or Keras's)."""
-        from gpunet.saving.hdf5 import load_weights
+        """Loads weights saved by ``save_weights``/``save`` (gpunet's, Keras 2's or Keras 3's).
 
+        Args:
+            filepath: a ``.h5`` (Keras 2 layout) or ``.weights.h5`` (Keras 3 layout) file.
+            skip_mismatch: skip (with a warning) layers whose weight count or shapes differ.
+            by_name: match saved layers to this model's layers by name instead of by order.
+        """
+        from gpunet.saving.weights import load_weights
+
+        _warn_unused(kwargs, "load_weights")
         load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 
     def to_json(self, **kwargs: Any) -> str:
-        """The model config as a JSON string (``{"class_name", "config", ...}``)."""
-        import json
+        """The model config as a JSON string (``{"class_name", "config", "keras_version",
+        "backend"}``); ``kwargs`` go to ``json.dumps``."""
+        from gpunet.saving.serialization import model_to_json
 
-        from gpunet.saving.serialization import model_to_config
+        return model_to_json(self, **kwargs)
 
-        cfg = model_to_config(self)
-        cfg.update({"keras_version": "2.15.0", "backend": "gpunet"})
-        return json.dumps(cfg, **kwargs)
+    def to_yaml(self, **kwargs: Any) -> str:
+        """The model config as a YAML string (needs PyYAML); ``kwargs`` go to
+        ``yaml.safe_dump``."""
+        from gpunet.saving.serialization import model_to_yaml
+
+        return model_to_yaml(self, **kwargs)
 
     def get_compile_config(self) -> dict | None:
         return self._compile_config

@@ -1,1 +1,29 @@
-"""Saving: Keras-layout HDF5 files and JSON configs."""
+"""Saving: Keras-layout HDF5 files (whole models and weights), JSON/YAML configs.
+
+Example:
+
+>>> model.save("model.h5")
+>>> model = gpunet.models.load_model("model.h5")
+>>> model.save_weights("w.weights.h5")  # Keras 3 layout; "w.h5" gives the Keras 2 layout
+"""
+
+from gpunet.registry import register_serializable
+from gpunet.saving.hdf5 import load_model, save_model
+from gpunet.saving.serialization import (
+    CustomObjectScope,
+    clone_model,
+    custom_object_scope,
+    get_custom_objects,
+    model_from_config,
+    model_from_json,
+    model_from_yaml,
+)
+from gpunet.saving.weights import load_weights, save_weights
+
+register_keras_serializable = register_serializable
+
+__all__ = [
+    "CustomObjectScope", "clone_model", "custom_object_scope", "get_custom_objects",
+    "load_model", "load_weights", "model_from_config", "model_from_json", "model_from_yaml",
+    "register_keras_serializable", "register_serializable", "save_model", "save_weights",
+]

@@ -1,0 +1,150 @@
+"""HDF5 plumbing shared by the savers: atomic writes, checked opening, Keras's chunked attributes.
+
+Attribute spelling follows Keras's legacy writer exactly: a list of names is stored as a
+variable-length string array (``group.attrs[name] = [b"dense", ...]``), an empty list as an
+empty float64 array, and a list whose fixed-length form exceeds 64 512 bytes as fixed-length
+chunks ``name0``, ``name1``, ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+HDF5_OBJECT_HEADER_LIMIT = 64512
+
+
+def h5py():
+    """The ``h5py`` module, with a clear message when it is missing."""
+    try:
+        import h5py as _h5py
+    except ImportError:
+        raise ImportError("Saving and loading .h5 files needs h5py: `pip install h5py`.") from None
+    return _h5py
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(filepath: str, writer: Callable[[Any], None], overwrite: bool = True) -> None:
+    """Runs ``writer(h5file)`` on a temporary file next to ``filepath``, flushes and fsyncs it,
+    then renames it over ``filepath``: a crash at any point leaves the old file intact."""
+    filepath = os.fspath(filepath)
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"File {filepath!r} exists and overwrite=False.")
+    d = os.path.dirname(os.path.abspath(filepath))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(filepath) + ".", suffix=".tmp",
+                               dir=d)
+    os.close(fd)
+    try:
+        with h5py().File(tmp, "w") as f:
+            writer(f)
+            f.flush()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, filepath)
+        with contextlib.suppress(OSError):
+            dfd = os.open(d, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def open_h5(filepath: str) -> Iterator[Any]:
+    """Opens ``filepath`` for reading; errors name the file and say what is wrong with it."""
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No file or directory found at {filepath!r}.")
+    if os.path.isdir(filepath):
+        raise ValueError(f"{filepath!r} is a directory (a TensorFlow SavedModel?); gpunet reads "
+                         "Keras HDF5 files (.h5).")
+    lib = h5py()
+    import zipfile
+
+    if zipfile.is_zipfile(filepath):
+        raise ValueError(f"File {filepath!r} is a Keras 3 native '.keras' (zip) archive, which "
+                         "gpunet does not read. Save the model from Keras as .h5 "
+                         "(model.save('model.h5')) and load that file.")
+    if not lib.is_hdf5(filepath):
+        raise ValueError(f"File {filepath!r} is not an HDF5 file: it is truncated, damaged or in "
+                         "another format. gpunet reads Keras-layout .h5 files.")
+    try:
+        f = lib.File(filepath, "r")
+    except OSError as e:
+        raise ValueError(f"Could not read HDF5 file {filepath!r}: it is damaged or truncated "
+                         f"({e}).") from None
+    try:
+        yield f
+    except (OSError, RuntimeError) as e:
+        raise ValueError(f"Could not read HDF5 file {filepath!r}: it is damaged or truncated "
+                         f"({e}).") from None
+    finally:
+        with contextlib.suppress(Exception):
+            f.close()
+
+
+def decode(x: Any) -> Any:
+    """``bytes``/``np.bytes_`` → ``str``; anything else unchanged."""
+    return x.decode("utf8") if isinstance(x, (bytes, np.bytes_)) else x
+
+
+def save_attributes(group, name: str, data: list) -> None:
+    """Stores a list of strings as Keras does (see the module docstring)."""
+    data = [s.encode("utf8") if isinstance(s, str) else bytes(s) for s in data]
+    bad = [x for x in data if len(x) > HDF5_OBJECT_HEADER_LIMIT]
+    if bad:
+        raise RuntimeError("The following attributes cannot be saved to HDF5 file because they "
+                           f"are larger than {HDF5_OBJECT_HEADER_LIMIT} bytes: {bad}")
+    arr = np.asarray(data)
+    n_chunks = 1
+    chunks = np.array_split(arr, n_chunks)
+    while any(c.nbytes > HDF5_OBJECT_HEADER_LIMIT for c in chunks):
+        n_chunks += 1
+        chunks = np.array_split(arr, n_chunks)
+    if n_chunks > 1:
+        for i, c in enumerate(chunks):
+            group.attrs[f"{name}{i}"] = c
+    else:
+        group.attrs[name] = data
+
+
+def load_attributes(group, name: str) -> list[str]:
+    """Reads an attribute written by ``save_attributes`` (whole or chunked) as strings."""
+    if name in group.attrs:
+        return [decode(x) for x in group.attrs[name]]
+    out, i = [], 0
+    while f"{name}{i}" in group.attrs:
+        out.extend(decode(x) for x in group.attrs[f"{name}{i}"])
+        i += 1
+    return out
+
+
+def has_attribute(group, name: str) -> bool:
+    """True when ``name`` (or its first chunk ``name0``) is an attribute of ``group``."""
+    return name in group.attrs or f"{name}0" in group.attrs
+
+
+def read_string_attr(group, name: str) -> str | None:
+    """A scalar string attribute as ``str`` (bytes decoded), or None when absent."""
+    v = group.attrs.get(name)
+    if v is None:
+        return None
+    if isinstance(v, np.ndarray) and v.shape == ():
+        v = v[()]
+    return decode(v)

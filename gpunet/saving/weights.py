@@ -1,0 +1,252 @@
+"""Layer weights in HDF5: the Keras 2 legacy layout and Keras 3's ``.weights.h5`` layout.
+
+* Legacy (``model.save`` and ``save_weights("w.h5")``): attribute ``layer_names``, one group
+  per layer with attribute ``weight_names`` and one dataset per name
+  (``dense/dense/kernel:0``), plus an empty ``top_level_model_weights`` group. Loading is by
+  order (layers that own weights, in model order) or, with ``by_name=True``, by layer name.
+* Keras 3 (``save_weights("w.weights.h5")``): ``layers/<snake_case class>[_<n>]/vars/0, 1, ...``
+  where ``n`` counts earlier layers of the same class; the ``vars`` group carries the layer
+  name as attribute ``name``. Loading matches these paths.
+
+Writes go through ``atomic_write``; every array is written with its own dtype (float32 for a
+float32 model) as a host NumPy array, so files do not depend on the device.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from gpunet.registry import snake_case
+from gpunet.saving.h5_utils import (
+    atomic_write,
+    has_attribute,
+    load_attributes,
+    open_h5,
+    read_string_attr,
+    save_attributes,
+)
+from gpunet.saving.serialization import KERAS_VERSION
+
+
+def legacy_weights(layer) -> list:
+    """A layer's weights in the H5 order: trainable then non-trainable."""
+    return list(layer.trainable_weights) + list(layer.non_trainable_weights)
+
+
+def host(w) -> np.ndarray:
+    """The weight's value as a NumPy array (copied off the device when needed)."""
+    from gpunet.backend import backend_of
+
+    return np.asarray(backend_of(w.data).to_numpy(w.data))
+
+
+def weight_names(layer) -> list[str]:
+    """Keras 2 names ``<layer>/<variable>:0``, made unique within the layer."""
+    out, seen = [], set()
+    for w in legacy_weights(layer):
+        base = getattr(w, "path", None) or f"{layer.name}/{w.name}"
+        name, i = base, 1
+        while name in seen:
+            name, i = f"{base}_{i}", i + 1
+        seen.add(name)
+        out.append(name + ":0")
+    return out
+
+
+# -- Keras 2 legacy layout ---------------------------------------------------------------------
+def write_legacy(g, model) -> None:
+    """Writes ``layer_names`` and the per-layer groups of ``model`` into group ``g``."""
+    layers = model.layers
+    save_attributes(g, "layer_names", [layer.name for layer in layers])
+    g.attrs["backend"] = b"tensorflow"
+    g.attrs["keras_version"] = KERAS_VERSION.encode("utf8")
+    for layer in sorted(layers, key=lambda lyr: lyr.name):
+        lg = g.create_group(layer.name)
+        names = weight_names(layer)
+        save_attributes(lg, "weight_names", names)
+        for n, w in zip(names, legacy_weights(layer)):
+            lg.create_dataset(n, data=host(w))
+    save_attributes(g.create_group("top_level_model_weights"), "weight_names", [])
+
+
+def read_legacy(g, filepath: str) -> list[tuple[str, list[np.ndarray]]]:
+    """``[(layer name, [arrays])]`` in ``layer_names`` order."""
+    out = []
+    for name in load_attributes(g, "layer_names"):
+        if name not in g:
+            raise ValueError(f"Weight file {filepath!r} is damaged: layer group '{name}' is "
+                             "listed in layer_names but missing.")
+        lg = g[name]
+        arrays = []
+        for w in load_attributes(lg, "weight_names"):
+            try:
+                arrays.append(np.asarray(lg[w]))
+            except (KeyError, OSError) as e:
+                raise ValueError(f"Weight file {filepath!r} is damaged: cannot read weight "
+                                 f"'{w}' of layer '{name}' ({e}).") from None
+        out.append((name, arrays))
+    return out
+
+
+# -- Keras 3 .weights.h5 layout ----------------------------------------------------------------
+def k3_paths(layers, prefix: str = "layers", models: bool = False) -> list[tuple[Any, str]]:
+    """``[(leaf layer, "layers/dense_1")]`` as Keras 3 names them; nested models are recursed
+    into (and listed too when ``models``)."""
+    from gpunet.models.model import Model
+
+    out, counts = [], {}
+    for layer in layers:
+        base = snake_case(type(layer).__name__)
+        counts[base] = counts.get(base, -1) + 1
+        path = f"{prefix}/{base}" + (f"_{counts[base]}" if counts[base] else "")
+        if isinstance(layer, Model):
+            if models:
+                out.append((layer, path))
+            out.extend(k3_paths(layer.layers, path + "/layers", models))
+        else:
+            out.append((layer, path))
+    return out
+
+
+def write_k3(f, model) -> None:
+    """Writes ``model``'s weights in Keras 3's ``.weights.h5`` layout into file ``f``."""
+    from gpunet.models.model import Model
+
+    f.create_group("vars").attrs["name"] = model.name
+    for layer, path in k3_paths(model.layers, models=True):
+        vg = f.create_group(path + "/vars")
+        vg.attrs["name"] = layer.name
+        if not isinstance(layer, Model):
+            for i, w in enumerate(legacy_weights(layer)):
+                vg.create_dataset(str(i), data=host(w))
+
+
+def _k3_arrays(vg) -> list[np.ndarray]:
+    keys = sorted(vg.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
+    return [np.asarray(vg[k]) for k in keys]
+
+
+def _k3_container(f) -> str | None:
+    for c in ("layers", "_layer_checkpoint_dependencies"):
+        if c in f:
+            return c
+    return None
+
+
+def _k3_named(f, container: str) -> dict[str, list[np.ndarray]]:
+    found: dict[str, list[np.ndarray]] = {}
+
+    def visit(name, obj):
+        if name.endswith("/vars") and "name" in obj.attrs:
+            found[read_string_attr(obj, "name")] = _k3_arrays(obj)
+
+    f[container].visititems(visit)
+    return found
+
+
+# -- matching and assigning --------------------------------------------------------------------
+def _shapes(xs) -> list[tuple]:
+    return [tuple(x.shape) for x in xs]
+
+
+def _assign(pairs, filepath: str, skip_mismatch: bool) -> None:
+    """Checks every ``(layer, saved label, arrays)`` pair, then assigns (all or nothing)."""
+    plan = []
+    for layer, label, arrays in pairs:
+        ws = legacy_weights(layer)
+        exp, got = _shapes(ws), _shapes(arrays)
+        if exp != got:
+            what = "weight count" if len(exp) != len(got) else "weight shape"
+            msg = (f"{what.capitalize()} mismatch for layer '{layer.name}' "
+                   f"({type(layer).__name__}): it expects {len(exp)} weight(s) of shapes {exp}, "
+                   f"but {filepath!r} holds {len(got)} weight(s) of shapes {got} for "
+                   f"{label}.")
+            if skip_mismatch:
+                warnings.warn("Skipping loading of weights: " + msg, stacklevel=4)
+                continue
+            raise ValueError(msg)
+        plan.append((ws, arrays))
+    for ws, arrays in plan:
+        for w, a in zip(ws, arrays):
+            w.assign(a)
+
+
+def _pairs_legacy(model, saved, filepath: str, by_name: bool) -> list:
+    saved_w = [(n, ws) for n, ws in saved if ws]
+    if by_name:
+        index = {layer.name: layer for layer in model.layers}
+        return [(index[n], f"layer '{n}'", ws) for n, ws in saved_w if n in index]
+    layers = [layer for layer in model.layers if legacy_weights(layer)]
+    if len(saved_w) != len(layers):
+        raise ValueError(
+            f"Layer count mismatch when loading weights from {filepath!r}: the model "
+            f"'{model.name}' has {len(layers)} layers with weights "
+            f"({[layer.name for layer in layers]}), the file has {len(saved_w)} "
+            f"({[n for n, _ in saved_w]}). The file was saved from a different architecture "
+            "(use by_name=True to load matching layers only)."
+        )
+    return [(layer, f"saved layer '{n}'", ws) for layer, (n, ws) in zip(layers, saved_w)]
+
+
+def _pairs_k3(f, model, container: str, filepath: str, by_name: bool,
+              skip_mismatch: bool) -> list:
+    if by_name:
+        named = _k3_named(f, container)
+        if not named:
+            raise ValueError(f"by_name=True: {filepath!r} records no layer names (an older "
+                             "Keras 3 weights file); load it by structure (by_name=False).")
+        return [(layer, f"layer '{layer.name}'", named[layer.name])
+                for layer, _ in k3_paths(model.layers) if layer.name in named]
+    pairs = []
+    for layer, path in k3_paths(model.layers, container):
+        if not legacy_weights(layer):
+            continue
+        vg = f.get(path + "/vars")
+        if vg is None:
+            msg = (f"{filepath!r} has no weights for layer '{layer.name}' "
+                   f"({type(layer).__name__}), expected at '{path}/vars'. The file was "
+                   "saved from a different architecture.")
+            if skip_mismatch:
+                warnings.warn("Skipping loading of weights: " + msg, stacklevel=3)
+                continue
+            raise ValueError(msg)
+        pairs.append((layer, f"'{path}'", _k3_arrays(vg)))
+    return pairs
+
+
+def load_into(f, model, filepath: str, skip_mismatch: bool = False,
+              by_name: bool = False) -> None:
+    """Loads weights from an open file or group in either layout into a built model."""
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' must be built before loading weights into it: "
+                         "give it an input shape (Input(...)) or call it on data first.")
+    g = f["model_weights"] if "model_weights" in f else f
+    if has_attribute(g, "layer_names"):
+        pairs = _pairs_legacy(model, read_legacy(g, filepath), filepath, by_name)
+    elif _k3_container(f) is not None:
+        pairs = _pairs_k3(f, model, _k3_container(f), filepath, by_name, skip_mismatch)
+    else:
+        raise ValueError(f"File {filepath!r} holds no Keras weights: no 'layer_names' "
+                         "attribute (Keras 2 .h5) and no 'layers' group (Keras 3 "
+                         ".weights.h5).")
+    _assign(pairs, filepath, skip_mismatch)
+
+
+def save_weights(model, filepath: str, overwrite: bool = True) -> None:
+    """Writes the weights: Keras 3 layout for ``*.weights.h5``, else the Keras 2 layout."""
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' has not been built yet: it has no weights to "
+                         "save. Give it an input shape or call it on data first.")
+    k3 = str(filepath).endswith(".weights.h5")
+    atomic_write(filepath, (lambda f: write_k3(f, model)) if k3 else
+                 (lambda f: write_legacy(f, model)), overwrite)
+
+
+def load_weights(model, filepath: str, skip_mismatch: bool = False,
+                 by_name: bool = False) -> None:
+    """Loads weights saved by ``save_weights``/``save`` (gpunet, Keras 2 or Keras 3)."""
+    with open_h5(filepath) as f:
+        load_into(f, model, str(filepath), skip_mismatch, by_name)
