@@ -38,20 +38,28 @@ def _check_numeric(name: str, a: Any) -> None:
                         f"{a.dtype}.")
 
 
+def device_dtype(a: Any, kind: str) -> Any:
+    """The dtype ``a`` gets on the device.
+
+    ``kind`` is ``"x"``, ``"y"`` or ``"w"``: features become floatx except integer arrays
+    wider than 16 bits (token ids keep their type); float targets become floatx, integer
+    targets keep their type; sample weights become floatx.
+    """
+    k = a.dtype.kind
+    if kind == "w":
+        return floatx()
+    if kind == "y":
+        return floatx() if k == "f" else a.dtype
+    if k in "iu" and a.dtype.itemsize > 2:
+        return a.dtype
+    return floatx()
+
+
 def to_device(b: Backend, a: Any, kind: str) -> Any:
-    """Copies ``a`` to the device once: features → floatx; float targets → floatx."""
+    """Copies ``a`` to the device once, with the dtype ``device_dtype`` gives."""
     if a is None:
         return None
-    if kind == "x" or (kind == "y" and a.dtype.kind == "f") or kind == "w":
-        dt = floatx() if a.dtype.kind in "fbiu" and kind != "y" else a.dtype
-        if kind == "y":
-            dt = floatx()
-        if kind == "x" and a.dtype.kind in "iu" and a.dtype.itemsize <= 2:
-            dt = floatx()
-        elif kind == "x" and a.dtype.kind in "iu":
-            dt = a.dtype  # integer inputs (token ids) keep their type
-        return b.asarray(a, dtype=dt)
-    return b.asarray(a)
+    return b.asarray(a, dtype=device_dtype(a, kind))
 
 
 class ArrayData:
@@ -63,19 +71,21 @@ class ArrayData:
         batch_size: rows per batch (the last partial batch is kept).
         shuffle: ``True`` (new permutation each pass), ``False`` or ``"batch"``.
         steps: batches per epoch (default: one pass over the data).
+        names: how errors call ``x``, ``y`` and ``sample_weight``.
     """
 
     def __init__(self, backend: Backend, x: Any, y: Any = None, sample_weight: Any = None,
-                 batch_size: int = 32, shuffle: Any = False, steps: int | None = None) -> None:
+                 batch_size: int = 32, shuffle: Any = False, steps: int | None = None,
+                 names: tuple = ("x", "y", "sample_weight")) -> None:
         self.b = backend
         x, y, w = _host(x), _host(y), _host(sample_weight)
-        _check_numeric("x", x)
-        _check_numeric("y", y)
+        for name, a in zip(names, (x, y, w)):
+            _check_numeric(name, a)
         n = len(x)
-        for name, a in (("y", y), ("sample_weight", w)):
+        for name, a in zip(names[1:], (y, w)):
             if a is not None and len(a) != n:
                 raise ValueError(
-                    f"Data cardinality is ambiguous: x has {n} samples but {name} has "
+                    f"Data cardinality is ambiguous: {names[0]} has {n} samples but {name} has "
                     f"{len(a)} samples. Make sure all arrays contain the same number of samples."
                 )
         if n == 0:

@@ -195,7 +195,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         if last < 0 and getattr(train, "ran_out", False):
             break  # the input ran out of data before this epoch's first batch
         if bar is not None and train.steps is None:
-            bar.params["steps"] = last + 1  # a generator's epoch length, known at its end
+            # a generator's epoch length is known at its end
+            bar.params["steps"] = bar._bar.target = last + 1
         if stopped_for_nan is not None:
             e, i = stopped_for_nan
             print(f"Epoch {e + 1}, batch {i}: invalid loss (NaN or Inf), terminating training. "
