@@ -8,7 +8,10 @@ import time
 from gpunet.callbacks.base import Callback
 
 
-def _fmt_value(v: float) -> str:
+def _fmt_value(v) -> str:
+    if getattr(v, "ndim", 0):  # a vector metric shows its mean, as Keras's bar does
+        v = v.mean()
+    v = float(v)
     return f"{v:.4f}" if abs(v) > 1e-3 or v == 0 else f"{v:.4e}"
 
 
@@ -48,7 +51,7 @@ class Progbar:
         self._last = now
         elapsed = now - self._start
         per_step = elapsed / max(current, 1)
-        vals = "".join(f" - {k}: {_fmt_value(float(v))}" for k, v in (values or []))
+        vals = "".join(f" - {k}: {_fmt_value(v)}" for k, v in (values or []))
         if self.verbose == 1:
             if self.target is not None:
                 digits = len(str(self.target))

@@ -123,7 +123,7 @@ class TensorBoard(Callback):
         if self.update_freq == "epoch" or step % self.update_freq:
             return
         w = self._writer("train")
-        for name, value in (logs or {}).items():
+        for name, value in _scalars(logs):
             w.add_scalar("batch_" + name, value, step)
         if self.write_steps_per_second:
             elapsed = max(time.time() - self._batch_start, 1e-9)
@@ -141,11 +141,11 @@ class TensorBoard(Callback):
             train["steps_per_second"] = (self._iterations() - self._epoch_start_iterations) \
                 / elapsed
         w = self._writer("train")
-        for name, value in train.items():
+        for name, value in _scalars(train):
             w.add_scalar("epoch_" + name, value, epoch)
         if val:
             vw = self._writer("validation")
-            for name, value in val.items():
+            for name, value in _scalars(val):
                 vw.add_scalar("epoch_" + name, value, epoch)
             if self._tested_at is None:
                 self._log_evaluation(val)
@@ -162,7 +162,7 @@ class TensorBoard(Callback):
     def _log_evaluation(self, logs: dict) -> None:
         step = self._tested_at = self._iterations()
         vw = self._writer("validation")
-        for name, value in logs.items():
+        for name, value in _scalars(logs):
             vw.add_scalar(f"evaluation_{name}_vs_iterations", value, step)
 
     def _log_weights(self, epoch: int) -> None:
@@ -171,3 +171,8 @@ class TensorBoard(Callback):
             for weight in layer.weights:
                 name = getattr(weight, "path", None) or weight.name
                 w.add_histogram(f"{name.replace(':', '_')}/histogram", weight.data, epoch)
+
+
+def _scalars(logs):
+    """The scalar entries of ``logs``; a vector metric (per-class F1) has no scalar summary."""
+    return [(k, v) for k, v in (logs or {}).items() if not getattr(v, "ndim", 0)]

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpunet import activations, constraints, initializers, ops, regularizers
-from gpunet.autograd.tensor import Tensor
-from gpunet.backend import floatx, image_data_format
+from gpunet.backend import image_data_format
 from gpunet.layers.layer import Layer, shape_str, unique_name
 from gpunet.registry import register
 
@@ -272,10 +271,3 @@ class Flatten(Layer):
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
-
-
-def as_input_tensor(x: Any, dtype: Any = None) -> Tensor:
-    """Helper: wraps data into a Tensor of ``dtype`` (default floatx)."""
-    from gpunet.backend import get_backend
-
-    return x if isinstance(x, Tensor) else Tensor(get_backend().asarray(x, dtype or floatx()))

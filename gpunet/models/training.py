@@ -41,6 +41,7 @@ class _Step:
         self.tracker = Mean("loss")
         self.check_nan = model.backend.name == "numpy"
         self.bad_step = None
+        self.scale = getattr(model.optimizer, "loss_scale_factor", None)
 
     def train(self, xb, yb, wb) -> bool:
         """One forward, backward and update; False when the loss is not finite (no update)."""
@@ -59,7 +60,10 @@ class _Step:
             total = total + r
         if self.check_nan and not math.isfinite(float(total.data)):
             return False
-        total.backward()
+        if self.scale is not None:  # the optimizer divides the gradients by the same factor
+            (total * self.scale).backward()
+        else:
+            total.backward()
         for g in groups:
             g.end_step()
         model.optimizer.step()
@@ -91,8 +95,17 @@ class _Step:
     def logs(self, prefix: str = "") -> dict:
         out = {prefix + "loss": float(self.tracker.result())}
         for m in self.metrics.all:
-            out[prefix + m.name] = float(m.result())
+            out[prefix + m.name] = log_value(m.result())
         return out
+
+
+def log_value(value: Any) -> Any:
+    """A metric result as a log entry: a Python float for a scalar, a host NumPy array for a
+    vector result (``F1Score(average=None)``, ``Precision(thresholds=[...])``), as in Keras."""
+    import numpy as np
+
+    arr = value.get() if hasattr(value, "get") else np.asarray(value)
+    return float(arr) if arr.ndim == 0 else np.array(arr)
 
 
 def _unpack(data: Any):
@@ -221,6 +234,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             bar.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
+    if epochs > initial_epoch:  # EMA: the averages replace the weights (Keras 3 order)
+        model.optimizer.finalize_variable_values(model.trainable_weights)
     cbs.on_train_end(logs)
     return history
 
