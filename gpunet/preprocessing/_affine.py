@@ -159,6 +159,11 @@ def sample_images(
     return out
 
 
+def _integer_translations(m: np.ndarray) -> bool:
+    """True when every matrix only shifts by whole pixels (the common ``shift_range=int``)."""
+    return bool(np.all(m[:, :2, :2] == np.eye(2)) and np.all(m[:, :2, 2] == np.rint(m[:, :2, 2])))
+
+
 def warp_affine(
     images: np.ndarray,
     matrices: np.ndarray,
@@ -183,6 +188,8 @@ def warp_affine(
         raise ValueError(f"`images` must have rank 4 (n, h, w, c); received shape {images.shape}.")
     n, h, w, c = images.shape
     m = np.broadcast_to(np.asarray(matrices, dtype=np.float64), (n, 3, 3))
+    if order == 1 and _integer_translations(m):
+        order = 0  # every sample lands on a pixel: bilinear weights are 0, one gather suffices
     grid_r, grid_c = np.indices((h, w), dtype=np.float64).reshape(2, 1, h * w)
     cols = m[:, 0, 0, None] * grid_c + m[:, 0, 1, None] * grid_r + m[:, 0, 2, None]
     rows = m[:, 1, 0, None] * grid_c + m[:, 1, 1, None] * grid_r + m[:, 1, 2, None]

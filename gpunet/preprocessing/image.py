@@ -89,13 +89,21 @@ def _check_shift_range(name: str, value: Any):
 
 
 def _draw_shift(rng, shift_range, size: int) -> float:
-    """Keras's rule: int n -> choice(0..n-1) * (+-1); list -> choice(list) * (+-1); float -> U."""
-    if isinstance(shift_range, list) or isinstance(shift_range, numbers.Integral):
-        value = rng.choice(shift_range)
-        value = value * rng.choice([-1, 1])
+    """Keras's rule: int n -> choice(0..n-1) * (+-1); list -> choice(list) * (+-1); float -> U.
+
+    ``rng.randint(0, k)`` consumes the stream exactly as ``rng.choice(k)`` does (a test checks
+    it) at a third of the cost, which matters when parameters are drawn image by image.
+    """
+    if isinstance(shift_range, list):
+        value = shift_range[rng.randint(0, len(shift_range))] * (-1, 1)[rng.randint(0, 2)]
+        limit = max(shift_range)
+    elif isinstance(shift_range, numbers.Integral):
+        value = rng.randint(0, shift_range) * (-1, 1)[rng.randint(0, 2)]
+        limit = shift_range
     else:
         value = rng.uniform(-shift_range, shift_range)
-    if np.max(shift_range) < 1:
+        limit = shift_range
+    if limit < 1:
         value = value * size
     return float(value)
 

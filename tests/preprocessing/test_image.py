@@ -53,6 +53,28 @@ def test_integer_shift_ranges_draw_from_choice_times_sign():
     assert len({p[0] for p in positions}) >= 3
 
 
+@pytest.mark.parametrize("hsr, wsr", [(3, 2), ([1, 4], [0.1, 0.3]), (2, 0.2)])
+def test_shift_draws_follow_keras_choice_stream(hsr, wsr):
+    """The exact sequence Keras draws with ``np.random.choice`` for int and list ranges."""
+    gen = ImageDataGenerator(height_shift_range=hsr, width_shift_range=wsr)
+    rs = np.random.RandomState(11)
+
+    def keras_draw(r, size):
+        try:
+            t = rs.choice(r)
+            t = t * rs.choice([-1, 1])
+        except ValueError:
+            t = rs.uniform(-r, r)
+        return t * size if np.max(r) < 1 else t
+
+    rng = np.random.RandomState(11)
+    for _ in range(50):  # per image Keras draws ty, tx, then the two flip coins
+        want_ty, want_tx = keras_draw(hsr, 10), keras_draw(wsr, 20)
+        rs.random_sample(), rs.random_sample()
+        p = gen._draw_params((10, 20, 1), rng)
+        assert p["ty"] == pytest.approx(want_ty) and p["tx"] == pytest.approx(want_tx)
+
+
 def test_fraction_shift_scales_with_image_size_in_keras_draw_order():
     gen = ImageDataGenerator(width_shift_range=0.25, height_shift_range=0.5)
     params = gen.get_random_transform((6, 8, 1), seed=5)
@@ -484,3 +506,32 @@ def test_array_img_round_trip(tmp_path):
     assert image.img_to_array(small).shape == (2, 3, 1)
     with pytest.raises(ValueError, match="rank 3"):
         image.array_to_img(np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "wrap", "constant"])
+def test_whole_pixel_translation_equals_index_shift(fill_mode):
+    """The one-gather path for whole-pixel shifts gives what bilinear sampling gives."""
+    from gpunet.preprocessing._affine import warp_affine
+
+    rng = np.random.default_rng(0)
+    imgs = rng.random((3, 5, 6, 2)).astype(np.float32)
+    m = np.tile(np.eye(3), (3, 1, 1))
+    m[:, 0, 2] = [2, -1, 0]  # column offsets read (output c -> input c + t)
+    m[:, 1, 2] = [1, 0, -3]
+    got = warp_affine(imgs, m, fill_mode=fill_mode, cval=-1.0, order=1)
+    for i in range(3):
+        r = np.arange(5)[:, None] + int(m[i, 1, 2])
+        c = np.arange(6)[None, :] + int(m[i, 0, 2])
+        if fill_mode == "nearest":
+            rr, cc = np.clip(r, 0, 4), np.clip(c, 0, 5)
+        elif fill_mode == "wrap":
+            rr, cc = r % 5, c % 6
+        elif fill_mode == "reflect":
+            rr = np.where(r % 10 >= 5, 9 - r % 10, r % 10)
+            cc = np.where(c % 12 >= 6, 11 - c % 12, c % 12)
+        else:
+            rr, cc = np.clip(r, 0, 4), np.clip(c, 0, 5)
+        want = imgs[i][rr, cc]
+        if fill_mode == "constant":
+            want = np.where(((r < 0) | (r > 4) | (c < 0) | (c > 5))[..., None], -1.0, want)
+        np.testing.assert_array_equal(got[i], want)
