@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from gpunet import backend as B
@@ -47,3 +48,30 @@ def mnist_dir():
     if not d or not os.path.exists(os.path.join(d.split(os.pathsep)[0], "mnist.npz")):
         pytest.skip("GPUNET_DATA_DIR does not point at a directory with mnist.npz")
     return d
+
+
+def _assert_round_trip(model, x, y, tmp_path, loss="mse", optimizer="adam", atol=0.0):
+    """Save → load keeps predictions and the next training step identical (the pattern every
+    layer's tests join). ``model`` is built and uncompiled; it is compiled here, trained one
+    step, saved to HDF5, reloaded, and both copies take the same next step."""
+    import gpunet
+
+    model.compile(optimizer=optimizer, loss=loss)
+    model.train_on_batch(x, y)
+    path = tmp_path / f"{model.name}.h5"
+    model.save(path)
+    loaded = gpunet.models.load_model(path)
+    assert [type(a) for a in loaded.layers] == [type(b) for b in model.layers]
+    np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)),
+                               np.asarray(model.predict(x, verbose=0)), rtol=0, atol=atol)
+    model.train_on_batch(x, y)
+    loaded.train_on_batch(x, y)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=max(atol, 1e-7))
+    return loaded
+
+
+@pytest.fixture
+def round_trip():
+    """``round_trip(model, x, y, tmp_path, loss="mse")``: see ``_assert_round_trip``."""
+    return _assert_round_trip
