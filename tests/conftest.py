@@ -64,7 +64,9 @@ def _assert_round_trip(model, x, y, tmp_path, loss="mse", optimizer="adam", atol
     assert [type(a) for a in loaded.layers] == [type(b) for b in model.layers]
     np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)),
                                np.asarray(model.predict(x, verbose=0)), rtol=0, atol=atol)
+    gpunet.utils.set_random_seed(1234)  # the same dropout masks for both copies
     model.train_on_batch(x, y)
+    gpunet.utils.set_random_seed(1234)
     loaded.train_on_batch(x, y)
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=max(atol, 1e-7))
