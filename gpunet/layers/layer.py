@@ -217,11 +217,28 @@ class Layer:
             self.built = True
             self.input_shape_ = shape
         self._check_input(inputs)
+        cls = type(self)
+        mask = kwargs.pop("mask") if "mask" in kwargs else inputs._keras_mask
+        if mask is not None and _accepts_mask(cls):
+            kwargs["mask"] = mask
         out = self.call(inputs, training=training, **kwargs) if kwargs else self.call(
             inputs, training=training)
         if self.activity_regularizer is not None:  # the penalty of the last call only
             self._activity_losses = [self.activity_regularizer(out) / out.shape[0]]
+        if mask is not None or cls.compute_mask is not Layer.compute_mask:
+            out_mask = self.compute_mask(inputs, mask)
+            if isinstance(out, Tensor):
+                out._keras_mask = out_mask
         return out
+
+    def compute_mask(self, inputs: Tensor, mask: Any = None) -> Any:
+        """The mask of the output (a boolean array of the batch and time axes, or None).
+
+        The default passes the input mask on when ``supports_masking`` and drops it otherwise;
+        layers that make a mask (``Embedding(mask_zero=True)``, ``Masking``) or change the time
+        axis override it.
+        """
+        return mask if self.supports_masking else None
 
     # -- losses -------------------------------------------------------------------------------
     @property
@@ -247,6 +264,21 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_MASK_ARG: dict[type, bool] = {}
+
+
+def _accepts_mask(cls: type) -> bool:
+    """Whether ``cls.call`` takes a ``mask`` argument (looked up once per class)."""
+    known = _MASK_ARG.get(cls)
+    if known is None:
+        import inspect
+
+        params = inspect.signature(cls.call).parameters
+        known = _MASK_ARG[cls] = "mask" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values())
+    return known
 
 
 register("layer")(Layer)
