@@ -108,6 +108,7 @@ class Optimizer:
 
     slot_names: tuple[str, ...] = ()
     _n_scratch = 1
+    _grad_reducer = None  # set by gpunet.distribute.DistributedOptimizer
 
     def __init__(self, learning_rate: Any = 0.001, weight_decay: float | None = None,
                  clipnorm: float | None = None, clipvalue: float | None = None,
@@ -327,6 +328,8 @@ class Optimizer:
         if not self._groups:
             raise ValueError(f"Optimizer '{self.name}' has not been built: call "
                              "`optimizer.build(variables)` or `apply_gradients` first.")
+        if self._grad_reducer is not None:  # data parallel: average the grads over ranks
+            self._grad_reducer(self)
         raw = self.iterations
         n = self.gradient_accumulation_steps
         if self.loss_scale_factor is not None:
