@@ -9,6 +9,7 @@ from typing import Any
 
 from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.backend import image_data_format
+from gpunet.backend.random import SeedStream
 from gpunet.layers.layer import Layer, shape_str, unique_name
 from gpunet.registry import register
 
@@ -205,7 +206,8 @@ class Dropout(Layer):
     Args:
         rate: fraction of units to drop, in ``[0, 1]``.
         noise_shape: shape of the keep-mask (``None`` entries take the input's size).
-        seed: optional int seed.
+        seed: optional int seed: the layer then draws its masks from its own stream, the same
+            sequence of masks in every run whatever the global seed (Keras 3's SeedGenerator).
 
     Input shape:
         Arbitrary. Output shape: same as the input.
@@ -220,6 +222,7 @@ class Dropout(Layer):
             raise ValueError(f"Invalid value received for argument `rate`. Expected a float "
                              f"value between 0 and 1. Received: rate={rate!r}")
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+        self._stream = None if seed is None else SeedStream(seed)
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
@@ -227,7 +230,7 @@ class Dropout(Layer):
         ns = None
         if self.noise_shape is not None:
             ns = tuple(inputs.shape[i] if s is None else s for i, s in enumerate(self.noise_shape))
-        return ops.dropout(inputs, self.rate, ns)
+        return ops.dropout(inputs, self.rate, ns, self._stream)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

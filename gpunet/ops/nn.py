@@ -284,8 +284,8 @@ def gelu(x: Any, approximate: bool = False) -> Tensor:
 class Dropout(Function):
     """Inverted dropout: keeps each unit with probability ``1 - rate`` and rescales it."""
 
-    def __init__(self, rate: float, noise_shape: tuple | None = None):
-        self.rate, self.noise_shape = rate, noise_shape
+    def __init__(self, rate: float, noise_shape: tuple | None = None, stream: Any = None):
+        self.rate, self.noise_shape, self.stream = rate, noise_shape, stream
 
     def forward(self, x):
         b = backend_of(x)
@@ -293,7 +293,9 @@ class Dropout(Function):
         if self.rate >= 1:
             self.mask = b.xp.zeros(shape, x.dtype)
         else:
-            keep = b.random_uniform(shape, x.dtype) >= self.rate
+            u = (b.random_uniform(shape, x.dtype) if self.stream is None
+                 else self.stream.uniform(b, shape, x.dtype))
+            keep = u >= self.rate
             self.mask = keep.astype(x.dtype)
             self.mask *= 1.0 / (1.0 - self.rate)
         return x * self.mask
@@ -302,6 +304,10 @@ class Dropout(Function):
         return gy * self.mask
 
 
-def dropout(x: Any, rate: float, noise_shape: tuple | None = None) -> Tensor:
-    """Applies inverted dropout (training-time only; callers skip it at inference)."""
-    return Dropout(rate, noise_shape)(as_tensor(x))
+def dropout(x: Any, rate: float, noise_shape: tuple | None = None, stream: Any = None) -> Tensor:
+    """Applies inverted dropout (training-time only; callers skip it at inference).
+
+    ``stream``: a ``gpunet.backend.random.SeedStream`` to draw from instead of the backend's
+    global generator (a seeded layer's own masks).
+    """
+    return Dropout(rate, noise_shape, stream)(as_tensor(x))

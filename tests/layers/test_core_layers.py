@@ -207,3 +207,25 @@ def test_input_shape_kwargs():
     assert Dense(2, input_dim=3).get_config()["batch_input_shape"] == [None, 3]
     assert Dense(2, input_shape=(5, 3), batch_size=4).get_config()["batch_input_shape"] == [
         4, 5, 3]
+
+
+def test_seeded_dropout_repeats_its_masks_whatever_the_global_seed(backend):
+    import gpunet
+
+    x = Tensor(backend.asarray(np.ones((6, 50), "float32")))
+
+    def masks(global_seed):
+        gpunet.utils.set_random_seed(global_seed)
+        layer = Dropout(0.5, seed=7)
+        return [backend.to_numpy(layer(x, training=True).data) for _ in range(2)]
+
+    a, b = masks(0), masks(123)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], a[1])  # the stream moves on between calls
+    assert set(np.unique(a[0])) <= {0.0, 2.0} and 0.3 < (a[0] == 0).mean() < 0.7
+    gpunet.utils.set_random_seed(0)
+    u1 = backend.to_numpy(Dropout(0.5)(x, training=True).data)
+    gpunet.utils.set_random_seed(1)
+    u2 = backend.to_numpy(Dropout(0.5)(x, training=True).data)
+    assert not np.array_equal(u1, u2)  # unseeded layers follow the global seed
