@@ -150,7 +150,9 @@ def test_extreme_inputs_softmax_family_and_exponential(backend, dtype):
     np.testing.assert_allclose(lp, [[0, -2e4, -1e4], [-200 - math.log(2), -math.log(2),
                                                      -math.log(2)]], rtol=1e-6)
     np.testing.assert_allclose(_apply(backend, activations.exponential, [-1e4, -100.0], dtype),
-                               [0.0, math.exp(-100)], rtol=1e-6, atol=1e-45)
+                               [0.0, math.exp(-100)], rtol=1e-6,
+                               # exp(-100) is a float32 subnormal: GPUs flush it to zero
+                               atol=1e-43 if dtype == "float32" else 1e-45)
 
 
 ALL_NAMES = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign", "selu",

@@ -35,6 +35,7 @@ needs_mpi = pytest.mark.skipif(
 
 def _launch(tmp_path, n, opt):
     env = dict(os.environ, GPUNET_BACKEND="numpy", OMP_NUM_THREADS="1",
+               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",  # Open MPI
                OPENBLAS_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
                    [str(HERE.parents[1])] + os.environ.get("PYTHONPATH", "").split(os.pathsep)))
     cmd = [_mpiexec(), "-n", str(n), sys.executable, str(HERE / "mpi_worker.py"),
