@@ -11,6 +11,7 @@ from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.backend import image_data_format
 from gpunet.backend.random import SeedStream
 from gpunet.layers.layer import Layer, shape_str, unique_name
+from gpunet.layers.node import KerasTensor, input_tensor
 from gpunet.registry import register
 
 
@@ -53,29 +54,36 @@ class InputLayer(Layer):
                 "sparse": False, "ragged": False, "name": self.name}
 
 
-class KerasTensor:
-    """The symbolic tensor ``Input(...)`` returns: a shape and dtype, no values."""
-
-    def __init__(self, layer: InputLayer) -> None:
-        self._input_layer = layer
-        self.shape = layer.batch_shape
-        self.dtype = layer.dtype
-        self.name = layer.name
-
-    def __repr__(self) -> str:
-        return f"<KerasTensor shape={shape_str(self.shape)}, dtype={self.dtype}, name={self.name}>"
-
-
 def Input(shape: Sequence | None = None, batch_size: int | None = None, dtype: Any = None,
           sparse: bool | None = None, batch_shape: Sequence | None = None,
           name: str | None = None, tensor: Any = None) -> KerasTensor:
     """A symbolic model input of the given shape (batch axis excluded).
 
+    Args:
+        shape: shape without the batch axis, e.g. ``(784,)``.
+        batch_size: optional fixed batch size.
+        dtype: input dtype (default ``floatx()``).
+        sparse: accepted for Keras compatibility; must be falsy.
+        batch_shape: the full shape including the batch axis (instead of shape/batch_size).
+        name: the input name (default ``input_layer``, numbered); the key of this input
+            when data is given as a dict.
+        tensor: not supported; must be None.
+
+    Returns:
+        A ``KerasTensor``: call layers on it, then make a ``Model(inputs, outputs)``, or use
+        it as the first entry of a ``Sequential``.
+
     Example:
 
-    >>> model = Sequential([Input((784,)), Dense(10)])
+    >>> x = Input((784,))
+    >>> y = Dense(10, activation="softmax")(Dense(64, activation="relu")(x))
+    >>> model = Model(x, y)
     """
-    return KerasTensor(InputLayer(shape, batch_size, dtype, sparse, batch_shape, name))
+    if sparse:
+        raise ValueError("Input(sparse=True) is not supported by gpunet.")
+    if tensor is not None:
+        raise ValueError("Input(tensor=...) is not supported by gpunet.")
+    return input_tensor(InputLayer(shape, batch_size, dtype, sparse, batch_shape, name))
 
 
 @register("layer")

@@ -12,6 +12,7 @@ from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
 from gpunet.autograd.variable import Variable
 from gpunet.backend import backend_of, floatx, get_backend
+from gpunet.layers.node import is_symbolic, layer_io, layer_io_at, symbolic_call
 from gpunet.registry import register, snake_case
 
 _NAME_COUNTS: dict[str, int] = {}
@@ -206,9 +207,15 @@ class Layer:
         """Hook for input checks after build (override in layers with fixed input sizes)."""
 
     def __call__(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Tensor:
+        if inputs.__class__ is not Tensor and is_symbolic(inputs):  # Functional API graph
+            return symbolic_call(self, inputs, training, kwargs)
         if not isinstance(inputs, Tensor):
             b = self._backend()
             inputs = Tensor(b.asarray(inputs))
+        elif inputs.creator is None and self._weights:  # a data tensor on another device
+            b = backend_of(self._weights[0].data)
+            if backend_of(inputs.data) is not b:
+                inputs = Tensor(b.asarray(inputs.data))
         if inputs.data.dtype.kind == "f" and inputs.dtype != self.dtype:
             inputs = Tensor(inputs.data.astype(self.dtype)) if inputs.creator is None else inputs
         if not self.built:
@@ -261,6 +268,20 @@ class Layer:
         if "batch_shape" in config and "batch_input_shape" not in config:
             config["batch_input_shape"] = config.pop("batch_shape")
         return cls(**config)
+
+    # -- symbolic graph (Functional API) ------------------------------------------------------
+    input = property(lambda self: layer_io(self, "input"),
+                     doc="The input KerasTensor(s) of the layer's only symbolic call.")
+    output = property(lambda self: layer_io(self, "output"),
+                      doc="The output KerasTensor(s) of the layer's only symbolic call.")
+
+    def get_input_at(self, node_index: int) -> Any:
+        """The input KerasTensor(s) of the layer's ``node_index``-th symbolic call."""
+        return layer_io_at(self, node_index, "input")
+
+    def get_output_at(self, node_index: int) -> Any:
+        """The output KerasTensor(s) of the layer's ``node_index``-th symbolic call."""
+        return layer_io_at(self, node_index, "output")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -1,6 +1,7 @@
-"""Models: ``Model``, ``Sequential``, ``load_model``, ``clone_model``, ``model_from_json``,
-``model_from_yaml``."""
+"""Models: ``Model`` (``Functional``), ``Sequential``, ``load_model``, ``clone_model``,
+``model_from_json``, ``model_from_yaml``."""
 
+from gpunet.models.functional import Functional
 from gpunet.models.model import Model
 from gpunet.models.sequential import Sequential
 
@@ -56,17 +57,28 @@ def clone_model(model, input_tensors=None, clone_function=None):
     """A new model with the same architecture and freshly initialised weights (not compiled).
 
     Args:
-        model: a ``Sequential`` model.
-        input_tensors: not supported (Keras's Functional-only argument); must be None.
-        clone_function: ``fn(layer) -> new layer`` (default: rebuild from ``get_config``).
+        model: a ``Sequential`` or ``Functional`` model.
+        input_tensors: Functional models only: new ``Input`` tensors to build the clone on
+            (default: new Inputs like the original ones).
+        clone_function: ``fn(layer) -> new layer`` (default: rebuild from ``get_config``;
+            nested models are cloned).
+
+    Example:
+
+    >>> clone = gpunet.models.clone_model(model)
+    >>> clone.set_weights(model.get_weights())
     """
     from gpunet.saving.serialization import clone_model as _f
 
+    if isinstance(model, Functional):
+        from gpunet.models.functional_config import clone_functional
+
+        return clone_functional(model, input_tensors, clone_function)
     if input_tensors is not None:
-        raise ValueError("clone_model: `input_tensors` is not supported by gpunet's Sequential "
-                         "models; leave it None.")
+        raise ValueError("clone_model: `input_tensors` is only supported for Functional "
+                         "models; leave it None for a Sequential model.")
     return _f(model, clone_function)
 
 
-__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json",
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "model_from_json",
            "model_from_yaml"]

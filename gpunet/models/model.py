@@ -15,14 +15,29 @@ from gpunet.autograd.flat import FlatGroup, pack
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import Backend, backend_for, backend_of, get_backend
 from gpunet.layers.layer import Layer, unique_name
+from gpunet.layers.node import is_symbolic, symbolic_call
 from gpunet.models.compile_utils import LossContainer, MetricsContainer
 
 
 class Model(Layer):
     """Base class of models: the training API over a network of layers.
 
-    Subclasses provide ``layers`` and ``call``; ``Sequential`` is the ready-made one.
+    ``Model(inputs, outputs)`` builds a ``Functional`` model (a graph of layers called on
+    ``Input`` tensors); subclasses provide ``layers`` and ``call``; ``Sequential`` is the
+    ready-made stack.
+
+    Example:
+
+    >>> x = Input((784,))
+    >>> model = Model(x, Dense(10, activation="softmax")(Dense(64, activation="relu")(x)))
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Model:
+        if cls is Model and (len(args) >= 2 or "outputs" in kwargs or "inputs" in kwargs):
+            from gpunet.models.functional import Functional
+
+            return object.__new__(Functional)  # Python then runs Functional.__init__
+        return object.__new__(cls)
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(name=name or unique_name("model"), **kwargs)
@@ -44,6 +59,25 @@ class Model(Layer):
 
     def _sublayers(self) -> list[Layer]:
         return self.layers
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or at position ``index`` of ``layers``."""
+        layers = self.layers
+        if index is not None and name is not None:
+            raise ValueError("Provide only a layer name or a layer index, not both. Received: "
+                             f"index={index}, name={name!r}.")
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model "
+                                 f"'{self.name}' only has {len(layers)} layers.")
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: "
+                             f"{[layer.name for layer in layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
     @property
     def weights(self):
@@ -147,8 +181,16 @@ class Model(Layer):
             weighted_metrics: metrics that use ``sample_weight`` / ``class_weight``.
         """
         self.optimizer = optimizers_mod.get(optimizer)
-        self._loss = LossContainer(loss, loss_weights) if loss is not None else None
-        self._metrics = MetricsContainer(metrics, weighted_metrics)
+        names = self._multi_output_names()
+        if names is None:
+            self._loss = LossContainer(loss, loss_weights) if loss is not None else None
+            self._metrics = MetricsContainer(metrics, weighted_metrics)
+        else:
+            from gpunet.models.multi_io import MultiLossContainer, MultiMetricsContainer
+
+            self._loss = (MultiLossContainer(loss, loss_weights, names) if loss is not None
+                          else None)
+            self._metrics = MultiMetricsContainer(metrics, weighted_metrics, names)
         self._loss_tracker = None
         self.compiled = True
         self._compile_config = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
@@ -156,6 +198,12 @@ class Model(Layer):
         self._packed_key = ()
         if self.built:
             self._pack()
+
+    def _multi_output_names(self) -> list[str] | None:
+        """Output names when the model takes the several-inputs/outputs path, else None."""
+        from gpunet.models.multi_io import is_multi
+
+        return list(self.output_names) if is_multi(self) else None
 
     def _require_compiled(self, what: str) -> None:
         if not self.compiled or self._loss is None:
@@ -167,6 +215,11 @@ class Model(Layer):
         mc = self._metrics
         if mc is None:
             return names
+        if hasattr(mc, "metric_names"):
+            lc = self._loss
+            outs = [f"{lc.names[i]}_loss" for i in lc.active] if lc is not None and len(
+                lc.names) > 1 else []
+            return names + outs + mc.metric_names()
         if mc.built:
             return names + [m.name for m in mc.all]
         plain = [_spec_name(m) for m in mc.specs]
@@ -179,6 +232,8 @@ class Model(Layer):
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Tensor:
+        if inputs.__class__ is not Tensor and is_symbolic(inputs):
+            return symbolic_call(self, inputs, training, kwargs)
         if not isinstance(inputs, Tensor):
             inputs = Tensor(self.backend.asarray(inputs))
         if not self.built:
@@ -226,8 +281,12 @@ class Model(Layer):
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                       return_dict: bool = False):
         """Loss (and metrics) on one batch, in inference mode."""
-        return self.evaluate(x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight,
-                             return_dict=return_dict)
+        first = x
+        while isinstance(first, (list, tuple, dict)) and len(first) and not hasattr(
+                first, "shape"):
+            first = next(iter(first.values())) if isinstance(first, dict) else first[0]
+        return self.evaluate(x, y, batch_size=len(first), verbose=0,
+                             sample_weight=sample_weight, return_dict=return_dict)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         """Outputs for one batch as a NumPy array."""

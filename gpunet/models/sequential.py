@@ -7,8 +7,9 @@ from typing import Any
 
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
-from gpunet.layers.core import InputLayer, KerasTensor
+from gpunet.layers.core import InputLayer
 from gpunet.layers.layer import Layer, shape_str, unique_name
+from gpunet.layers.node import KerasTensor, Node, input_tensor, is_symbolic, symbolic_call
 from gpunet.models.model import Model
 from gpunet.registry import register
 
@@ -33,6 +34,8 @@ class Sequential(Model):
         super().__init__(name=name or unique_name("sequential"), trainable=trainable, **kwargs)
         self._layers: list[Layer] = []
         self._input_layer: InputLayer | None = None
+        self._graph_inputs: list | None = None
+        self._graph_outputs: list | None = None
         for layer in layers or []:
             self.add(layer)
 
@@ -101,6 +104,60 @@ class Sequential(Model):
             layer.output_shape_ = shape
         self.output_shape_ = shape
         self.built = True
+        self._make_graph()
+
+    def _make_graph(self) -> None:
+        """Records the symbolic graph of the stack (``Input`` → each layer), so that
+        ``model.inputs``, ``model.outputs`` and ``layer.output`` work as in Keras. Nodes from an
+        earlier build of this model are removed from the layers first."""
+        for layer, node in getattr(self, "_graph_nodes", []):
+            nodes = layer.__dict__.get("_inbound_nodes") or []
+            if node in nodes and node is nodes[-1]:
+                nodes.pop()
+        self._graph_nodes = []
+        self._graph_inputs = self._graph_outputs = None
+        if self._input_layer is None:
+            return
+        x = input_tensor(self._input_layer)
+        self._graph_inputs = [x]
+        try:
+            for layer in self._layers:
+                shape = layer.output_shape_
+                if isinstance(shape, list):  # a layer with several outputs ends the chain
+                    return
+                out = KerasTensor(shape, layer.dtype, layer.name)
+                node = Node(layer, x, {}, [out])
+                self._graph_nodes.append((layer, node))
+                x = out
+        except (TypeError, ValueError):
+            return
+        self._graph_outputs = [x]
+
+    @property
+    def inputs(self) -> list:
+        """The model's input KerasTensors (once it knows its input shape)."""
+        if self._graph_inputs is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet: "
+                                 "give it an Input(shape) or build it first.")
+        return list(self._graph_inputs)
+
+    @property
+    def outputs(self) -> list:
+        """The model's output KerasTensors (once it knows its input shape)."""
+        if self._graph_outputs is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined outputs yet: "
+                                 "give it an Input(shape) or build it first.")
+        return list(self._graph_outputs)
+
+    @property
+    def input(self) -> KerasTensor:
+        """The model's input KerasTensor."""
+        return self.inputs[0]
+
+    @property
+    def output(self) -> KerasTensor:
+        """The model's output KerasTensor."""
+        return self.outputs[0]
 
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         x = inputs
@@ -109,6 +166,8 @@ class Sequential(Model):
         return x
 
     def __call__(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Tensor:
+        if inputs.__class__ is not Tensor and is_symbolic(inputs):
+            return symbolic_call(self, inputs, training, kwargs)
         if not isinstance(inputs, Tensor):
             inputs = Tensor(self.backend.asarray(inputs))
         if not self.built:
@@ -122,6 +181,13 @@ class Sequential(Model):
                 f"{shape_str(exp)}, found shape={shape_str((None,) + tuple(inputs.shape[1:]))}"
             )
         return self.call(inputs, training=training)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        """The output shape of the stack for ``input_shape`` (batch axis included)."""
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
 
     @property
     def input_shape(self) -> tuple | None:

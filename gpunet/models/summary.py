@@ -32,11 +32,13 @@ def print_summary(model: Any, line_length: int | None = None, positions: Any = N
                   print_fn: Any = None, show_trainable: bool = False) -> None:
     """Prints the table of layers, output shapes and parameter counts, then the totals."""
     print_fn = print_fn or print
-    width = line_length or 65
-    pos = positions or [0.45, 0.85, 1.0]
+    functional = hasattr(model, "_nodes")
+    width = line_length or (98 if functional else 65)
+    pos = positions or ([0.3, 0.6, 0.7, 1.0] if functional else [0.45, 0.85, 1.0])
     if pos[-1] <= 1:
         pos = [int(width * p) for p in pos]
-    headers = ["Layer (type)", "Output Shape", "Param #"]
+    headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional
+                                                               else [])
     if show_trainable:
         width += 11
         pos = pos + [width]
@@ -46,14 +48,27 @@ def print_summary(model: Any, line_length: int | None = None, positions: Any = N
     print_fn(_row([" " + headers[0]] + headers[1:], pos))
     print_fn("=" * width)
     layers = model.layers
+    links = _connections(model) if functional else {}
     for i, layer in enumerate(layers):
-        out = shape_str(layer.output_shape_) if layer.output_shape_ is not None else "?"
+        out = _output_shape(layer, model) if functional else (
+            shape_str(layer.output_shape_) if layer.output_shape_ is not None else "?")
         n = layer.count_params() if layer.built else 0
         fields = [f" {layer.name} ({type(layer).__name__})", out, str(n)]
+        extra: list[str] = []
+        if functional:
+            conn = links.get(id(layer), [])
+            lines = [repr(c) for c in conn]
+            lines = ["[" + ",\n".join(lines) + "]"] if lines else ["[]"]
+            parts = lines[0].split("\n")
+            fields.append(parts[0])
+            extra = parts[1:]
         if show_trainable:
             fields.append("Y" if layer.trainable else "N")
         print_fn(_row(fields, pos))
-        print_fn("" if i < len(layers) - 1 else "=" * width)
+        for more in extra:
+            print_fn(_row([""] * (len(pos) - 1 - show_trainable) + [" " + more] + (
+                [""] if show_trainable else []), pos))
+        print_fn(("" if not functional else " " * width) if i < len(layers) - 1 else "=" * width)
     if not layers:
         print_fn("=" * width)
     weights = model.weights if model.built else []
@@ -65,3 +80,35 @@ def print_summary(model: Any, line_length: int | None = None, positions: Any = N
     print_fn(f"Trainable params: {t:,} ({_fmt_bytes(tb)})")
     print_fn(f"Non-trainable params: {nt:,} ({_fmt_bytes(nb)})")
     print_fn("_" * width)
+
+
+def _model_nodes(model: Any) -> set:
+    return {id(n) for n in model._nodes}
+
+
+def _connections(model: Any) -> dict[int, list[str]]:
+    """``id(layer) -> ["inbound[node][tensor]", ...]`` over the model's nodes."""
+    from gpunet.models.functional_config import _node_keys
+
+    keys = _node_keys(model)
+    out: dict[int, list[str]] = {}
+    for node in model._nodes:
+        conns = out.setdefault(id(node.layer), [])
+        for t in node.input_tensors:
+            layer, _, ti = t._keras_history
+            conns.append(f"{layer.name}[{keys.get(id(t.node), 0)}][{ti}]")
+    return out
+
+
+def _output_shape(layer: Any, model: Any) -> str:
+    nodes = [n for n in getattr(layer, "_inbound_nodes", []) if id(n) in _model_nodes(model)
+             or (n.is_input and any(t is n.outputs[0] for t in model.inputs))]
+    shapes = {tuple(tuple(t.shape) for t in n.outputs) for n in nodes}
+    if not shapes:
+        return "?"
+    if len(shapes) > 1:
+        return "multiple"
+    (outs,) = shapes
+    if nodes[0].is_input:
+        return "[" + shape_str(outs[0]) + "]"
+    return shape_str(outs[0]) if len(outs) == 1 else shape_str([list(o) for o in outs])

@@ -9,7 +9,6 @@ from typing import Any
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
 from gpunet.callbacks import CallbackList, History, ProgbarLogger
-from gpunet.metrics import Mean
 from gpunet.models.data import ArrayData, class_weights_to_sample_weights, split_validation
 from gpunet.models.data_adapters import (
     closes_streams,
@@ -19,93 +18,51 @@ from gpunet.models.data_adapters import (
     pipeline_options,
     validation_stream,
 )
+from gpunet.models.step import MultiStep, _Step, log_value  # noqa: F401 - log_value re-exported
 
 
 def _verbose(v: Any) -> int:
     return 1 if v == "auto" else int(v)
 
 
+def _is_multi(model) -> bool:
+    if not hasattr(model, "_nodes"):
+        return False
+    from gpunet.models.multi_io import is_multi
+
+    return is_multi(model)
+
+
+def _unwrap(model, x, y, w):
+    """A one-input, one-output Functional model also takes ``[x]`` / ``{"name": x}``."""
+    if hasattr(model, "_nodes") and (isinstance(x, (dict, list, tuple)) or isinstance(
+            y, (dict, list, tuple))):
+        from gpunet.models.multi_io import single_arrays
+
+        return single_arrays(model, x, y, w)
+    return x, y, w
+
+
+def _make_step(model, multi: bool):
+    return MultiStep(model) if multi else _Step(model)
+
+
+def _array_data(model, multi, x, y, w, batch_size, shuffle, steps, prefix=""):
+    if multi:
+        from gpunet.models.multi_io import MultiArrayData, to_lists
+
+        xs, ys, ws = to_lists(model, x, y, w)
+        return MultiArrayData(model.backend, xs, ys, ws, batch_size, shuffle, steps, prefix)
+    if prefix:
+        return ArrayData(model.backend, x, y, w, batch_size, shuffle, steps,
+                         names=("validation x", "validation y", "validation sample_weight"))
+    return ArrayData(model.backend, x, y, w, batch_size, shuffle, steps)
+
+
 def _ensure_ready(model, x_shape: tuple) -> None:
     if not model.built:
         model.build((None,) + tuple(x_shape[1:]))
     model._pack()
-
-
-class _Step:
-    """Holds what one training step needs, so the per-batch path is a few attribute reads."""
-
-    def __init__(self, model) -> None:
-        self.model = model
-        self.loss = model._loss
-        self.metrics = model._metrics
-        self.tracker = Mean("loss")
-        self.check_nan = model.backend.name == "numpy"
-        self.bad_step = None
-        self.scale = getattr(model.optimizer, "loss_scale_factor", None)
-
-    def train(self, xb, yb, wb) -> bool:
-        """One forward, backward and update; False when the loss is not finite (no update)."""
-        model = self.model
-        groups = model._groups
-        for g in groups:
-            g.begin_step()
-        for layer in model.layers:
-            if layer._activity_losses:
-                layer._activity_losses = []
-        out = model(Tensor(xb), training=True)
-        loss = self.loss(yb, out, wb)
-        reg = model.losses
-        total = loss
-        for r in reg:
-            total = total + r
-        if self.check_nan and not math.isfinite(float(total.data)):
-            return False
-        if self.scale is not None:  # the optimizer divides the gradients by the same factor
-            (total * self.scale).backward()
-        else:
-            total.backward()
-        for g in groups:
-            g.end_step()
-        model.optimizer.step()
-        n = xb.shape[0]
-        self.tracker.update_total(total.data * n, n)
-        if self.metrics.specs or self.metrics.weighted_specs:
-            if not self.metrics.built:
-                self.metrics.build(tuple(yb.shape), tuple(out.shape))
-            self.metrics.update(yb, out.data, wb)
-        return True
-
-    def test(self, xb, yb, wb) -> None:
-        model = self.model
-        with no_grad():
-            out = model(Tensor(xb), training=False)
-            loss = self.loss(yb, out, wb)
-            for r in model.losses:
-                loss = loss + r
-        n = xb.shape[0]
-        self.tracker.update_total(loss.data * n, n)
-        if not self.metrics.built:
-            self.metrics.build(tuple(yb.shape), tuple(out.shape))
-        self.metrics.update(yb, out.data, wb)
-
-    def reset(self) -> None:
-        self.tracker.reset_state()
-        self.metrics.reset()
-
-    def logs(self, prefix: str = "") -> dict:
-        out = {prefix + "loss": float(self.tracker.result())}
-        for m in self.metrics.all:
-            out[prefix + m.name] = log_value(m.result())
-        return out
-
-
-def log_value(value: Any) -> Any:
-    """A metric result as a log entry: a Python float for a scalar, a host NumPy array for a
-    vector result (``F1Score(average=None)``, ``Precision(thresholds=[...])``), as in Keras."""
-    import numpy as np
-
-    arr = value.get() if hasattr(value, "get") else np.asarray(value)
-    return float(arr) if arr.ndim == 0 else np.array(arr)
 
 
 def _unpack(data: Any):
@@ -120,6 +77,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
         validation_batch_size, validation_freq, **kwargs):
     model._require_compiled("fit")
+    multi = _is_multi(model)
     options = pipeline_options(kwargs)  # Keras 2's workers / max_queue_size / ...
     if kwargs:
         raise TypeError(f"fit() got unexpected keyword arguments: {sorted(kwargs)}")
@@ -129,6 +87,10 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     val = None
     if validation_data is not None and not is_stream(validation_data):
         val = _unpack(validation_data)
+    if is_stream(x) and multi:
+        raise NotImplementedError("fit() with a generator or Sequence is not supported yet for "
+                                  "models with several inputs or outputs; pass lists or dicts "
+                                  "of arrays.")
     if is_stream(x):  # generator / iterator / Sequence: batches prepared in the background
         train = fit_stream(model.backend, x, y, sample_weight, class_weight, validation_split,
                            shuffle, steps_per_epoch, epochs - initial_epoch, options,
@@ -137,10 +99,20 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     else:
         if y is None:
             raise ValueError("fit() needs targets `y` when `x` is an array.")
-        if validation_data is None and validation_split:
+        if not multi:
+            x, y, sample_weight = _unwrap(model, x, y, sample_weight)
+        if multi and validation_data is None and validation_split:
+            from gpunet.models.multi_io import split_validation_multi, to_lists
+
+            (x, y, sample_weight), val = split_validation_multi(
+                *to_lists(model, x, y, sample_weight), validation_split)
+        elif validation_data is None and validation_split:
             (x, y, sample_weight), val = split_validation(x, y, sample_weight, validation_split)
         elif not 0 <= validation_split < 1:
             split_validation(x, y, sample_weight, validation_split)
+        if class_weight is not None and multi:
+            raise ValueError("`class_weight` is only supported for models with a single "
+                             "output; use `sample_weight` per output instead.")
         if class_weight is not None:
             cw = class_weights_to_sample_weights(y, class_weight)
             if sample_weight is not None:
@@ -150,11 +122,12 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
                     sample_weight)
                 cw = cw * sw.reshape(len(sw), -1)[:, 0].astype(cw.dtype)
             sample_weight = cw
-        n = len(x)
+        n = len(x[0] if multi and isinstance(x, list) else next(iter(x.values()))
+                if multi and isinstance(x, dict) else x)
         if batch_size is None:
             batch_size = math.ceil(n / steps_per_epoch) if steps_per_epoch else 32
-        train = ArrayData(model.backend, x, y, sample_weight, batch_size, shuffle,
-                          steps_per_epoch)
+        train = _array_data(model, multi, x, y, sample_weight, batch_size, shuffle,
+                            steps_per_epoch)
         _ensure_ready(model, tuple(train.x.shape))
     b = model.backend
     val_data = None
@@ -163,10 +136,11 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         val_data = validation_stream(b, validation_data, validation_steps, runs, options)
     elif val is not None:
         vx, vy, vw = val
-        val_data = ArrayData(b, vx, vy, vw, validation_batch_size or batch_size or 32, False,
-                             validation_steps, names=("validation x", "validation y",
-                                                      "validation sample_weight"))
-    step = _Step(model)
+        if not multi:
+            vx, vy, vw = _unwrap(model, vx, vy, vw)
+        val_data = _array_data(model, multi, vx, vy, vw, validation_batch_size or batch_size
+                               or 32, False, validation_steps, prefix="validation ")
+    step = _make_step(model, multi)
     history = History()
     user = list(callbacks or [])
     cbs = CallbackList(user + [history], model=model, verbose=verbose, epochs=epochs,
@@ -221,7 +195,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             print(f"Epoch {epoch + 1}: invalid loss (NaN or Inf), terminating training.")
             model.stop_training = True
         if val_data is not None and _due(epoch, validation_freq) and stopped_for_nan is None:
-            vstep = _Step(model)
+            vstep = _make_step(model, multi)
             vstep.metrics = _fresh_metrics(model)
             seen = 0
             for xb, yb, wb in val_data.epoch():
@@ -250,6 +224,8 @@ def _fresh_metrics(model):
     from gpunet.models.compile_utils import MetricsContainer
 
     src = model._metrics
+    if hasattr(src, "fresh"):
+        return src.fresh()
     m = MetricsContainer(src.specs, src.weighted_specs)
     if src.built:
         m.metrics = [type(x).from_config(x.get_config()) if not hasattr(x, "fn")
@@ -270,18 +246,24 @@ def _clone_wrapper(m):
 def evaluate(model, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict,
              **kwargs):
     model._require_compiled("evaluate")
+    multi = _is_multi(model)
     options = pipeline_options(kwargs)
     if x is None:
         raise ValueError("evaluate() needs input data: received x=None.")
+    if is_stream(x) and multi:
+        raise NotImplementedError("evaluate() with a generator or Sequence is not supported "
+                                  "yet for models with several inputs or outputs.")
     if is_stream(x):
         data = eval_stream(model.backend, x, y, sample_weight, "evaluate", steps, options)
         _ensure_ready(model, data.peek())
     else:
         if y is None:
             raise ValueError("evaluate() needs targets `y` when `x` is an array.")
-        data = ArrayData(model.backend, x, y, sample_weight, batch_size or 32, False, steps)
+        if not multi:
+            x, y, sample_weight = _unwrap(model, x, y, sample_weight)
+        data = _array_data(model, multi, x, y, sample_weight, batch_size or 32, False, steps)
         _ensure_ready(model, tuple(data.x.shape))
-    step = _Step(model)
+    step = _make_step(model, multi)
     step.metrics = _fresh_metrics(model)
     cbs = CallbackList(callbacks, model=model, verbose=_verbose(verbose), steps=data.steps)
     cbs.on_test_begin()
@@ -307,12 +289,20 @@ def predict(model, x, batch_size, verbose, steps, callbacks, **kwargs):
     options = pipeline_options(kwargs)
     if x is None:
         raise ValueError("predict() needs input data: received x=None.")
+    if is_stream(x) and _is_multi(model):
+        raise NotImplementedError("predict() with a generator or Sequence is not supported "
+                                  "yet for models with several inputs or outputs.")
     if is_stream(x):
         data = eval_stream(model.backend, x, None, None, "predict", steps, options)
         _ensure_ready(model, data.peek())
     else:
-        data = ArrayData(model.backend, x, None, None, batch_size or 32, False, steps)
+        multi = _is_multi(model)
+        if not multi:
+            x, _, _ = _unwrap(model, x, None, None)
+        data = _array_data(model, multi, x, None, None, batch_size or 32, False, steps)
         _ensure_ready(model, tuple(data.x.shape))
+    if _is_multi(model):
+        return _predict_multi(model, data, callbacks)
     outs = []
     cbs = CallbackList(callbacks, model=model, steps=data.steps)
     cbs.on_predict_begin()
@@ -326,13 +316,41 @@ def predict(model, x, batch_size, verbose, steps, callbacks, **kwargs):
     return b.to_numpy(b.xp.concatenate(outs, axis=0))
 
 
+def _predict_multi(model, data, callbacks):
+    from gpunet.models.step import _flat_outputs
+
+    outs: list = []
+    cbs = CallbackList(callbacks, model=model, steps=data.steps)
+    cbs.on_predict_begin()
+    with no_grad():
+        for i, (xb, _, _) in enumerate(data.epoch()):
+            cbs.on_predict_batch_begin(i)
+            outs.append([o.data for o in _flat_outputs(
+                model, model([Tensor(a) for a in xb], training=False))])
+            cbs.on_predict_batch_end(i)
+    cbs.on_predict_end()
+    b = model.backend
+    arrays = [b.to_numpy(b.xp.concatenate([o[k] for o in outs], axis=0))
+              for k in range(len(model.outputs))]
+    return model._pack_outputs(arrays)
+
+
 def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
     model._require_compiled("train_on_batch")
+    multi = _is_multi(model)
     if class_weight is not None:
         sample_weight = class_weights_to_sample_weights(y, class_weight)
-    _ensure_ready(model, tuple(x.shape))
-    data = ArrayData(model.backend, x, y, sample_weight, len(x), False)
-    step = _Step(model)
+    if multi:
+        from gpunet.models.multi_io import to_lists
+
+        n = len(to_lists(model, x, None, None)[0][0])
+        data = _array_data(model, True, x, y, sample_weight, n, False, None)
+    else:
+        x, y, sample_weight = _unwrap(model, x, y, sample_weight)
+        _ensure_ready(model, tuple(x.shape))
+        data = ArrayData(model.backend, x, y, sample_weight, len(x), False)
+    _ensure_ready(model, tuple(data.x.shape))
+    step = _make_step(model, multi)
     step.metrics.reset()
     xb, yb, wb = next(iter(data.epoch()))
     if not step.train(xb, yb, wb):

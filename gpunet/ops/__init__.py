@@ -6,6 +6,8 @@ its arithmetic operators.
 """
 
 from gpunet.autograd.tensor import Tensor
+from gpunet.ops.conv import conv1d, conv2d
+from gpunet.ops.embedding import embedding_lookup
 from gpunet.ops.losses import (
     sigmoid_cross_entropy,
     softmax_cross_entropy,
@@ -62,6 +64,8 @@ from gpunet.ops.nn import (
     softsign,
     swish,
 )
+from gpunet.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pad, upsampling2d
+from gpunet.ops.rnn import gru, lstm, simple_rnn
 from gpunet.ops.shape import (
     concatenate,
     expand_dims,
@@ -100,6 +104,9 @@ Tensor.sum = lambda self, axis=None, keepdims=False: sum(self, axis, keepdims)
 Tensor.mean = lambda self, axis=None, keepdims=False: mean(self, axis, keepdims)
 
 __all__ = [
+    "embedding_lookup", "gru", "lstm", "simple_rnn",
+    "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "pad",
+    "upsampling2d",
     "abs", "add", "cast", "clip", "concatenate", "cos", "dense", "divide", "dropout", "elu",
     "exp", "expand_dims", "exponential", "flatten", "gelu", "getitem", "hard_sigmoid",
     "hard_silu", "hard_swish", "leaky_relu", "linear", "log", "log1p", "log_softmax", "matmul",

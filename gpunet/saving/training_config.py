@@ -63,13 +63,11 @@ def _optimizer(oc: dict | None, custom_objects: dict | None):
 
 
 def _loss(loss: Any) -> Any:
-    if isinstance(loss, dict) and "class_name" not in loss:
-        values = list(loss.values())
-        if len(values) != 1:
-            raise ValueError(f"The training config has one loss per output ({loss}); gpunet "
-                             "models have a single output.")
-        loss = values[0]
-    if isinstance(loss, list) and len(loss) == 1:
+    if isinstance(loss, dict) and "class_name" not in loss:  # keyed by output name
+        return {k: _loss(v) for k, v in loss.items()}
+    if isinstance(loss, list):
+        if len(loss) != 1:  # one loss per output
+            return [_loss(v) for v in loss]
         loss = loss[0]
     if isinstance(loss, dict):
         from gpunet import losses
@@ -85,8 +83,10 @@ def _loss(loss: Any) -> Any:
 def _metrics(ms: Any, custom_objects: dict | None) -> Any:
     if ms is None:
         return None
-    if isinstance(ms, dict):
-        ms = list(ms.values())
+    if isinstance(ms, dict) and "class_name" not in ms:  # metrics per output name
+        return {k: _metrics(v, custom_objects) for k, v in ms.items()}
+    if isinstance(ms, list) and len(ms) > 1 and all(isinstance(m, list) for m in ms):
+        return [_metrics(m, custom_objects) for m in ms]  # one list per output
     out = []
     for m in ms if isinstance(ms, list) else [ms]:
         if isinstance(m, list):

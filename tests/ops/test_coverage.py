@@ -26,8 +26,13 @@ CHECKED_FUNCTIONS = {
     "Concatenate": "test_shape_grad", "Stack": "test_shape_grad",
     "SparseSoftmaxCrossEntropy": "test_losses_grad", "SoftmaxCrossEntropy": "test_losses_grad",
     "SigmoidCrossEntropy": "test_losses_grad",
+    "Normalize": "test_normalization",  # tests/layers/test_normalization.py
+    "Conv": "test_conv_grad", "Pool": "test_conv_grad", "UpSampling": "test_conv_grad",
+    "Pad": "test_conv_grad",
+    "SimpleRNNFunction": "test_rnn_grad", "LSTMFunction": "test_rnn_grad",
+    "GRUFunction": "test_rnn_grad", "EmbeddingLookup": "test_rnn_grad",
 }
-ABSTRACT = {"_Binary"}
+ABSTRACT = {"_Binary", "_Recurrent"}
 
 CHECKED_OPS = {
     "test_math_grad": "abs add cast clip cos divide exp log log1p matmul max maximum mean min "
@@ -36,9 +41,12 @@ CHECKED_OPS = {
     "test_nn_grad": "dense dropout elu exponential gelu hard_sigmoid hard_silu hard_swish "
                     "leaky_relu linear log_softmax mish relu relu6 selu sigmoid silu softmax "
                     "softplus softsign swish",
+    "test_rnn_grad": "embedding_lookup gru lstm simple_rnn",
     "test_shape_grad": "concatenate expand_dims flatten getitem reshape squeeze stack transpose",
     "test_losses_grad": "sigmoid_cross_entropy softmax_cross_entropy "
                         "sparse_softmax_cross_entropy",
+    "test_conv_grad": "avg_pool1d avg_pool2d conv1d conv2d max_pool1d max_pool2d pad "
+                      "upsampling2d",
 }
 
 

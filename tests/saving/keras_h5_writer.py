@@ -251,3 +251,87 @@ def write_keras3_weights(path, w: dict, with_names: bool = True) -> None:
             for i, a in enumerate(w.get(layer, [])):
                 vg.create_dataset(str(i), data=a)
         f.create_group("optimizer/vars").create_dataset("0", data=np.array(3, np.int64))
+
+
+# -- a two-input Functional model with a shared layer --------------------------------------------
+# in_a, in_b: (3,) → shared Dense(4, relu) on both → concatenate → Dense(2) "out".
+FUNCTIONAL_LAYERS = ["in_a", "in_b", "shared", "concatenate", "out"]  # Keras's model.layers order
+
+
+def functional_weights(seed: int = 0) -> dict[str, list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return {"shared": [rng.normal(size=(3, 4)).astype("float32"),
+                       rng.normal(size=(4,)).astype("float32")],
+            "out": [rng.normal(size=(8, 2)).astype("float32"),
+                    rng.normal(size=(2,)).astype("float32")]}
+
+
+def functional_numpy_forward(xa: np.ndarray, xb: np.ndarray, w: dict) -> np.ndarray:
+    k, b = w["shared"]
+    ha = np.maximum(xa.astype(np.float64) @ k + b, 0.0)
+    hb = np.maximum(xb.astype(np.float64) @ k + b, 0.0)
+    return np.concatenate([ha, hb], axis=1) @ w["out"][0] + w["out"][1]
+
+
+def keras2_functional_config() -> dict:
+    """tf.keras 2 Functional config: ``inbound_nodes`` as ``[[[name, node, tensor, {}]]]``."""
+    def inp(name):
+        return {"class_name": "InputLayer", "name": name, "inbound_nodes": [], "config": {
+            "batch_input_shape": [None, 3], "dtype": "float32", "sparse": False,
+            "ragged": False, "name": name}}
+
+    shared = _k2_dense("shared", 4, "relu")
+    shared.update(name="shared", inbound_nodes=[[["in_a", 0, 0, {}]], [["in_b", 0, 0, {}]]])
+    cat = {"class_name": "Concatenate", "name": "concatenate", "config": {
+        "name": "concatenate", "trainable": True, "dtype": "float32", "axis": -1},
+        "inbound_nodes": [[["shared", 0, 0, {}], ["shared", 1, 0, {}]]]}
+    out = _k2_dense("out", 2, "linear")
+    out.update(name="out", inbound_nodes=[[["concatenate", 0, 0, {}]]])
+    return {"class_name": "Functional", "config": {
+        "name": "model", "trainable": True, "layers": [inp("in_a"), inp("in_b"), shared, cat, out],
+        "input_layers": [["in_a", 0, 0], ["in_b", 0, 0]], "output_layers": [["out", 0, 0]]}}
+
+
+def _k3_tensor(name: str, node: int, shape: list) -> dict:
+    return {"class_name": "__keras_tensor__", "config": {
+        "shape": shape, "dtype": "float32", "keras_history": [name, node, 0]}}
+
+
+def keras3_functional_config() -> dict:
+    """Keras 3 Functional config: ``{"args": [...], "kwargs": {}}`` nodes of KerasTensors."""
+    def inp(name):
+        return {**_k3("InputLayer", {"batch_shape": [None, 3], "dtype": "float32",
+                                     "sparse": False, "name": name}),
+                "name": name, "inbound_nodes": []}
+
+    shared = _k3_dense("shared", 4, "relu", 3)
+    shared.update(name="shared", inbound_nodes=[
+        {"args": [_k3_tensor("in_a", 0, [None, 3])], "kwargs": {}},
+        {"args": [_k3_tensor("in_b", 0, [None, 3])], "kwargs": {}}])
+    cat = _k3("Concatenate", {"name": "concatenate", "trainable": True, "dtype": _policy(),
+                              "axis": -1}, build=[[None, 4], [None, 4]])
+    cat.update(name="concatenate", inbound_nodes=[{"args": [[
+        _k3_tensor("shared", 0, [None, 4]), _k3_tensor("shared", 1, [None, 4])]],
+        "kwargs": {}}])
+    out = _k3_dense("out", 2, "linear", 8)
+    out.update(name="out", inbound_nodes=[
+        {"args": [_k3_tensor("concatenate", 0, [None, 8])], "kwargs": {}}])
+    return _k3("Functional", {
+        "name": "functional", "trainable": True,
+        "layers": [inp("in_a"), inp("in_b"), shared, cat, out],
+        "input_layers": [["in_a", 0, 0], ["in_b", 0, 0]], "output_layers": [["out", 0, 0]]},
+        module="keras.src.models.functional")
+
+
+def write_functional_file(path, flavor: str, w: dict,
+                          training_config: dict | None = None) -> None:
+    """A whole-model ``.h5`` of the reference Functional model, as Keras 2 or 3 writes it."""
+    cfg = keras2_functional_config() if flavor == "k2" else keras3_functional_config()
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = "2.21.0" if flavor == "k2" else "3.15.1"
+        f.attrs["backend"] = "tensorflow" if flavor == "k2" else "torch"
+        f.attrs["model_config"] = json.dumps(cfg).encode("utf8")
+        if training_config is not None:
+            f.attrs["training_config"] = json.dumps(training_config).encode("utf8")
+        write_weight_groups(f.create_group("model_weights"), flavor, w,
+                            layer_names=FUNCTIONAL_LAYERS)

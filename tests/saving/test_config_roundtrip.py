@@ -30,6 +30,7 @@ SAMPLES = {
     "class_id": 1, "recall": 0.5, "precision": 0.5, "specificity": 0.5, "sensitivity": 0.5,
     "num_thresholds": 10, "warmup_target": 0.1, "warmup_steps": 5, "factor": 0.5,
     "delta": 1.0, "num_tokens": 3, "scale": 0.5, "offset": 0.0, "mode": "fan_in",
+    "axes": 1,
 }
 
 
@@ -54,11 +55,15 @@ def _instantiate(cls, kind: str = "metric"):
         pytest.skip(f"{cls.__name__} is an abstract base class")
     if cls is layers.InputLayer:
         return cls(shape=(4,))
+    if cls is gpunet.models.Functional:
+        x = layers.Input((4,))
+        return cls(x, layers.Dense(2)(x))
     kwargs = {}
     for p in inspect.signature(cls).parameters.values():
         if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            if p.name == "layer":
-                kwargs[p.name] = layers.Dense(2)
+            if p.name == "layer":  # Bidirectional wraps a recurrent layer
+                rnn = cls.__name__ == "Bidirectional"
+                kwargs[p.name] = layers.LSTM(2) if rnn else layers.Dense(2)
             elif p.name == "fn":  # a wrapper of a registered function of its kind
                 kwargs[p.name] = next(o for o in _catalogue(kind) if not inspect.isclass(o))
             elif p.name in SAMPLES:

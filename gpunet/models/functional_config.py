@@ -1,0 +1,268 @@
+"""Functional model configs (Keras 2 layout) and ``clone_model`` for Functional models.
+
+Config layout, as tf.keras 2 writes it::
+
+    {"name": "model", "trainable": true,
+     "layers": [{"class_name": "Dense", "config": {...}, "name": "dense",
+                 "inbound_nodes": [[["input_1", 0, 0, {}]]]}, ...],
+     "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]}
+
+Each inbound node is the list of ``[layer_name, node_index, tensor_index, kwargs]`` of its
+inputs; node indices count only the nodes that belong to this model. Keras 3's node form
+(``{"args": [...], "kwargs": {...}}`` with ``__keras_tensor__`` entries) is read too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet.layers.node import KerasTensor, input_tensor
+
+
+def _node_keys(model) -> dict[int, int]:
+    """``id(node) -> index among the layer's nodes that belong to this model``."""
+    from gpunet.layers.node import inbound_nodes
+
+    in_model = {id(n) for n in model._nodes} | {id(t.node) for t in model.inputs}
+    keys = {}
+    for layer in model.layers:
+        k = 0
+        for node in inbound_nodes(layer):
+            if id(node) in in_model:
+                keys[id(node)] = k
+                k += 1
+    return keys
+
+
+def _ref(t: KerasTensor, keys: dict) -> list:
+    layer, _, tensor_index = t._keras_history
+    return [layer.name, keys[id(t.node)], tensor_index]
+
+
+def _kwargs_config(kwargs: dict, keys: dict) -> dict:
+    def conv(v):
+        if isinstance(v, KerasTensor):
+            return _ref(v, keys)
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        return v
+
+    return {k: conv(v) for k, v in kwargs.items()}
+
+
+def _nested_refs(structure: Any, keys: dict) -> Any:
+    if isinstance(structure, dict):
+        return {k: _ref(v, keys) for k, v in structure.items()}
+    if isinstance(structure, list):
+        return [_ref(t, keys) for t in structure]
+    return [_ref(structure, keys)]
+
+
+def functional_config(model) -> dict:
+    """``model.get_config()`` for a Functional model (Keras 2 layout)."""
+    from gpunet.registry import serialize
+
+    keys = _node_keys(model)
+    in_model = set(keys)
+    layers = []
+    for layer in model.layers:
+        entry = serialize(layer) if not _is_input(layer) else {
+            "class_name": "InputLayer", "config": layer.get_config()}
+        entry["name"] = layer.name
+        nodes = []
+        for node in layer.__dict__.get("_inbound_nodes", []):
+            if id(node) not in in_model or node.is_input:
+                continue
+            args = node.call_args
+            refs = [_ref(t, keys) for t in ([args] if isinstance(args, KerasTensor)
+                                            else _flat_args(args))]
+            kw = _kwargs_config(node.call_kwargs, keys)
+            nodes.append([r + [kw] for r in refs])
+        entry["inbound_nodes"] = nodes
+        layers.append(entry)
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": _nested_refs(model._nested_inputs, keys),
+            "output_layers": _nested_refs(model._nested_outputs, keys)}
+
+
+def _flat_args(args: Any) -> list:
+    from gpunet.layers.node import flatten
+
+    return flatten(args)
+
+
+def _is_input(layer) -> bool:
+    from gpunet.layers.core import InputLayer
+
+    return isinstance(layer, InputLayer)
+
+
+# -- reading ----------------------------------------------------------------------------------
+def _k3_history(v: Any) -> list | None:
+    if isinstance(v, dict) and v.get("class_name") == "__keras_tensor__":
+        h = v["config"]["keras_history"]
+        return [h[0], int(h[1]), int(h[2])]
+    return None
+
+
+def _node_refs(node: Any) -> tuple[list, dict, bool]:
+    """``(refs, kwargs, as_list)`` of one inbound node, Keras 2 or Keras 3 form."""
+    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        args = node.get("args", [])
+        first = args[0] if len(args) == 1 else args
+        if isinstance(first, list):
+            refs = [_k3_history(a) for a in first]
+            as_list = True
+        else:
+            refs = [_k3_history(first)]
+            as_list = False
+        if any(r is None for r in refs):
+            raise ValueError(f"Unsupported inbound node arguments: {node!r}")
+        kwargs = {k: (_k3_history(v) or v) for k, v in (node.get("kwargs") or {}).items()}
+        return refs, kwargs, as_list
+    refs, kwargs = [], {}
+    for entry in node:
+        refs.append([entry[0], int(entry[1]), int(entry[2])])
+        if len(entry) > 3 and entry[3]:
+            kwargs = dict(entry[3])
+    return refs, kwargs, len(refs) > 1
+
+
+def _is_ref(v: Any) -> bool:
+    return (isinstance(v, list) and len(v) == 3 and isinstance(v[0], str)
+            and isinstance(v[1], int) and isinstance(v[2], int))
+
+
+def functional_from_config(cls, config: dict, custom_objects: dict | None = None):
+    """Rebuilds a Functional model (fresh weights) from ``functional_config`` output."""
+    from gpunet.saving.serialization import deserialize_layer
+
+    created: dict[str, Any] = {}
+    outputs: dict[tuple[str, int], list] = {}
+    pending: dict[str, list] = {}
+    order = []
+    for lc in config["layers"]:
+        layer = deserialize_layer(lc, custom_objects)
+        name = lc.get("name") or layer.name
+        if name in created:
+            raise ValueError(f'The name "{name}" is used 2 times in the model config. All '
+                             "layer names should be unique.")
+        created[name] = layer
+        order.append(name)
+        if _is_input(layer):
+            outputs[(name, 0)] = [input_tensor(layer)]
+        pending[name] = list(lc.get("inbound_nodes") or [])
+    done = {name: (1 if _is_input(created[name]) else 0) for name in order}
+
+    def tensor(ref):
+        return outputs[(ref[0], ref[1])][ref[2]]
+
+    def ready(ref):
+        return (ref[0], ref[1]) in outputs
+
+    while any(pending.values()):
+        progress = False
+        for name in order:
+            while pending[name]:
+                refs, kwargs, as_list = _node_refs(pending[name][0])
+                kw_refs = [v for v in kwargs.values() if _is_ref(v)] + [
+                    r for v in kwargs.values() if isinstance(v, list) and not _is_ref(v)
+                    for r in v if _is_ref(r)]
+                if not all(ready(r) for r in refs + kw_refs):
+                    break
+                args = [tensor(r) for r in refs]
+                kw = {k: (tensor(v) if _is_ref(v) else [tensor(r) if _is_ref(r) else r
+                                                         for r in v]
+                          if isinstance(v, list) and any(_is_ref(r) for r in v) else v)
+                      for k, v in kwargs.items()}
+                out = created[name](args if as_list else args[0], **kw)
+                outputs[(name, done[name])] = out if isinstance(out, list) else [out]
+                done[name] += 1
+                pending[name].pop(0)
+                progress = True
+        if not progress:
+            stuck = [n for n in order if pending[n]]
+            raise ValueError(f"Cannot rebuild the Functional model '{config.get('name')}': the "
+                             f"inbound nodes of layers {stuck} refer to layers or nodes that "
+                             "do not exist.")
+
+    def nested(spec):
+        if isinstance(spec, dict):
+            return {k: tensor(v) for k, v in spec.items()}
+        if _is_ref(spec):
+            return tensor(spec)
+        if len(spec) == 1:
+            return tensor(spec[0])
+        return [tensor(r) for r in spec]
+
+    def refs_of(spec):
+        if isinstance(spec, dict):
+            return {k: [v[0], int(v[1]), int(v[2])] for k, v in spec.items()}
+        if spec and isinstance(spec[0], str):
+            return [spec[0], int(spec[1]), int(spec[2])]
+        return [[r[0], int(r[1]), int(r[2])] for r in spec]
+
+    inputs = nested(refs_of(config["input_layers"]))
+    outs = nested(refs_of(config["output_layers"]))
+    if isinstance(config["output_layers"], list) and len(config["output_layers"]) > 1 \
+            and not isinstance(config["output_layers"][0], str):
+        outs = outs if isinstance(outs, list) else [outs]
+    model = cls(inputs=inputs, outputs=outs, name=config.get("name"))
+    if config.get("trainable") is False:
+        model.trainable = False
+    return model
+
+
+# -- clone_model ------------------------------------------------------------------------------
+def clone_functional(model, input_tensors: Any = None, clone_function: Any = None):
+    """A new Functional model with the same graph and new layers (fresh weights)."""
+    import copy
+
+    from gpunet.layers.core import Input
+    from gpunet.models.functional import Functional
+    from gpunet.models.model import Model
+
+    def default(layer):
+        if isinstance(layer, Model):
+            from gpunet.models import clone_model
+
+            return clone_model(layer)
+        return type(layer).from_config(copy.deepcopy(layer.get_config()))
+
+    fn = clone_function or default
+    new_t: dict[int, Any] = {}
+    if input_tensors is not None:
+        given = input_tensors if isinstance(input_tensors, (list, tuple)) else [input_tensors]
+        if len(given) != len(model.inputs):
+            raise ValueError(f"clone_model: the model has {len(model.inputs)} inputs, but "
+                             f"{len(given)} input_tensors were given.")
+        for old, new in zip(model.inputs, given):
+            new_t[id(old)] = new
+    for old in model.inputs:
+        if id(old) not in new_t:
+            src = old._keras_history[0]
+            new_t[id(old)] = Input(batch_shape=src.batch_shape, dtype=src.dtype, name=src.name)
+    new_layers: dict[int, Any] = {}
+
+    def conv(s):
+        if isinstance(s, KerasTensor):
+            return new_t[id(s)]
+        if isinstance(s, (list, tuple)):
+            return [conv(x) for x in s]
+        if isinstance(s, dict):
+            return {k: conv(v) for k, v in s.items()}
+        return s
+
+    for node in model._nodes:
+        layer = node.layer
+        if id(layer) not in new_layers:
+            new = fn(layer)
+            if new is layer and clone_function is None:
+                raise ValueError(f"clone_function returned the original layer '{layer.name}'.")
+            new_layers[id(layer)] = new
+        out = new_layers[id(layer)](conv(node.call_args),
+                                    **{k: conv(v) for k, v in node.call_kwargs.items()})
+        outs = out if isinstance(out, list) else [out]
+        for o, n in zip(node.outputs, outs):
+            new_t[id(o)] = n
+    return Functional(conv(model._nested_inputs), conv(model._nested_outputs), name=model.name)

@@ -1,0 +1,170 @@
+"""One training / test step: forward, loss, backward, update, metrics, and the logs.
+
+``_Step`` is the single-input, single-output hot path (a few attribute reads per batch);
+``MultiStep`` runs models with several inputs or outputs, with per-output losses and metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from gpunet.autograd.engine import no_grad
+from gpunet.autograd.tensor import Tensor
+from gpunet.metrics import Mean
+
+
+class _Step:
+    """Holds what one training step needs, so the per-batch path is a few attribute reads."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.loss = model._loss
+        self.metrics = model._metrics
+        self.tracker = Mean("loss")
+        self.check_nan = model.backend.name == "numpy"
+        self.bad_step = None
+        self.scale = getattr(model.optimizer, "loss_scale_factor", None)
+
+    def train(self, xb, yb, wb) -> bool:
+        """One forward, backward and update; False when the loss is not finite (no update)."""
+        model = self.model
+        groups = model._groups
+        for g in groups:
+            g.begin_step()
+        for layer in model.layers:
+            if layer._activity_losses:
+                layer._activity_losses = []
+        out = model(Tensor(xb), training=True)
+        loss = self.loss(yb, out, wb)
+        reg = model.losses
+        total = loss
+        for r in reg:
+            total = total + r
+        if self.check_nan and not math.isfinite(float(total.data)):
+            return False
+        if self.scale is not None:  # the optimizer divides the gradients by the same factor
+            (total * self.scale).backward()
+        else:
+            total.backward()
+        for g in groups:
+            g.end_step()
+        if groups:  # a model without trainable weights has nothing to update
+            model.optimizer.step()
+        n = xb.shape[0]
+        self.tracker.update_total(total.data * n, n)
+        if self.metrics.specs or self.metrics.weighted_specs:
+            if not self.metrics.built:
+                self.metrics.build(tuple(yb.shape), tuple(out.shape))
+            self.metrics.update(yb, out.data, wb)
+        return True
+
+    def test(self, xb, yb, wb) -> None:
+        model = self.model
+        with no_grad():
+            out = model(Tensor(xb), training=False)
+            loss = self.loss(yb, out, wb)
+            for r in model.losses:
+                loss = loss + r
+        n = xb.shape[0]
+        self.tracker.update_total(loss.data * n, n)
+        if not self.metrics.built:
+            self.metrics.build(tuple(yb.shape), tuple(out.shape))
+        self.metrics.update(yb, out.data, wb)
+
+    def reset(self) -> None:
+        self.tracker.reset_state()
+        self.metrics.reset()
+
+    def logs(self, prefix: str = "") -> dict:
+        out = {prefix + "loss": float(self.tracker.result())}
+        for m in self.metrics.all:
+            out[prefix + m.name] = log_value(m.result())
+        return out
+
+
+def log_value(value: Any) -> Any:
+    """A metric result as a log entry: a Python float for a scalar, a host NumPy array for a
+    vector result (``F1Score(average=None)``, ``Precision(thresholds=[...])``), as in Keras."""
+    import numpy as np
+
+    arr = value.get() if hasattr(value, "get") else np.asarray(value)
+    return float(arr) if arr.ndim == 0 else np.array(arr)
+
+
+def _flat_outputs(model, out) -> list:
+    if isinstance(out, dict):
+        return [out[k] for k in model.output_names]
+    if isinstance(out, (list, tuple)):
+        return list(out)
+    return [out]
+
+
+class MultiStep(_Step):
+    """A step of a model with several inputs or outputs: batches are lists of arrays."""
+
+    def __init__(self, model) -> None:
+        super().__init__(model)
+        lc = self.loss
+        self.out_trackers = [(i, Mean(f"{lc.names[i]}_loss")) for i in lc.active] if len(
+            lc.names) > 1 else []
+
+    def _forward(self, xb, training: bool) -> list:
+        return _flat_outputs(self.model, self.model([Tensor(x) for x in xb], training=training))
+
+    def _track(self, total, n: int) -> None:
+        self.tracker.update_total(total.data * n, n)
+        for i, tr in self.out_trackers:
+            tr.update_total(self.loss.values[i].data * n, n)
+
+    def _metrics(self, yb, outs, wb) -> None:
+        if not (self.metrics.specs or self.metrics.weighted_specs):
+            return
+        if not self.metrics.built:
+            self.metrics.build([None if y is None else tuple(y.shape) for y in yb],
+                               [tuple(o.shape) for o in outs])
+        self.metrics.update(yb, [o.data for o in outs], wb)
+
+    def train(self, xb, yb, wb) -> bool:
+        model = self.model
+        for g in model._groups:
+            g.begin_step()
+        for layer in model.layers:
+            if layer._activity_losses:
+                layer._activity_losses = []
+        outs = self._forward(xb, True)
+        total = self.loss(yb, outs, wb)
+        for r in model.losses:
+            total = total + r
+        if self.check_nan and not math.isfinite(float(total.data)):
+            return False
+        (total * self.scale if self.scale is not None else total).backward()
+        for g in model._groups:
+            g.end_step()
+        if model._groups:
+            model.optimizer.step()
+        self._track(total, xb[0].shape[0])
+        self._metrics(yb, outs, wb)
+        return True
+
+    def test(self, xb, yb, wb) -> None:
+        with no_grad():
+            outs = self._forward(xb, False)
+            total = self.loss(yb, outs, wb)
+            for r in self.model.losses:
+                total = total + r
+        self._track(total, xb[0].shape[0])
+        self._metrics(yb, outs, wb)
+
+    def reset(self) -> None:
+        super().reset()
+        for _, tr in self.out_trackers:
+            tr.reset_state()
+
+    def logs(self, prefix: str = "") -> dict:
+        out = {prefix + "loss": float(self.tracker.result())}
+        for _, tr in self.out_trackers:
+            out[prefix + tr.name] = float(tr.result())
+        for m in self.metrics.all:
+            out[prefix + m.name] = log_value(m.result())
+        return out
