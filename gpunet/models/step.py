@@ -22,7 +22,9 @@ class _Step:
         self.loss = model._loss
         self.metrics = model._metrics
         self.tracker = Mean("loss")
-        self.check_nan = model.backend.name == "numpy"
+        # one host read of the loss per step (a device sync on CuPy): a NaN/Inf loss must stop
+        # training before the update, so the last good weights are kept
+        self.check_nan = True
         self.bad_step = None
         self.scale = getattr(model.optimizer, "loss_scale_factor", None)
 

@@ -129,6 +129,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         train = _array_data(model, multi, x, y, sample_weight, batch_size, shuffle,
                             steps_per_epoch)
         _ensure_ready(model, tuple(train.x.shape))
+        if not multi and model.backend.name != "numpy":
+            _check_sparse_labels(model, y)
     b = model.backend
     val_data = None
     if is_stream(validation_data):
@@ -198,11 +200,16 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             vstep = _make_step(model, multi)
             vstep.metrics = _fresh_metrics(model)
             seen = 0
-            for xb, yb, wb in val_data.epoch():
+            cbs.on_test_begin()  # Keras runs fit's validation as an evaluate() with the
+            for i, (xb, yb, wb) in enumerate(val_data.epoch()):  # same callbacks
+                cbs.on_test_batch_begin(i)
                 vstep.test(xb, yb, wb)
+                cbs.on_test_batch_end(i)
                 seen += 1
-            if seen:  # a validation generator that ran out (warned) adds no val_ logs
-                logs.update(vstep.logs("val_"))
+            val_logs = vstep.logs() if seen else {}
+            cbs.on_test_end(val_logs)
+            # a validation generator that ran out (warned) adds no val_ logs
+            logs.update({"val_" + k: v for k, v in val_logs.items()})
         cbs.on_epoch_end(epoch, logs)
         if bar is not None:
             bar.on_epoch_end(epoch, logs)
@@ -212,6 +219,30 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         model.optimizer.finalize_variable_values(model.trainable_weights)
     cbs.on_train_end(logs)
     return history
+
+
+def _check_sparse_labels(model, y) -> None:
+    """Sparse labels outside ``[0, units)``: checked once per ``fit`` on the whole array when
+    the model lives on a GPU (the per-batch check of the loss would sync every step)."""
+    import numpy as np
+
+    from gpunet import losses as losses_mod
+
+    fn = model._loss.fn
+    inner = getattr(fn, "fn", fn)
+    if inner is not losses_mod.sparse_categorical_crossentropy or getattr(
+            fn, "fn_kwargs", {}).get("ignore_class") is not None:
+        return
+    units = (model.output_shape or (None,))[-1]
+    labels = y.get() if hasattr(y, "get") else np.asarray(y)
+    if not units or labels.size == 0 or labels.dtype.kind not in "iuf":
+        return
+    lo, hi = labels.min(), labels.max()
+    if lo < 0 or hi >= units:
+        raise ValueError(
+            f"Received a label value of {int(lo if lo < 0 else hi)} which is outside the valid "
+            f"range of [0, {units - 1}] for loss 'sparse_categorical_crossentropy' "
+            f"(predictions have {units} classes).")
 
 
 def _due(epoch: int, freq: Any) -> bool:
