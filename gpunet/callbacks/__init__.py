@@ -11,9 +11,11 @@ from gpunet.callbacks.model_checkpoint import ModelCheckpoint
 from gpunet.callbacks.progbar import Progbar, ProgbarLogger
 from gpunet.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from gpunet.callbacks.remote_monitor import RemoteMonitor
+from gpunet.callbacks.swap_ema_weights import SwapEMAWeights
 from gpunet.callbacks.tensorboard import TensorBoard
 from gpunet.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping",
            "History", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "Progbar",
-           "ProgbarLogger", "ReduceLROnPlateau", "RemoteMonitor", "TensorBoard", "TerminateOnNaN"]
+           "ProgbarLogger", "ReduceLROnPlateau", "RemoteMonitor", "SwapEMAWeights", "TensorBoard",
+           "TerminateOnNaN"]
