@@ -11,9 +11,10 @@ from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.autograd.tensor import Tensor
 from gpunet.layers.layer import Layer, shape_str
 from gpunet.ops import rnn as rnn_ops
+from gpunet.ops._rnn_support import _Act
 from gpunet.registry import register
 
-_KNOWN_ACTS = rnn_ops._Act.KNOWN
+_KNOWN_ACTS = _Act.KNOWN
 
 
 def _act_spec(fn: Any) -> Any:

@@ -1,0 +1,191 @@
+"""``GRUFunction``: the whole-sequence GRU (``reset_after`` True or False) with BPTT."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet.ops._rnn_base import _Recurrent, _tmatmul
+from gpunet.ops._rnn_support import (
+    _gru_kernels,
+    _single_thread_gemm,
+)
+from gpunet.ops._utils import xp_of
+
+
+class GRUFunction(_Recurrent):
+    """Keras GRU (gates ``z, r, h``; ``h' = z h + (1 - z) h~``) over a whole sequence.
+
+    Inputs ``(x, W, U, b, h0)``. With ``reset_after=True`` ``b`` has shape ``(2, 3u)``
+    (input bias, recurrent bias) and ``h~ = act(x W_h + b_h + r (h U_h + b^r_h))``; with
+    ``reset_after=False`` ``b`` is ``(3u,)`` and ``h~ = act(x W_h + b_h + (r h) U_h)``.
+    """
+
+    def __init__(self, units: int, activation: Any = "tanh",
+                 recurrent_activation: Any = "sigmoid", reset_after: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(units, 3, activation, recurrent_activation, **kwargs)
+        self.reset_after = reset_after
+
+    def forward(self, x, W, U, b=None, h0=None):
+        self._dtype = x.dtype
+        ra = self.reset_after
+        bx = bh = None
+        if b is not None:
+            bx, bh = (b[0], b[1]) if ra else (b, None)
+        xp, Z = self._prepare(x, W, bx)
+        T, N, G3 = Z.shape
+        u = self.units
+        u2 = 2 * u
+        dt = x.dtype
+        H = xp.empty((T + 1, N, u), dt)
+        H[0] = 0 if h0 is None else h0
+        RH = xp.empty((T, N, u), dt)  # reset_after: h U_h + b^r_h;  else: r * h
+        rec = xp.empty((N, G3), dt)
+        tmp = xp.empty((N, u), dt)
+        act, ract, m, nm = self.act, self.ract, self.m, self.nm
+        generic = act.needs_z or ract.needs_z
+        Zpre = xp.empty_like(Z) if generic else None
+        self.cuda = (ra and xp.__name__ != "numpy" and act.name == "tanh"
+                     and ract.name == "sigmoid")
+        if self.cuda:  # one fused kernel per step
+            kfwd, _ = _gru_kernels(x)
+            has_m, has_b = int(m is not None), int(bh is not None)
+            mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
+            for t in range(T):
+                self._rec_fwd(xp, H[t], U, rec)
+                kfwd(rec, bh if has_b else rec, H[t], mk[t], u, has_b, has_m, Z[t], RH[t],
+                     H[t + 1], size=N * u)
+        with _single_thread_gemm(xp):
+            for t in range(T if self.cuda else 0, T):
+                z, h = Z[t], H[t]
+                if ra:
+                    self._rec_fwd(xp, h, U, rec)
+                    if bh is not None:
+                        rec += bh
+                    z[:, :u2] += rec[:, :u2]
+                    RH[t] = rec[:, u2:]
+                else:
+                    if self.rdp is None:
+                        xp.matmul(h, U[:, :u2], out=rec[:, :u2])
+                    else:
+                        for g in range(2):
+                            sl = slice(g * u, (g + 1) * u)
+                            xp.matmul(h * self.rdp[g], U[:, sl], out=rec[:, sl])
+                    z[:, :u2] += rec[:, :u2]
+                if generic:
+                    Zpre[t, :, :u2] = z[:, :u2]
+                ract.fwd(xp, z[:, :u2])
+                zg, r, hh = z[:, :u], z[:, u:u2], z[:, u2:]
+                if ra:
+                    xp.multiply(r, RH[t], out=tmp)
+                else:
+                    xp.multiply(r, self._h_in(xp, h, 2), out=RH[t])
+                    xp.matmul(RH[t], U[:, u2:], out=tmp)
+                hh += tmp
+                if generic:
+                    Zpre[t, :, u2:] = hh
+                act.fwd(xp, hh)
+                hn = H[t + 1]  # h' = hh + z * (h - hh)
+                xp.subtract(h, hh, out=hn)
+                hn *= zg
+                hn += hh
+                if m is not None:
+                    xp.copyto(hn, h, where=nm[t])
+        self.Z, self.H, self.RH, self.Zpre = Z, H, RH, Zpre
+        self.W, self.U = W, U
+        self.has_b = b is not None
+        return self._outputs(xp, H, [H[T]])
+
+    def backward(self, *gys):
+        xp = xp_of(gys[0])
+        gseq, dh, _ = self._seed_grads(xp, gys)
+        Z, H, RH, U = self.Z, self.H, self.RH, self.U
+        m, nm, ra = self.m, self.nm, self.reset_after
+        act, ract, Zpre = self.act, self.ract, self.Zpre
+        T = Z.shape[0]
+        N, u = dh.shape
+        u2 = 2 * u
+        dt = dh.dtype
+        dZ = xp.empty_like(Z)
+        dR = xp.empty_like(Z) if ra else None  # gradient of h U + b^r (reset_after)
+        tmp = xp.empty((N, u), dt)
+        drh = xp.empty((N, u), dt)
+        dhprev = xp.empty((N, u), dt)
+        carry = xp.empty((N, u), dt) if m is not None else None
+        Uh_T = None if ra else xp.ascontiguousarray(U[:, u2:].T)
+        if self.cuda:
+            _, kbwd = _gru_kernels(dh)
+            has_m, has_gs = int(m is not None), int(gseq is not None)
+            mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
+            for t in range(T - 1, -1, -1):
+                kbwd(Z[t], RH[t], H[t], gseq[t] if has_gs else dh, mk[t], u, has_gs, has_m, dh,
+                     dZ[t], dR[t], dhprev, size=N * u)
+                self._rec_back(xp, dR[t], U, dh)
+                dh += dhprev
+        with _single_thread_gemm(xp):
+            for t in range(-1 if self.cuda else T - 1, -1, -1):
+                if gseq is not None:
+                    dh += gseq[t]
+                if m is not None:
+                    xp.multiply(dh, nm[t], out=carry)
+                    dh *= m[t]
+                z, dz, h = Z[t], dZ[t], H[t]
+                zg, r, hh = z[:, :u], z[:, u:u2], z[:, u2:]
+                # h' = z h + (1 - z) hh
+                xp.subtract(h, hh, out=tmp)
+                xp.multiply(dh, tmp, out=dz[:, :u])  # d z (post-activation)
+                xp.multiply(dh, zg, out=dhprev)  # direct path to h
+                xp.subtract(dh, dhprev, out=dz[:, u2:])  # d hh = dh (1 - z)
+                zp = None if Zpre is None else Zpre[t]
+                act.grad(xp, dz[:, u2:], hh, None if zp is None else zp[:, u2:])
+                dzh = dz[:, u2:]
+                if ra:
+                    xp.multiply(dzh, RH[t], out=dz[:, u:u2])  # d r
+                else:
+                    xp.matmul(dzh, Uh_T, out=drh)  # d (r * h_in)
+                    xp.multiply(drh, self._h_in(xp, h, 2), out=dz[:, u:u2])
+                ract.grad(xp, dz[:, :u2], z[:, :u2], None if zp is None else zp[:, :u2])
+                if ra:
+                    dr = dR[t]
+                    dr[:, :u2] = dz[:, :u2]
+                    xp.multiply(dzh, r, out=dr[:, u2:])
+                    self._rec_back(xp, dr, U, dh)
+                else:
+                    self._rec_back(xp, dz[:, :u2], U[:, :u2], dh)
+                    xp.multiply(drh, r, out=tmp)
+                    if self.rdp is not None:
+                        tmp *= self.rdp[2]
+                    dh += tmp
+                dh += dhprev
+                if m is not None:
+                    dh += carry
+        need = self.needs_input_grad
+        dx, dW, dbx = self._input_grads(xp, dZ, self.W, self.has_b and True)
+        dU = db = None
+        if need[2]:
+            if ra:
+                dU = self._rec_weight_grad(xp, H[:T], dR, U, 2)
+            else:
+                dU = xp.empty_like(U)
+                Hin = H[:T]
+                dU[:, :u2] = self._rec_weight_grad_cols(xp, Hin, dZ[:, :, :u2], 0)
+                _tmatmul(xp, RH.reshape(-1, u), dZ[:, :, u2:].reshape(-1, u), dU[:, u2:])
+        if self.has_b and len(need) > 3 and need[3]:
+            if ra:
+                db = xp.stack([dbx, dR.reshape(-1, dR.shape[-1]).sum(axis=0)])
+            else:
+                db = dbx
+        dh0 = dh if len(need) > 4 and need[4] else None
+        return dx, dW, dU, db, dh0
+
+    def _rec_weight_grad_cols(self, xp, Hin, dR, g0):
+        T, N, u = Hin.shape
+        cols = dR.shape[-1]
+        dR2 = dR.reshape(T * N, cols)
+        if self.rdp is None:
+            return _tmatmul(xp, Hin.reshape(T * N, u), dR2)
+        out = xp.empty((u, cols), Hin.dtype)
+        for k in range(cols // u):
+            sl = slice(k * u, (k + 1) * u)
+            _tmatmul(xp, (Hin * self.rdp[g0 + k]).reshape(T * N, u), dR2[:, sl], out[:, sl])
+        return out

@@ -1,0 +1,208 @@
+"""``LSTMFunction``: the whole-sequence LSTM (Keras 3 gate order i, f, c, o) with BPTT."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet.ops._rnn_base import _Recurrent
+from gpunet.ops._rnn_support import (
+    _lstm_kernels,
+    _quiet,
+    _single_thread_gemm,
+)
+from gpunet.ops._utils import xp_of
+
+
+class LSTMFunction(_Recurrent):
+    """Keras LSTM (gates ``i, f, c, o``) over a whole sequence.
+
+    Inputs ``(x, W, U, b, h0, c0)``; outputs the sequence or last output, then (with
+    ``return_state``) the final ``h`` and ``c``.
+
+    With the default activations (tanh, sigmoid) the gate columns are reordered internally to
+    ``i, f, o, c`` and scaled by -1 (``i, f, o``) and -2 (``c``), so one ``exp``, one add and
+    one reciprocal give every gate of a step: ``sigmoid(z) = 1 / (1 + exp(-z))`` and
+    ``tanh(z) = 2 sigmoid(2 z) - 1``. Gradients are computed in that order and permuted back.
+    """
+
+    n_states = 2
+
+    def __init__(self, units: int, activation: Any = "tanh",
+                 recurrent_activation: Any = "sigmoid", **kwargs: Any) -> None:
+        super().__init__(units, 4, activation, recurrent_activation, **kwargs)
+
+    def forward(self, x, W, U, b=None, h0=None, c0=None):
+        self._dtype = x.dtype
+        xp = xp_of(x)
+        u = self.units
+        act, ract = self.act, self.ract
+        default = act.name == "tanh" and ract.name == "sigmoid"
+        self.cuda = default and xp.__name__ != "numpy"  # one fused kernel per step
+        fast = self.fast = default and not self.cuda  # NumPy: the reordered exp form
+        self.W, self.U = W, U
+        if fast:  # columns i, f, o, c; gate-wise dropout masks follow the same order
+            perm = xp.concatenate([xp.arange(0, 2 * u), xp.arange(3 * u, 4 * u),
+                                   xp.arange(2 * u, 3 * u)])
+            self.perm = perm
+            scale = xp.full((4 * u,), -1.0, x.dtype)
+            scale[3 * u:] = -2.0
+            Wp, Up = W[:, perm], U[:, perm]
+            self.W, self.U = Wp, Up
+            W, U = Wp * scale, Up * scale
+            b = None if b is None else b[perm] * scale
+            order = [0, 1, 3, 2]
+            if self.dp is not None and self.dp.ndim == 3:
+                self.dp = self.dp[order]
+            if self.rdp is not None:
+                self.rdp = self.rdp[order]
+            gi, gf, go, gg = 0, 1, 2, 3
+        else:
+            gi, gf, gg, go = 0, 1, 2, 3
+        self.slots = (gi, gf, gg, go)
+        xp, Z = self._prepare(x, W, b)
+        T, N, G4 = Z.shape
+        dt = x.dtype
+        H = xp.empty((T + 1, N, u), dt)
+        C = xp.empty((T + 1, N, u), dt)
+        H[0] = 0 if h0 is None else h0
+        C[0] = 0 if c0 is None else c0
+        TC = xp.empty((T, N, u), dt)  # act(c_t)
+        tmp = xp.empty((N, G4), dt)
+        tmp2 = xp.empty((N, u), dt)
+        m, nm = self.m, self.nm
+        generic = act.needs_z or ract.needs_z
+        Zpre = xp.empty_like(Z) if generic else None
+        si, sf, sg, so = (slice(k * u, (k + 1) * u) for k in (gi, gf, gg, go))
+        if self.cuda:
+            kfwd, _ = _lstm_kernels(x)
+            has_m = int(m is not None)
+            mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
+            for t in range(T):
+                self._rec_fwd(xp, H[t], U, tmp)
+                kfwd(tmp, C[t], H[t], mk[t], u, has_m,
+                     Z[t], C[t + 1], TC[t], H[t + 1], size=N * u)
+        with _quiet(xp), _single_thread_gemm(xp):
+            for t in range(T if self.cuda else 0, T):
+                z = Z[t]
+                self._rec_fwd(xp, H[t], U, tmp)
+                z += tmp
+                if fast:
+                    xp.exp(z, out=z)
+                    z += 1
+                    xp.reciprocal(z, out=z)
+                    g = z[:, sg]
+                    g *= 2
+                    g -= 1
+                else:
+                    if generic:
+                        Zpre[t] = z
+                    ract.fwd(xp, z[:, :2 * u])
+                    act.fwd(xp, z[:, sg])
+                    ract.fwd(xp, z[:, so])
+                i, f, g, o = z[:, si], z[:, sf], z[:, sg], z[:, so]
+                cn = C[t + 1]
+                xp.multiply(f, C[t], out=cn)
+                xp.multiply(i, g, out=tmp2)
+                cn += tmp2
+                act.fwd(xp, cn, out=TC[t])
+                xp.multiply(o, TC[t], out=H[t + 1])
+                if m is not None:
+                    xp.copyto(H[t + 1], H[t], where=nm[t])
+                    xp.copyto(cn, C[t], where=nm[t])
+        self.Z, self.H, self.C, self.TC, self.Zpre = Z, H, C, TC, Zpre
+        self.has_b = b is not None
+        return self._outputs(xp, H, [H[T], C[T]])
+
+    def backward(self, *gys):
+        xp = xp_of(gys[0])
+        gseq, dh, (dc,) = self._seed_grads(xp, gys)
+        Z, H, C, TC, U = self.Z, self.H, self.C, self.TC, self.U
+        m, nm = self.m, self.nm
+        act, ract = self.act, self.ract
+        T = Z.shape[0]
+        N, u = dh.shape
+        si, sf, sg, so = (slice(k * u, (k + 1) * u) for k in self.slots)
+        dZ = xp.empty_like(Z)
+        dt = dh.dtype
+        dtc = xp.empty((N, u), dt)
+        carry_h = xp.empty((N, u), dt) if m is not None else None
+        carry_c = xp.empty((N, u), dt) if m is not None else None
+        Zpre = self.Zpre
+        generic_c = act.needs_z
+        if self.cuda:
+            _, kbwd = _lstm_kernels(dh)
+            has_m, has_gs = int(m is not None), int(gseq is not None)
+            carry = xp.empty((N, u), dt)
+            mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
+            for t in range(T - 1, -1, -1):
+                kbwd(Z[t], C[t], TC[t], gseq[t] if has_gs else dh, mk[t], u,
+                     has_gs, has_m, dh, dZ[t], dc, carry, size=N * u)
+                self._rec_back(xp, dZ[t], U, dh)
+                if has_m:
+                    dh += carry
+        with _single_thread_gemm(xp):
+            for t in range(-1 if self.cuda else T - 1, -1, -1):
+                if gseq is not None:
+                    dh += gseq[t]
+                if m is not None:
+                    xp.multiply(dh, nm[t], out=carry_h)
+                    xp.multiply(dc, nm[t], out=carry_c)
+                    dh *= m[t]
+                    dc *= m[t]
+                z, dz = Z[t], dZ[t]
+                i, f, g, o = z[:, si], z[:, sf], z[:, sg], z[:, so]
+                tc = TC[t]
+                # h = o * act(c):  d o = dh * act(c);  d c += act'(c) * dh * o
+                xp.multiply(dh, tc, out=dz[:, so])
+                xp.multiply(dh, o, out=dtc)
+                act.grad(xp, dtc, tc, C[t + 1] if generic_c else None)
+                dc += dtc
+                # c = f * c_prev + i * g
+                xp.multiply(dc, g, out=dz[:, si])
+                xp.multiply(dc, i, out=dz[:, sg])
+                xp.multiply(dc, C[t], out=dz[:, sf])
+                dc *= f
+                if self.fast:  # sigmoid gates i, f, o are one block
+                    ract.grad(xp, dz[:, :3 * u], z[:, :3 * u])
+                    act.grad(xp, dz[:, sg], g)
+                else:
+                    zp = Zpre[t] if Zpre is not None else None
+                    u2 = 2 * u
+                    ract.grad(xp, dz[:, :u2], z[:, :u2], zp[:, :u2] if zp is not None else None)
+                    act.grad(xp, dz[:, sg], g, zp[:, sg] if zp is not None else None)
+                    ract.grad(xp, dz[:, so], o, zp[:, so] if zp is not None else None)
+                self._rec_back(xp, dz, U, dh)
+                if m is not None:
+                    dh += carry_h
+                    dc += carry_c
+        need = self.needs_input_grad
+        if self.fast:
+            return self._backward_permuted(xp, dZ, dh, dc)
+        dx, dW, db = self._input_grads(xp, dZ, self.W, self.has_b)
+        dU = self._rec_weight_grad(xp, H[:T], dZ, U, 2) if need[2] else None
+        dh0 = dh if len(need) > 4 and need[4] else None
+        dc0 = dc if len(need) > 5 and need[5] else None
+        return dx, dW, dU, db, dh0, dc0
+
+    def _backward_permuted(self, xp, dZ, dh, dc):
+        """Weight gradients from the reordered ``dZ``, written back in Keras column order."""
+        need = self.needs_input_grad
+        T = dZ.shape[0]
+        perm = self.perm
+        grad_buffer = self.grad_buffer
+        self.grad_buffer = lambda index: None  # the permuted results are scattered below
+        dx, dWp, dbp = self._input_grads(xp, dZ, self.W, self.has_b)
+        dUp = self._rec_weight_grad(xp, self.H[:T], dZ, self.U, 2) if need[2] else None
+        out = []
+        for k, g in ((1, dWp), (2, dUp), (3, dbp)):
+            if g is None:
+                out.append(None)
+                continue
+            buf = grad_buffer(k)
+            if buf is None:
+                buf = xp.empty_like(g)
+            buf[..., perm] = g
+            out.append(buf)
+        dh0 = dh if len(need) > 4 and need[4] else None
+        dc0 = dc if len(need) > 5 and need[5] else None
+        return (dx, *out, dh0, dc0)
