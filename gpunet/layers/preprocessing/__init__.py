@@ -1,0 +1,24 @@
+"""Keras 3 preprocessing layers: rescaling, resizing, normalization, discretization,
+category encoding, vocabulary lookups, text vectorization and random image augmentation.
+
+See ``_base.py`` for where each layer runs (backend or host) and how gradients pass.
+"""
+
+from gpunet.layers.preprocessing.augmentation import (
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
+from gpunet.layers.preprocessing.categorical import CategoryEncoding, Discretization
+from gpunet.layers.preprocessing.image_basic import CenterCrop, Rescaling, Resizing
+from gpunet.layers.preprocessing.index_lookup import IntegerLookup, StringLookup
+from gpunet.layers.preprocessing.normalization import Normalization
+from gpunet.layers.preprocessing.text_vectorization import TextVectorization
+
+__all__ = ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
+           "Normalization", "RandomBrightness", "RandomContrast", "RandomFlip",
+           "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
+           "StringLookup", "TextVectorization"]
