@@ -1,7 +1,26 @@
 """Layers: the building blocks of models."""
 
 from gpunet.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
+from gpunet.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from gpunet.layers.convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
+from gpunet.layers.convolutional_depthwise import (
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+    SeparableConvolution1D,
+    SeparableConvolution2D,
+)
+from gpunet.layers.convolutional_extra import (
+    Conv1DTranspose,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    Convolution1DTranspose,
+    Convolution2DTranspose,
+    Convolution3D,
+    Convolution3DTranspose,
+)
 from gpunet.layers.core import (
     Activation,
     Dense,
@@ -12,6 +31,7 @@ from gpunet.layers.core import (
     KerasTensor,
 )
 from gpunet.layers.embedding import Embedding, Masking
+from gpunet.layers.lambda_layer import Lambda, OpLambda
 from gpunet.layers.layer import Layer, clear_session
 from gpunet.layers.merging import (
     Add,
@@ -55,6 +75,23 @@ from gpunet.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from gpunet.layers.preprocessing import (
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    IntegerLookup,
+    Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+    StringLookup,
+    TextVectorization,
+)
 from gpunet.layers.recurrent import GRU, LSTM, SimpleRNN
 from gpunet.layers.regularization import (
     ActivityRegularization,
@@ -75,6 +112,19 @@ from gpunet.layers.spatial import (
     ZeroPadding1D,
     ZeroPadding2D,
 )
+from gpunet.layers.spatial3d import (
+    AveragePooling3D,
+    AvgPool3D,
+    Cropping3D,
+    GlobalAveragePooling3D,
+    GlobalAvgPool3D,
+    GlobalMaxPool3D,
+    GlobalMaxPooling3D,
+    MaxPool3D,
+    MaxPooling3D,
+    UpSampling3D,
+    ZeroPadding3D,
+)
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "Layer", "clear_session"]
@@ -93,3 +143,16 @@ __all__ += ["ActivityRegularization", "AlphaDropout", "BatchNormalization", "ELU
             "UnitNormalization"]
 __all__ += ["Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "SimpleRNN",
             "TimeDistributed", "Wrapper"]
+__all__ += ["Conv1DTranspose", "Conv2DTranspose", "Conv3D", "Conv3DTranspose",
+            "Convolution1DTranspose", "Convolution2DTranspose", "Convolution3D",
+            "Convolution3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
+            "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D"]
+__all__ += ["AveragePooling3D", "AvgPool3D", "Cropping3D", "GlobalAveragePooling3D",
+            "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D", "MaxPool3D",
+            "MaxPooling3D", "UpSampling3D", "ZeroPadding3D"]
+__all__ += ["AdditiveAttention", "Attention", "MultiHeadAttention"]
+__all__ += ["Lambda", "OpLambda"]
+__all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
+            "Normalization", "RandomBrightness", "RandomContrast", "RandomFlip",
+            "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
+            "StringLookup", "TextVectorization"]

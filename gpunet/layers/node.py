@@ -5,6 +5,10 @@ layer for the input shapes, records a ``Node`` (the layer, its input tensors and
 tensors) in ``layer._inbound_nodes``, and returns new ``KerasTensor`` s with the shapes of
 ``compute_output_shape``. Every ``KerasTensor`` keeps its history ``(layer, node_index,
 tensor_index)``, as in Keras, from which ``Functional`` models rebuild the graph.
+
+Operators on ``KerasTensor`` s (``x * 2``, ``1 - x``, ``x[:, 0]``) and ``gpunet.ops`` functions
+called on them record ``OpLambda`` layers (``gpunet/layers/lambda_layer.py``): this module
+installs the hook that ``gpunet/ops/_symbolic.py`` calls.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
+from gpunet.ops import _symbolic
 
 
 class KerasTensor:
@@ -54,25 +59,82 @@ class KerasTensor:
         """The InputLayer behind an ``Input(...)`` tensor (used by ``Sequential.add``)."""
         return self._keras_history[0] if self._keras_history else None
 
-    def _merge(self, other: Any, cls_name: str, reverse: bool = False) -> KerasTensor:
-        if not isinstance(other, KerasTensor):
-            return NotImplemented
-        from gpunet.layers import merging
+    # Operators record layers, as in Keras: two KerasTensors of one shape under ``+ - *``
+    # give the merge layers ``Add`` / ``Subtract`` / ``Multiply``; everything else (numbers,
+    # arrays, broadcasting, ``/ ** @ -x x[i]``) an ``OpLambda`` naming the gpunet.ops function.
+    __array_ufunc__ = None  # ``np.ones(3) * x`` defers to ``x.__rmul__``
 
-        pair = [other, self] if reverse else [self, other]
-        return getattr(merging, cls_name)()(pair)
+    def _binary(self, other: Any, op: str, merge: str | None = None,
+                reverse: bool = False) -> KerasTensor:
+        if merge is not None and isinstance(other, KerasTensor) and other.shape == self.shape:
+            from gpunet.layers import merging
+
+            pair = [other, self] if reverse else [self, other]
+            return getattr(merging, merge)()(pair)
+        from gpunet import ops
+
+        return getattr(ops, op)(other, self) if reverse else getattr(ops, op)(self, other)
 
     def __add__(self, other: Any) -> KerasTensor:
-        """``a + b`` of two KerasTensors records an ``Add`` layer."""
-        return self._merge(other, "Add")
+        """``a + b``: an ``Add`` layer for two KerasTensors of one shape, else ``ops.add``."""
+        return self._binary(other, "add", "Add")
+
+    def __radd__(self, other: Any) -> KerasTensor:
+        return self._binary(other, "add", "Add", reverse=True)
 
     def __sub__(self, other: Any) -> KerasTensor:
-        """``a - b`` of two KerasTensors records a ``Subtract`` layer."""
-        return self._merge(other, "Subtract")
+        """``a - b``: a ``Subtract`` layer for two KerasTensors of one shape, else
+        ``ops.subtract``."""
+        return self._binary(other, "subtract", "Subtract")
+
+    def __rsub__(self, other: Any) -> KerasTensor:
+        return self._binary(other, "subtract", "Subtract", reverse=True)
 
     def __mul__(self, other: Any) -> KerasTensor:
-        """``a * b`` of two KerasTensors records a ``Multiply`` layer."""
-        return self._merge(other, "Multiply")
+        """``a * b``: a ``Multiply`` layer for two KerasTensors of one shape, else
+        ``ops.multiply``."""
+        return self._binary(other, "multiply", "Multiply")
+
+    def __rmul__(self, other: Any) -> KerasTensor:
+        return self._binary(other, "multiply", "Multiply", reverse=True)
+
+    def __truediv__(self, other: Any) -> KerasTensor:
+        return self._binary(other, "divide")
+
+    def __rtruediv__(self, other: Any) -> KerasTensor:
+        return self._binary(other, "divide", reverse=True)
+
+    def __pow__(self, other: Any) -> KerasTensor:
+        return self._binary(other, "power")
+
+    def __rpow__(self, other: Any) -> KerasTensor:
+        return self._binary(other, "power", reverse=True)
+
+    def __matmul__(self, other: Any) -> KerasTensor:
+        return self._binary(other, "matmul")
+
+    def __rmatmul__(self, other: Any) -> KerasTensor:
+        return self._binary(other, "matmul", reverse=True)
+
+    def __neg__(self) -> KerasTensor:
+        from gpunet import ops
+
+        return ops.negative(self)
+
+    def __abs__(self) -> KerasTensor:
+        from gpunet import ops
+
+        return ops.abs(self)
+
+    def __iter__(self):
+        raise TypeError("A KerasTensor is symbolic and cannot be iterated; index it "
+                        "(x[:, 0]) or use gpunet.ops functions.")
+
+    def __getitem__(self, key: Any) -> KerasTensor:
+        """``x[:, 0]`` records an ``OpLambda`` of ``ops.getitem``."""
+        from gpunet import ops
+
+        return ops.getitem(self, key)
 
     def __repr__(self) -> str:
         shape = "(" + ", ".join("None" if s is None else str(s) for s in self.shape) + (
@@ -173,8 +235,10 @@ def _run_shapes(layer: Any, args: Any, kwargs: dict) -> list[tuple]:
     """Output shapes found by running the layer on zeros twice (unknown sizes 2, then 3):
     the sizes that change between the runs are unknown (``None``)."""
     runs = []
+    import numpy as np
+
     for fill in (2, 3):
-        with no_grad():
+        with no_grad(), np.errstate(all="ignore"):  # log(0), 1/0 on the zeros are harmless
             out = layer(_zeros_like(args, fill), training=False,
                         **{k: _zeros_like(v, fill) for k, v in kwargs.items()})
         outs = out if isinstance(out, (list, tuple)) else [out]
@@ -276,3 +340,12 @@ def layer_io_at(layer: Any, node_index: int, which: str) -> Any:
         raise ValueError(f"Asked to get {which} at node {node_index}, but layer "
                          f"'{layer.name}' has only {len(nodes)} inbound node(s).")
     return _node_value(nodes[node_index], which)
+
+
+def _record_op(name: str, args: tuple, kwargs: dict) -> Any:
+    from gpunet.layers.lambda_layer import op_call
+
+    return op_call(name, args, kwargs)
+
+
+_symbolic.install(KerasTensor, _record_op)  # gpunet.ops functions accept KerasTensors

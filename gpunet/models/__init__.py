@@ -1,19 +1,29 @@
 """Models: ``Model`` (``Functional``), ``Sequential``, ``load_model``, ``clone_model``,
 ``model_from_json``, ``model_from_yaml``."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from gpunet.models.functional import Functional
 from gpunet.models.model import Model
 from gpunet.models.sequential import Sequential
 
 
-def load_model(filepath, custom_objects=None, compile=True, **kwargs):  # noqa: A002
+def load_model(filepath: Any, custom_objects: dict | None = None,
+               compile: bool = True, safe_mode: bool = True,  # noqa: A002
+               **kwargs: Any) -> Model:
     """Loads a model saved with ``model.save`` (gpunet's, or a Keras 2/3 ``.h5`` file).
 
     Args:
         filepath: path of the ``.h5`` file.
         custom_objects: ``{name: class or function}`` for custom layers, losses, activations
-            (not needed for those registered with ``gpunet.registry.register_serializable``).
+            and ``Lambda`` functions (not needed for those registered with
+            ``gpunet.registry.register_serializable``).
         compile: compile with the saved training config and restore the optimizer state.
+        safe_mode: refuse to load ``Lambda`` layers saved as Python bytecode (lambdas), which
+            would run code from the file (Keras 3's default). Pass ``False`` only for
+            files you trust.
 
     Returns:
         The model, compiled when ``compile`` and the file holds a training config.
@@ -23,37 +33,51 @@ def load_model(filepath, custom_objects=None, compile=True, **kwargs):  # noqa: 
     >>> model.save("model.h5")
     >>> model = gpunet.models.load_model("model.h5")
     """
+    from gpunet.layers.lambda_layer import safe_mode_scope
     from gpunet.saving.hdf5 import load_model as _load
 
-    kwargs.pop("safe_mode", None)
     if kwargs:
         raise TypeError(f"load_model() got unexpected keyword arguments: {sorted(kwargs)}")
-    return _load(filepath, custom_objects=custom_objects, compile=compile)
+    with safe_mode_scope(bool(safe_mode)):
+        return _load(filepath, custom_objects=custom_objects, compile=compile)
 
 
-def model_from_json(json_string, custom_objects=None):
+def model_from_json(json_string: str, custom_objects: dict | None = None,
+                    safe_mode: bool = True) -> Model:
     """Rebuilds an (uncompiled, freshly initialised) model from ``model.to_json()``.
+
+    Args:
+        json_string: the JSON text.
+        custom_objects: ``{name: class or function}`` for custom layers and functions.
+        safe_mode: refuse ``Lambda`` layers saved as Python bytecode (see ``load_model``).
 
     Example:
 
     >>> clone = gpunet.models.model_from_json(model.to_json())
     """
+    from gpunet.layers.lambda_layer import safe_mode_scope
     from gpunet.saving.serialization import model_from_json as _f
 
-    return _f(json_string, custom_objects)
+    with safe_mode_scope(bool(safe_mode)):
+        return _f(json_string, custom_objects)
 
 
-def model_from_yaml(yaml_string, custom_objects=None):
+def model_from_yaml(yaml_string: str, custom_objects: dict | None = None,
+                    safe_mode: bool = True) -> Model:
     """Rebuilds an (uncompiled, freshly initialised) model from ``model.to_yaml()``.
 
     Needs PyYAML (``pip install pyyaml``); raises ``ImportError`` saying so when missing.
+    ``safe_mode`` as for ``model_from_json``.
     """
+    from gpunet.layers.lambda_layer import safe_mode_scope
     from gpunet.saving.serialization import model_from_yaml as _f
 
-    return _f(yaml_string, custom_objects)
+    with safe_mode_scope(bool(safe_mode)):
+        return _f(yaml_string, custom_objects)
 
 
-def clone_model(model, input_tensors=None, clone_function=None):
+def clone_model(model: Model, input_tensors: Any = None,
+                clone_function: Any = None) -> Model:
     """A new model with the same architecture and freshly initialised weights (not compiled).
 
     Args:

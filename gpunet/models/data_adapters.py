@@ -22,6 +22,11 @@ Which sources, and what an epoch is:
   generator method ``__iter__``): every epoch calls ``iter()`` again, and runs until it ends
   (or for ``steps`` batches).
 
+Models with several inputs or outputs take batches whose ``x``, ``y`` and ``sample_weight``
+are lists (in input / output order) or dicts keyed by input / output name, as for arrays;
+``predict`` also takes ``[x_a, x_b]`` batches. ``class_weight`` is then Keras 2's
+``{output_name: {class: weight}}``.
+
 A source that ends before ``steps`` batches gives Keras's warning "Your input ran out of data"
 and, in ``fit``, stops training after that epoch. (An endless generator given for one epoch
 without ``steps_per_epoch`` runs forever, as in Keras.) A pass never pulls more than ``steps``
@@ -215,6 +220,9 @@ class StreamData:
         options: ``workers`` / ``max_queue_size`` / ``use_multiprocessing`` overriding the
             Sequence's own (defaults 1, 10, False).
         on_ran_out: called when the source ends before ``steps`` batches.
+        arrange: for models with several inputs or outputs: ``arrange(x, y, w)`` returns
+            ``(xs, ys, ws)``, lists in the model's input / output order (class weights
+            applied); batches then hold lists of device arrays.
 
     ``epoch()`` yields device batches ``(x, y, sample_weight)`` for one epoch; ``close()``
     stops the background thread (``closes_streams`` calls it for you).
@@ -223,7 +231,8 @@ class StreamData:
     def __init__(self, backend: Backend, source: Any, purpose: str = "fit",
                  steps: int | None = None, shuffle: Any = False,
                  class_weight: dict | None = None, options: dict | None = None,
-                 on_ran_out: Callable[[], None] | None = None) -> None:
+                 on_ran_out: Callable[[], None] | None = None,
+                 arrange: Callable | None = None) -> None:
         arg = {"fit": "steps_per_epoch", "validation": "validation_steps"}.get(purpose, "steps")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
                                   or steps < 1):
@@ -235,6 +244,7 @@ class StreamData:
         self.desc = _describe(source)
         self.class_weight = class_weight
         self.on_ran_out = on_ran_out
+        self.arrange = arrange
         self.kind = ("sequence" if is_sequence(source) else
                      "iterator" if isinstance(source, Iterator) else "iterable")
         self.shuffle = bool(shuffle) and self.kind == "sequence"
@@ -303,6 +313,11 @@ class StreamData:
             raw = tuple(raw)
         if self.purpose == "predict":
             x = raw[0] if isinstance(raw, tuple) and 1 <= len(raw) <= 3 else raw
+            if self.arrange is not None:
+                if isinstance(raw, tuple) and getattr(self.arrange, "n_inputs", 1) > 1 and \
+                        not isinstance(raw[0], (list, tuple, dict)):
+                    x = list(raw)  # [x_a, x_b] of a several-input model, not (x, y)
+                return self._convert_multi(x, None, None, pos, idx, where)
             return pos, idx, self._array(x, "x", "x", where), None, None
         if not isinstance(raw, tuple) or len(raw) not in (2, 3):
             got = (f"a tuple of {len(raw)} elements" if isinstance(raw, tuple) else
@@ -315,6 +330,8 @@ class StreamData:
         if y is None:
             raise ValueError(f"{where[0].upper()}{where[1:]}: the targets `y` are None; "
                              "training and evaluation need (x, y) batches.")
+        if self.arrange is not None:
+            return self._convert_multi(x, y, w, pos, idx, where)
         x = self._array(x, "x", "x", where)
         yh = _host(y) if self.class_weight is not None else None
         y = self._array(y, "y", "y", where)
@@ -332,6 +349,31 @@ class StreamData:
                                  f"{name} has {a.shape[0]} (shapes: x {tuple(x.shape)}, "
                                  f"{name} {tuple(a.shape)}).")
         return pos, idx, x, y, w
+
+    def _convert_multi(self, x: Any, y: Any, w: Any, pos: int, idx: int | None,
+                       where: str) -> tuple:
+        """A batch of a model with several inputs / outputs: lists of device arrays."""
+        try:
+            xs, ys, ws = self.arrange(x, y, w)
+        except ValueError as e:
+            raise ValueError(f"{where[0].upper()}{where[1:]}: {e}") from None
+
+        def conv(arrs, name, kind):
+            if arrs is None:
+                return None
+            return [None if a is None and kind != "x" else
+                    self._array(a, f"{name}[{i}]", kind, where) for i, a in enumerate(arrs)]
+
+        xs, ys, ws = conv(xs, "x", "x"), conv(ys, "y", "y"), conv(ws, "sample_weight", "w")
+        n = xs[0].shape[0]
+        for name, arrs in (("x", xs), ("y", ys), ("sample_weight", ws)):
+            for i, a in enumerate(arrs or []):
+                if a is not None and a.shape[0] != n:
+                    raise ValueError(f"{where[0].upper()}{where[1:]}: x[0] has {n} samples but "
+                                     f"{name}[{i}] has {a.shape[0]}.")
+        if getattr(self.arrange, "single", False):  # one input, one output: plain arrays
+            return pos, idx, xs[0], None if ys is None else ys[0], None if ws is None else ws[0]
+        return pos, idx, xs, ys, ws
 
     # -- tasks for one pass ------------------------------------------------------------------
     def _tasks(self) -> Iterator:
@@ -359,19 +401,17 @@ class StreamData:
 
     def _check(self, pos: int, idx: int | None, x: Any, y: Any, w: Any) -> None:
         arrays = (("x", x), ("y", y), ("sample_weight", w))
-        tail = tuple(None if a is None else tuple(a.shape[1:]) for _, a in arrays)
+        tail = tuple(_shape(a, 1) for _, a in arrays)
         if self._ref is None:
-            self._ref = (tail, pos, idx, tuple(None if a is None else tuple(a.shape)
-                                               for _, a in arrays))
+            self._ref = (tail, pos, idx, tuple(_shape(a) for _, a in arrays))
             return
         if tail == self._ref[0]:
             return
         ref_tail, rpos, ridx, ref_full = self._ref
         diffs = []
         for (name, a), rt, rf in zip(arrays, ref_tail, ref_full):
-            if (None if a is None else tuple(a.shape[1:])) != rt:
-                diffs.append(f"`{name}` of shape {None if a is None else tuple(a.shape)} "
-                             f"(earlier: {rf})")
+            if _shape(a, 1) != rt:
+                diffs.append(f"`{name}` of shape {_shape(a)} (earlier: {rf})")
         raise ValueError(f"Inconsistent batch shapes: {self._where(pos, idx)} has "
                          f"{', '.join(diffs)}; the earlier shapes are those of "
                          f"{self._where(rpos, ridx).split(' from ')[0]}. Every batch must "
@@ -433,7 +473,8 @@ class StreamData:
         gen = self._pass()
         first = next(gen)  # an empty first pass raises ValueError inside _pass
         self._primed = (first, gen)
-        return tuple(first[0].shape)
+        x = first[0]
+        return tuple((x[0] if isinstance(x, list) else x).shape)
 
     def epoch(self) -> Iterator:
         """Yields the device batches ``(x, y, sample_weight)`` of one epoch."""
@@ -462,10 +503,20 @@ class StreamData:
         self.close()
 
 
+def _shape(a: Any, start: int = 0) -> Any:
+    """``a.shape[start:]`` as a tuple (a tuple of them for a list of arrays; None for None)."""
+    if a is None:
+        return None
+    if isinstance(a, list):
+        return tuple(_shape(e, start) for e in a)
+    return tuple(a.shape[start:])
+
+
 # -- fit's rules -------------------------------------------------------------------------------
 def fit_stream(backend: Backend, x: Any, y: Any, sample_weight: Any, class_weight: Any,
                validation_split: float, shuffle: Any, steps_per_epoch: int | None,
-               n_epochs: int, options: dict, on_ran_out: Callable[[], None]) -> StreamData:
+               n_epochs: int, options: dict, on_ran_out: Callable[[], None],
+               arrange: Callable | None = None) -> StreamData:
     """The training ``StreamData`` of ``fit``, after Keras's argument checks."""
     desc = _describe(x)
     if y is not None:
@@ -485,12 +536,14 @@ def fit_stream(backend: Backend, x: Any, y: Any, sample_weight: Any, class_weigh
             "steps_per_epoch * epochs batches, e.g. loop forever), or use a "
             "`gpunet.utils.Sequence`. Without `steps_per_epoch` a generator feeds one epoch "
             "that lasts until it is exhausted.")
-    return StreamData(backend, x, "fit", steps_per_epoch, shuffle, class_weight, options,
-                      on_ran_out)
+    return StreamData(backend, x, "fit", steps_per_epoch, shuffle,
+                      None if arrange is not None else class_weight, options, on_ran_out,
+                      arrange)
 
 
 def validation_stream(backend: Backend, data: Any, validation_steps: int | None,
-                      n_runs: int, options: dict) -> StreamData:
+                      n_runs: int, options: dict, arrange: Callable | None = None
+                      ) -> StreamData:
     """The validation ``StreamData`` of ``fit``."""
     if validation_steps is None and n_runs > 1 and not is_sequence(data) \
             and isinstance(data, Iterator):
@@ -498,14 +551,16 @@ def validation_stream(backend: Backend, data: Any, validation_steps: int | None,
             f"`validation_data` is {_describe(data)}, which can be consumed only once, but "
             f"validation runs {n_runs} times: pass `validation_steps` (batches per "
             "validation), or use a `gpunet.utils.Sequence`.")
-    return StreamData(backend, data, "validation", validation_steps, False, None, options)
+    return StreamData(backend, data, "validation", validation_steps, False, None, options,
+                      arrange=arrange)
 
 
 def eval_stream(backend: Backend, x: Any, y: Any, sample_weight: Any, purpose: str,
-                steps: int | None, options: dict) -> StreamData:
+                steps: int | None, options: dict, arrange: Callable | None = None
+                ) -> StreamData:
     """The ``StreamData`` of ``evaluate`` (``purpose="evaluate"``) or ``predict``."""
     if y is not None or sample_weight is not None:
         arg = "y" if y is not None else "sample_weight"
         raise ValueError(f"`{arg}` must not be given when `x` is {_describe(x)}: yield "
                          "(x, y) or (x, y, sample_weight) batches instead.")
-    return StreamData(backend, x, purpose, steps, False, None, options)
+    return StreamData(backend, x, purpose, steps, False, None, options, arrange=arrange)

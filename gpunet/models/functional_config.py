@@ -223,10 +223,16 @@ def clone_functional(model, input_tensors: Any = None, clone_function: Any = Non
     from gpunet.models.model import Model
 
     def default(layer):
+        from gpunet.layers.lambda_layer import Lambda
+
         if isinstance(layer, Model):
             from gpunet.models import clone_model
 
             return clone_model(layer)
+        if type(layer) is Lambda:  # shares the function: a closure need not be serializable
+            return Lambda(layer.function, layer._output_shape, layer.mask,
+                          copy.deepcopy(layer.arguments), name=layer.name,
+                          trainable=layer.trainable, dtype=layer.dtype)
         return type(layer).from_config(copy.deepcopy(layer.get_config()))
 
     fn = clone_function or default

@@ -99,6 +99,29 @@ class Model(Layer):
     def losses(self):
         return [t for layer in self.layers for t in layer.losses]
 
+    @property
+    def stateful(self) -> bool:
+        """Whether a layer of the model (nested models included) keeps states between calls."""
+        return any(getattr(layer, "stateful", False) for layer in self.layers)
+
+    def reset_states(self) -> None:
+        """Resets the kept states of every stateful layer (``stateful=True`` RNNs and
+        ``Bidirectional`` wrappers of them), nested models included, as Keras 2 does.
+
+        Example:
+
+        >>> model = Sequential([Input(batch_shape=(4, 10, 3)), LSTM(8, stateful=True)])
+        >>> for chunk in chunks:
+        ...     model.predict_on_batch(chunk)
+        >>> model.reset_states()   # the next sequence starts from zero states
+        """
+        for layer in self.layers:
+            if isinstance(layer, Model):
+                layer.reset_states()
+            elif getattr(layer, "stateful", False) and callable(
+                    getattr(layer, "reset_states", None)):
+                layer.reset_states()
+
     def count_params(self) -> int:
         """Number of scalars in all weights."""
         if not self.built:

@@ -171,12 +171,69 @@ def to_lists(model: Any, x: Any, y: Any, sample_weight: Any):
     ws = None
     if sample_weight is not None:
         if isinstance(sample_weight, (dict, list, tuple)) and not (
-                isinstance(sample_weight, (list, tuple)) and np.ndim(sample_weight[0]) == 0):
+                isinstance(sample_weight, (list, tuple)) and sample_weight[0] is not None
+                and np.ndim(sample_weight[0]) == 0):
             ws = _as_list(sample_weight, model.output_names, "sample_weight", model.name,
                           allow_missing=True)
         else:
             ws = [sample_weight] * len(model.output_names)
     return xs, ys, ws
+
+
+def class_weights_multi(model: Any, ys: list | None, ws: list | None,
+                        class_weight: Any) -> list:
+    """Per-output sample weights from Keras 2's ``{output_name: {class: weight}}``.
+
+    Outputs left out of ``class_weight`` keep their ``sample_weight`` (or none); where both
+    are given, they are multiplied (Keras 2's rule).
+
+    Raises:
+        ValueError: for a plain ``{class: weight}`` dict (ambiguous with several outputs),
+            unknown output names, or an output without targets.
+    """
+    names = list(model.output_names)
+    if not isinstance(class_weight, dict) or not class_weight or not all(
+            isinstance(v, dict) for v in class_weight.values()):
+        raise ValueError(
+            f"Model '{model.name}' has several outputs ({names}): `class_weight` must be a "
+            "dict keyed by output name whose values are {class: weight} dicts, e.g. "
+            f"class_weight={{'{names[0]}': {{0: 1.0, 1: 5.0}}}}. Received: {class_weight!r}")
+    unknown = [k for k in class_weight if k not in names]
+    if unknown:
+        raise ValueError(f"Unknown output names in `class_weight`: {unknown}. The outputs of "
+                         f"model '{model.name}' are {names}.")
+    from gpunet.models.data import class_weights_to_sample_weights
+
+    out = list(ws) if ws is not None else [None] * len(names)
+    for i, name in enumerate(names):
+        cw = class_weight.get(name)
+        if cw is None:
+            continue
+        if ys is None or ys[i] is None:
+            raise ValueError(f"`class_weight` is given for output '{name}', but no target "
+                             "data was given for it in `y`.")
+        sw = class_weights_to_sample_weights(ys[i], cw)
+        if out[i] is not None:
+            prev = _host(out[i])
+            prev = prev.get() if hasattr(prev, "get") else np.asarray(prev)
+            sw = sw * prev.reshape(len(prev), -1)[:, 0].astype(sw.dtype)
+        out[i] = sw
+    return out
+
+
+def stream_arranger(model: Any, class_weight: Any = None, single: bool = False):
+    """``arrange(x, y, sample_weight) -> (xs, ys, ws)``: one batch of a generator or
+    Sequence (lists or dicts) in the model's input / output order, class weights applied.
+    ``single``: a one-input, one-output Functional model (its batches are then unwrapped)."""
+    def arrange(x: Any, y: Any, w: Any):
+        xs, ys, ws = to_lists(model, x, y, w)
+        if class_weight is not None:
+            ws = class_weights_multi(model, ys, ws, class_weight)
+        return xs, ys, ws
+
+    arrange.n_inputs = len(model.inputs)
+    arrange.single = single
+    return arrange
 
 
 def single_arrays(model: Any, x: Any, y: Any, sample_weight: Any):
@@ -257,5 +314,6 @@ class MultiArrayData(ArrayData):
             yield take(self.xs, key), take(self.ys, key), take(self.ws, key)
 
 
-__all__ = ["MultiArrayData", "MultiLossContainer", "MultiMetricsContainer", "is_multi",
-           "single_arrays", "split_validation_multi", "to_lists"]
+__all__ = ["MultiArrayData", "MultiLossContainer", "MultiMetricsContainer",
+           "class_weights_multi", "is_multi", "single_arrays", "split_validation_multi",
+           "stream_arranger", "to_lists"]

@@ -43,6 +43,29 @@ def _unwrap(model, x, y, w):
     return x, y, w
 
 
+def _single_class_weight(model, class_weight: Any) -> Any:
+    """A one-output model also takes Keras 2's ``{output_name: {class: weight}}``."""
+    names = getattr(model, "output_names", None)
+    if isinstance(class_weight, dict) and len(class_weight) == 1 and names:
+        (key, value), = class_weight.items()
+        if key in names and isinstance(value, dict):
+            return value
+    return class_weight
+
+
+def _arranger(model, multi: bool, class_weight: Any = None):
+    """For Functional models: how a generator's batches (lists / dicts keyed by input and
+    output names) map onto the model."""
+    if not hasattr(model, "_nodes"):
+        return None
+    from gpunet.models.multi_io import stream_arranger
+
+    if multi:
+        return stream_arranger(model, class_weight)
+    cw = None if class_weight is None else {model.output_names[0]: class_weight}
+    return stream_arranger(model, cw, single=True)
+
+
 def _make_step(model, multi: bool):
     return MultiStep(model) if multi else _Step(model)
 
@@ -87,14 +110,13 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     val = None
     if validation_data is not None and not is_stream(validation_data):
         val = _unpack(validation_data)
-    if is_stream(x) and multi:
-        raise NotImplementedError("fit() with a generator or Sequence is not supported yet for "
-                                  "models with several inputs or outputs; pass lists or dicts "
-                                  "of arrays.")
+    if class_weight is not None and not multi:
+        class_weight = _single_class_weight(model, class_weight)
     if is_stream(x):  # generator / iterator / Sequence: batches prepared in the background
         train = fit_stream(model.backend, x, y, sample_weight, class_weight, validation_split,
                            shuffle, steps_per_epoch, epochs - initial_epoch, options,
-                           lambda: setattr(model, "stop_training", True))
+                           lambda: setattr(model, "stop_training", True),
+                           _arranger(model, multi, class_weight))
         _ensure_ready(model, train.peek())
     else:
         if y is None:
@@ -110,10 +132,12 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             (x, y, sample_weight), val = split_validation(x, y, sample_weight, validation_split)
         elif not 0 <= validation_split < 1:
             split_validation(x, y, sample_weight, validation_split)
-        if class_weight is not None and multi:
-            raise ValueError("`class_weight` is only supported for models with a single "
-                             "output; use `sample_weight` per output instead.")
-        if class_weight is not None:
+        if class_weight is not None and multi:  # Keras 2: {output_name: {class: weight}}
+            from gpunet.models.multi_io import class_weights_multi, to_lists
+
+            x, y, sample_weight = to_lists(model, x, y, sample_weight)
+            sample_weight = class_weights_multi(model, y, sample_weight, class_weight)
+        elif class_weight is not None:
             cw = class_weights_to_sample_weights(y, class_weight)
             if sample_weight is not None:
                 import numpy as np
@@ -135,7 +159,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     val_data = None
     if is_stream(validation_data):
         runs = sum(_due(e, validation_freq) for e in range(initial_epoch, epochs))
-        val_data = validation_stream(b, validation_data, validation_steps, runs, options)
+        val_data = validation_stream(b, validation_data, validation_steps, runs, options,
+                                     _arranger(model, multi))
     elif val is not None:
         vx, vy, vw = val
         if not multi:
@@ -281,11 +306,9 @@ def evaluate(model, x, y, batch_size, verbose, sample_weight, steps, callbacks, 
     options = pipeline_options(kwargs)
     if x is None:
         raise ValueError("evaluate() needs input data: received x=None.")
-    if is_stream(x) and multi:
-        raise NotImplementedError("evaluate() with a generator or Sequence is not supported "
-                                  "yet for models with several inputs or outputs.")
     if is_stream(x):
-        data = eval_stream(model.backend, x, y, sample_weight, "evaluate", steps, options)
+        data = eval_stream(model.backend, x, y, sample_weight, "evaluate", steps, options,
+                           _arranger(model, multi))
         _ensure_ready(model, data.peek())
     else:
         if y is None:
@@ -320,11 +343,9 @@ def predict(model, x, batch_size, verbose, steps, callbacks, **kwargs):
     options = pipeline_options(kwargs)
     if x is None:
         raise ValueError("predict() needs input data: received x=None.")
-    if is_stream(x) and _is_multi(model):
-        raise NotImplementedError("predict() with a generator or Sequence is not supported "
-                                  "yet for models with several inputs or outputs.")
     if is_stream(x):
-        data = eval_stream(model.backend, x, None, None, "predict", steps, options)
+        data = eval_stream(model.backend, x, None, None, "predict", steps, options,
+                           _arranger(model, _is_multi(model)))
         _ensure_ready(model, data.peek())
     else:
         multi = _is_multi(model)
@@ -369,8 +390,14 @@ def _predict_multi(model, data, callbacks):
 def train_on_batch(model, x, y, sample_weight, class_weight, return_dict):
     model._require_compiled("train_on_batch")
     multi = _is_multi(model)
-    if class_weight is not None:
-        sample_weight = class_weights_to_sample_weights(y, class_weight)
+    if class_weight is not None and multi:
+        from gpunet.models.multi_io import class_weights_multi, to_lists
+
+        x, y, sample_weight = to_lists(model, x, y, sample_weight)
+        sample_weight = class_weights_multi(model, y, sample_weight, class_weight)
+    elif class_weight is not None:
+        sample_weight = class_weights_to_sample_weights(
+            y, _single_class_weight(model, class_weight))
     if multi:
         from gpunet.models.multi_io import to_lists
 

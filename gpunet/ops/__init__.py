@@ -6,7 +6,9 @@ its arithmetic operators.
 """
 
 from gpunet.autograd.tensor import Tensor
+from gpunet.ops.attention import scaled_dot_product_attention
 from gpunet.ops.conv import conv1d, conv2d
+from gpunet.ops.conv_extra import conv3d, conv_transpose, depthwise_conv, separable_conv
 from gpunet.ops.embedding import embedding_lookup
 from gpunet.ops.losses import (
     sigmoid_cross_entropy,
@@ -65,6 +67,7 @@ from gpunet.ops.nn import (
     swish,
 )
 from gpunet.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pad, upsampling2d
+from gpunet.ops.pool_extra import avg_pool3d, max_pool3d, upsampling3d
 from gpunet.ops.rnn import gru, lstm, simple_rnn
 from gpunet.ops.shape import (
     concatenate,
@@ -104,9 +107,12 @@ Tensor.sum = lambda self, axis=None, keepdims=False: sum(self, axis, keepdims)
 Tensor.mean = lambda self, axis=None, keepdims=False: mean(self, axis, keepdims)
 
 __all__ = [
+    "scaled_dot_product_attention",
     "embedding_lookup", "gru", "lstm", "simple_rnn",
     "avg_pool1d", "avg_pool2d", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "pad",
     "upsampling2d",
+    "avg_pool3d", "conv3d", "conv_transpose", "depthwise_conv", "max_pool3d", "separable_conv",
+    "upsampling3d",
     "abs", "add", "cast", "clip", "concatenate", "cos", "dense", "divide", "dropout", "elu",
     "exp", "expand_dims", "exponential", "flatten", "gelu", "getitem", "hard_sigmoid",
     "hard_silu", "hard_swish", "leaky_relu", "linear", "log", "log1p", "log_softmax", "matmul",

@@ -7,6 +7,7 @@ from typing import Any
 
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
+from gpunet.ops import _symbolic as _sym
 from gpunet.ops._utils import as_tensor, norm_axis, unbroadcast, xp_of
 
 
@@ -133,26 +134,29 @@ class _Unary(Function):
         return self.df(xp_of(gy), self.x, self.y, gy)
 
 
-def unary(f, df):
-    """Builds a differentiable elementwise function from a forward and its derivative."""
+def unary(f, df, name: str | None = None):
+    """Builds a differentiable elementwise function from a forward and its derivative
+    (``name``: the ``gpunet.ops`` name it is recorded under on Functional-API inputs)."""
 
     def op(x):
+        if x.__class__ is _sym.KT and name is not None:
+            return _sym.call(name, (x,), {})
         return _Unary(f, df)(as_tensor(x))
 
     return op
 
 
-negative = unary(lambda xp, x: -x, lambda xp, x, y, g: -g)
-exp = unary(lambda xp, x: xp.exp(x), lambda xp, x, y, g: g * y)
-log = unary(lambda xp, x: xp.log(x), lambda xp, x, y, g: g / x)
-log1p = unary(lambda xp, x: xp.log1p(x), lambda xp, x, y, g: g / (1 + x))
-sqrt = unary(lambda xp, x: xp.sqrt(x), lambda xp, x, y, g: g / (2 * y))
-square = unary(lambda xp, x: x * x, lambda xp, x, y, g: 2 * x * g)
-abs = unary(lambda xp, x: xp.abs(x), lambda xp, x, y, g: g * xp.sign(x))  # noqa: A001
-sin = unary(lambda xp, x: xp.sin(x), lambda xp, x, y, g: g * xp.cos(x))
-cos = unary(lambda xp, x: xp.cos(x), lambda xp, x, y, g: -g * xp.sin(x))
-tanh = unary(lambda xp, x: xp.tanh(x), lambda xp, x, y, g: g * (1 - y * y))
-sign = unary(lambda xp, x: xp.sign(x), lambda xp, x, y, g: g * 0)
+negative = unary(lambda xp, x: -x, lambda xp, x, y, g: -g, "negative")
+exp = unary(lambda xp, x: xp.exp(x), lambda xp, x, y, g: g * y, "exp")
+log = unary(lambda xp, x: xp.log(x), lambda xp, x, y, g: g / x, "log")
+log1p = unary(lambda xp, x: xp.log1p(x), lambda xp, x, y, g: g / (1 + x), "log1p")
+sqrt = unary(lambda xp, x: xp.sqrt(x), lambda xp, x, y, g: g / (2 * y), "sqrt")
+square = unary(lambda xp, x: x * x, lambda xp, x, y, g: 2 * x * g, "square")
+abs = unary(lambda xp, x: xp.abs(x), lambda xp, x, y, g: g * xp.sign(x), "abs")  # noqa: A001
+sin = unary(lambda xp, x: xp.sin(x), lambda xp, x, y, g: g * xp.cos(x), "sin")
+cos = unary(lambda xp, x: xp.cos(x), lambda xp, x, y, g: -g * xp.sin(x), "cos")
+tanh = unary(lambda xp, x: xp.tanh(x), lambda xp, x, y, g: g * (1 - y * y), "tanh")
+sign = unary(lambda xp, x: xp.sign(x), lambda xp, x, y, g: g * 0, "sign")
 
 
 class Clip(Function):
@@ -237,41 +241,57 @@ def _pair(a, b):
 
 def add(a: Any, b: Any) -> Tensor:
     """Elementwise ``a + b`` with broadcasting."""
+    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
+        return _sym.call("add", (a, b), {})
     return Add()(*_pair(a, b))
 
 
 def subtract(a: Any, b: Any) -> Tensor:
     """Elementwise ``a - b`` with broadcasting."""
+    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
+        return _sym.call("subtract", (a, b), {})
     return Subtract()(*_pair(a, b))
 
 
 def multiply(a: Any, b: Any) -> Tensor:
     """Elementwise ``a * b`` with broadcasting."""
+    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
+        return _sym.call("multiply", (a, b), {})
     return Multiply()(*_pair(a, b))
 
 
 def divide(a: Any, b: Any) -> Tensor:
     """Elementwise ``a / b`` with broadcasting."""
+    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
+        return _sym.call("divide", (a, b), {})
     return Divide()(*_pair(a, b))
 
 
 def power(a: Any, b: Any) -> Tensor:
     """Elementwise ``a ** b`` with broadcasting."""
+    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
+        return _sym.call("power", (a, b), {})
     return Power()(*_pair(a, b))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum (the gradient goes to ``a`` on ties)."""
+    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
+        return _sym.call("maximum", (a, b), {})
     return Maximum()(*_pair(a, b))
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum (the gradient goes to ``a`` on ties)."""
+    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
+        return _sym.call("minimum", (a, b), {})
     return Minimum()(*_pair(a, b))
 
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's ``matmul`` broadcasting rules."""
+    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
+        return _sym.call("matmul", (a, b), {})
     return MatMul()(*_pair(a, b))
 
 
@@ -289,21 +309,29 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (all axes by default)."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("sum", (x,), {"axis": axis, "keepdims": keepdims})
     return Sum(axis, keepdims)(_t(x))
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis`` (all axes by default)."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("mean", (x,), {"axis": axis, "keepdims": keepdims})
     return Mean(axis, keepdims)(_t(x))
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Maximum over ``axis``; ties share the gradient equally."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("max", (x,), {"axis": axis, "keepdims": keepdims})
     return _Extreme(axis, keepdims, "max")(_t(x))
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Minimum over ``axis``; ties share the gradient equally."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("min", (x,), {"axis": axis, "keepdims": keepdims})
     return _Extreme(axis, keepdims, "min")(_t(x))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
+from gpunet.ops import _symbolic as _sym
 from gpunet.ops._utils import as_tensor, xp_of
 from gpunet.ops.math import unary
 
@@ -115,6 +116,9 @@ class LogSoftmax(Function):
 def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None,
          threshold: float = 0.0) -> Tensor:
     """Rectified linear unit, with Keras's optional slope, cap and threshold."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("relu", (x,), {"negative_slope": negative_slope, "max_value": max_value,
+                                        "threshold": threshold})
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return ReLU()(as_tensor(x))
 
@@ -139,6 +143,8 @@ def sigmoid(x: Any) -> Tensor:
     The output remembers its input (``_logits``) so a binary cross-entropy that follows
     can use the stable logits form, as TensorFlow's Keras does.
     """
+    if x.__class__ is _sym.KT:
+        return _sym.call("sigmoid", (x,), {})
     x = as_tensor(x)
     y = Sigmoid()(x)
     y._logits = x
@@ -152,6 +158,8 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     loss that follows can use the fused, stable log-softmax form (TensorFlow Keras does the
     same); the loss value differs from clip-then-log only where a probability is below 1e-7.
     """
+    if x.__class__ is _sym.KT:
+        return _sym.call("softmax", (x,), {"axis": axis})
     x = as_tensor(x)
     y = Softmax(axis)(x)
     if axis in (-1, x.ndim - 1):
@@ -161,6 +169,8 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """Log of the softmax over ``axis``, computed stably."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("log_softmax", (x,), {"axis": axis})
     return LogSoftmax(axis)(as_tensor(x))
 
 

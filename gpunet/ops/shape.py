@@ -6,6 +6,7 @@ from typing import Any
 
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
+from gpunet.ops import _symbolic as _sym
 from gpunet.ops._utils import as_tensor, xp_of
 
 
@@ -98,16 +99,22 @@ class Stack(Function):
 
 def reshape(x: Any, shape: Any) -> Tensor:
     """Gives ``x`` a new shape (one ``-1`` is inferred)."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("reshape", (x,), {"shape": shape})
     return Reshape(shape)(as_tensor(x))
 
 
 def transpose(x: Any, axes: Any = None) -> Tensor:
     """Permutes the axes (reverses them by default)."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("transpose", (x,), {"axes": axes})
     return Transpose(axes)(as_tensor(x))
 
 
 def getitem(x: Any, key: Any) -> Tensor:
     """``x[key]`` with NumPy indexing; repeated integer indices accumulate gradients."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("getitem", (x,), {"key": key})
     if isinstance(key, Tensor):
         key = key.data
     return GetItem(key)(as_tensor(x))
@@ -115,18 +122,24 @@ def getitem(x: Any, key: Any) -> Tensor:
 
 def concatenate(xs: list, axis: int = -1) -> Tensor:
     """Joins tensors along an existing axis."""
+    if _sym.any_symbolic(xs):
+        return _sym.call("concatenate", (list(xs),), {"axis": axis})
     xs = [as_tensor(x) for x in xs]
     return Concatenate(axis)(*xs)
 
 
 def stack(xs: list, axis: int = 0) -> Tensor:
     """Joins tensors along a new axis."""
+    if _sym.any_symbolic(xs):
+        return _sym.call("stack", (list(xs),), {"axis": axis})
     xs = [as_tensor(x) for x in xs]
     return Stack(axis)(*xs)
 
 
 def expand_dims(x: Any, axis: int) -> Tensor:
     """Inserts a size-1 axis at ``axis``."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("expand_dims", (x,), {"axis": axis})
     x = as_tensor(x)
     shape = list(x.shape)
     axis = axis % (len(shape) + 1)
@@ -136,6 +149,8 @@ def expand_dims(x: Any, axis: int) -> Tensor:
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Removes size-1 axes (all of them, or those in ``axis``)."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("squeeze", (x,), {"axis": axis})
     x = as_tensor(x)
     if axis is None:
         shape = [s for s in x.shape if s != 1]
@@ -150,5 +165,7 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
 
 def flatten(x: Any) -> Tensor:
     """Flattens every axis but the first: ``[N, d1, ..., dk] -> [N, d1*...*dk]``."""
+    if x.__class__ is _sym.KT:
+        return _sym.call("flatten", (x,), {})
     x = as_tensor(x)
     return reshape(x, (x.shape[0], -1))

@@ -3,7 +3,8 @@
 The DOT text is written here (no pydot needed); pictures (PNG, SVG, PDF, ...) are rendered
 by Graphviz's ``dot`` program when it is on ``PATH``. The drawing follows Keras 2's: one
 record node per layer labelled ``name: ClassName``, with ``{input:|output:}`` shape columns
-when ``show_shapes=True``, edges along the data flow.
+when ``show_shapes=True``, edges along the data flow: a chain for ``Sequential`` models, the
+layer graph (from each layer's inbound nodes) for ``Functional`` ones.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class _Builder:
                      show_trainable)
         self.expand = expand_nested
         self.lines: list[str] = []
+        self._edges: set[str] = set()
         self.count = 0
 
     def label(self, layer, in_shape, out_shape) -> str:
@@ -109,27 +111,71 @@ class _Builder:
         self.lines.append(f'{indent}{nid} [label="{self.label(layer, in_shape, out_shape)}"];')
         return nid
 
+    def shapes(self, layer) -> tuple:
+        from gpunet.layers.core import InputLayer
+
+        if isinstance(layer, InputLayer):
+            return layer.batch_shape, layer.batch_shape
+        return getattr(layer, "input_shape_", None), getattr(layer, "output_shape_", None)
+
+    def draw(self, model, indent: str) -> tuple[list[str], list[str]]:
+        """Adds ``model``'s layers and edges; returns the node ids where its inputs enter and
+        where its outputs leave (in input / output order)."""
+        if hasattr(model, "_nodes"):
+            return self.functional(model, indent)
+        first, last = self.sequence(model, indent)
+        return [first] if first else [], [last] if last else []
+
+    def layer(self, layer, indent: str) -> tuple[list[str], list[str]]:
+        """One layer: a node, or (``expand_nested``) a box holding a nested model."""
+        from gpunet.models.model import Model
+
+        if self.expand and isinstance(layer, Model):
+            self.lines.append(f"{indent}subgraph cluster_{self.count} {{")
+            self.lines.append(f'{indent}  label="{_escape(layer.name)}";')
+            ins, outs = self.draw(layer, indent + "  ")
+            self.lines.append(f"{indent}}}")
+            return ins, outs
+        nid = self.node(layer, *self.shapes(layer), indent)
+        return [nid], [nid]
+
+    def edge(self, indent: str, src: str | None, dst: str | None) -> None:
+        line = f"{indent}{src} -> {dst};"
+        if src is not None and dst is not None and line not in self._edges:
+            self._edges.add(line)
+            self.lines.append(line)
+
     def sequence(self, model, indent: str, last: str | None = None
                  ) -> tuple[str | None, str | None]:
         """Adds ``model``'s layers after node ``last``; returns its first and last node ids."""
-        from gpunet.models.model import Model
-
         first = None
         for layer in model.layers:
-            in_shape = getattr(layer, "input_shape_", None)
-            out_shape = getattr(layer, "output_shape_", None)
-            if self.expand and isinstance(layer, Model):
-                self.lines.append(f"{indent}subgraph cluster_{self.count} {{")
-                self.lines.append(f'{indent}  label="{_escape(layer.name)}";')
-                head, tail = self.sequence(layer, indent + "  ")
-                self.lines.append(f"{indent}}}")
-            else:
-                head = tail = self.node(layer, in_shape, out_shape, indent)
-            if last is not None and head is not None:
-                self.lines.append(f"{indent}{last} -> {head};")
+            ins, outs = self.layer(layer, indent)
+            head, tail = (ins[0] if ins else None), (outs[-1] if outs else None)
+            if last is not None:
+                self.edge(indent, last, head)
             first = first or head
             last = tail or last
         return first, last
+
+    def functional(self, model, indent: str) -> tuple[list[str], list[str]]:
+        """A Functional model's DAG: an edge for every tensor passed between layers, read from
+        the model's nodes (shared layers have one node and several edges)."""
+        drawn: dict[int, tuple[list[str], list[str]]] = {}
+        for layer in model.layers:
+            drawn[id(layer)] = self.layer(layer, indent)
+
+        def leave(t) -> str | None:
+            src, _, tensor_index = t._keras_history
+            outs = drawn.get(id(src), ([], []))[1]
+            return outs[min(tensor_index, len(outs) - 1)] if outs else None
+
+        for node in model._nodes:
+            ins = drawn.get(id(node.layer), ([], []))[0]
+            for k, t in enumerate(node.input_tensors):
+                self.edge(indent, leave(t), ins[min(k, len(ins) - 1)] if ins else None)
+        entries = [drawn[id(t._keras_history[0])][0][0] for t in model.inputs]
+        return entries, [leave(t) for t in model.outputs]
 
 
 def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False,
@@ -139,7 +185,9 @@ def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False,
     """The model's layer graph as DOT.
 
     Args:
-        model: a ``Sequential`` model (built or not: unknown shapes show as ``?``).
+        model: a ``Sequential`` model (built or not: unknown shapes show as ``?``), drawn
+            as a chain, or a ``Functional`` model, drawn as its graph: one node per layer
+            and one edge per tensor passed between layers (a shared layer has one node).
         show_shapes: add each layer's input and output shapes.
         show_dtype: add each layer's dtype.
         show_layer_names: label nodes ``name: ClassName`` (else ``ClassName``).
@@ -160,11 +208,14 @@ def model_to_dot(model, show_shapes: bool = False, show_dtype: bool = False,
         raise ValueError(f"rankdir must be 'TB', 'LR', 'BT' or 'RL'. Received: {rankdir!r}")
     b = _Builder(show_shapes, show_dtype, show_layer_names, expand_nested,
                  show_layer_activations, show_trainable)
-    inp = getattr(model, "_input_layer", None)
-    first_in = None
-    if inp is not None:
-        first_in = b.node(inp, inp.batch_shape, inp.batch_shape, "  ")
-    b.sequence(model, "  ", first_in)
+    if hasattr(model, "_nodes"):  # Functional: the real graph, from the layers' nodes
+        b.functional(model, "  ")
+    else:
+        inp = getattr(model, "_input_layer", None)
+        first_in = None
+        if inp is not None:
+            first_in = b.node(inp, inp.batch_shape, inp.batch_shape, "  ")
+        b.sequence(model, "  ", first_in)
     kind = "subgraph" if subgraph else "digraph"
     header = [f'{kind} "{_escape(model.name)}" {{',
               f'  graph [rankdir={rankdir}, concentrate=true, dpi={int(dpi)}];',

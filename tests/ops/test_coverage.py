@@ -29,12 +29,17 @@ CHECKED_FUNCTIONS = {
     "Normalize": "test_normalization",  # tests/layers/test_normalization.py
     "Conv": "test_conv_grad", "Pool": "test_conv_grad", "UpSampling": "test_conv_grad",
     "Pad": "test_conv_grad",
+    "ConvND": "test_conv_extra_grad", "ConvTranspose": "test_conv_extra_grad",
+    "PoolND": "test_conv_extra_grad", "UpSamplingND": "test_conv_extra_grad",
+    "DepthwiseConv": "test_conv_extra_grad",
     "SimpleRNNFunction": "test_rnn_grad", "LSTMFunction": "test_rnn_grad",
     "GRUFunction": "test_rnn_grad", "EmbeddingLookup": "test_rnn_grad",
+    "ScaledDotProductAttention": "test_attention_grad",
 }
 ABSTRACT = {"_Binary", "_Recurrent"}
 
 CHECKED_OPS = {
+    "test_attention_grad": "scaled_dot_product_attention",
     "test_math_grad": "abs add cast clip cos divide exp log log1p matmul max maximum mean min "
                       "minimum multiply negative power sign sin sqrt square subtract sum tanh "
                       "where",
@@ -47,6 +52,8 @@ CHECKED_OPS = {
                         "sparse_softmax_cross_entropy",
     "test_conv_grad": "avg_pool1d avg_pool2d conv1d conv2d max_pool1d max_pool2d pad "
                       "upsampling2d",
+    "test_conv_extra_grad": "avg_pool3d conv3d conv_transpose depthwise_conv max_pool3d "
+                            "separable_conv upsampling3d",
 }
 
 

@@ -110,10 +110,10 @@ def _with_layer(kw, flavor: str, index: int, layer_cfg: dict) -> dict:
 
 @pytest.mark.parametrize("flavor", ["k2", "k3"])
 def test_unknown_layer_names_class_and_custom_objects(tmp_path, kw, flavor):
-    conv = {"class_name": "Conv3D", "config": {"name": "conv3d", "filters": 3}}
+    conv = {"class_name": "LocallyConnected2D", "config": {"name": "lc", "filters": 3}}
     cfg = _with_layer(kw, flavor, 2, conv)
     kw.write_model_file(tmp_path / "m.h5", flavor, kw.reference_weights(), model_config=cfg)
-    with pytest.raises(ValueError, match="Conv3D") as e:
+    with pytest.raises(ValueError, match="LocallyConnected2D") as e:
         gpunet.models.load_model(tmp_path / "m.h5")
     assert "custom_objects" in str(e.value) and "m.h5" in str(e.value)
 

@@ -78,3 +78,55 @@ def test_plot_model_renders(tmp_path, ext, magic):
         assert "dense_1: Dense" in data.decode() and "(None, 64)" in data.decode()
     svg = model_to_dot(model).create(format="svg")
     assert b"dropout: Dropout" in svg
+
+
+def _edges(text):
+    labels = dict(line.strip().split(" [label=")[0:2] for line in text.splitlines()
+                  if "[label=" in line)
+    names = {nid: lab.strip("\"];{").split(":")[0] for nid, lab in labels.items()}
+    return sorted((names[a], names[b.rstrip(";")]) for a, _, b in
+                  (line.strip().partition(" -> ") for line in text.splitlines() if "->" in line))
+
+
+def _diamond():
+    from gpunet import Input, Model
+
+    x = Input((4,), name="x")
+    left, right = layers.Dense(3, name="left")(x), layers.Dense(3, name="right")(x)
+    return Model(x, layers.Add(name="join")([left, right]), name="diamond")
+
+
+def test_functional_diamond_draws_the_real_edges():
+    text = model_to_dot(_diamond(), show_shapes=True).to_string()
+    assert _edges(text) == [("left", "join"), ("right", "join"), ("x", "left"), ("x", "right")]
+    assert "{{[(None, 3), (None, 3)]}|{(None, 3)}}" in text  # the merge takes two inputs
+
+
+def test_functional_shared_layer_nested_and_multi_output():
+    from gpunet import Input, Model
+
+    a, b = Input((3,), name="a"), Input((3,), name="b")
+    shared = layers.Dense(3, name="shared")
+    sa, sb = shared(a), shared(b)
+    inner = _diamond()
+    out1 = layers.Dense(1, name="o1")(inner(layers.concatenate([sa, sb, a], name="cat")[:, :4]))
+    model = Model([a, b], [out1, layers.Dense(2, name="o2")(sb)], name="outer")
+    text = model_to_dot(model).to_string()
+    assert text.count('label="shared: Dense"') == 1
+    edges = _edges(text)
+    assert ("a", "shared") in edges and ("b", "shared") in edges and ("a", "cat") in edges
+    assert ("shared", "cat") in edges and ("shared", "o2") in edges
+    assert ("cat", "getitem") in edges and ("getitem", "diamond") in edges
+    assert ("diamond", "o1") in edges
+    nested = model_to_dot(model, expand_nested=True).to_string()
+    edges = _edges(nested)
+    assert ("getitem", "x") in edges and ("join", "o1") in edges and ("x", "left") in edges
+    assert 'label="diamond"' in nested and "subgraph cluster_" in nested
+
+
+def test_functional_plot_to_dot_file_without_graphviz(tmp_path, monkeypatch):
+    monkeypatch.setattr(vis_utils.shutil, "which", lambda prog: None)
+    plot_model(_diamond(), to_file=tmp_path / "d.gv", rankdir="LR")
+    text = (tmp_path / "d.gv").read_text()
+    assert text.startswith('digraph "diamond"') and "rankdir=LR" in text
+    assert len(_edges(text)) == 4
