@@ -39,7 +39,8 @@ def load_model(filepath: Any, custom_objects: dict | None = None,
     if kwargs:
         raise TypeError(f"load_model() got unexpected keyword arguments: {sorted(kwargs)}")
     with safe_mode_scope(bool(safe_mode)):
-        return _load(filepath, custom_objects=custom_objects, compile=compile)
+        return _load(filepath, custom_objects=custom_objects, compile=compile,
+                     safe_mode=bool(safe_mode))
 
 
 def model_from_json(json_string: str, custom_objects: dict | None = None,

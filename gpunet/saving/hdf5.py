@@ -80,7 +80,8 @@ def _json_attr(f, name: str, filepath: str):
             from None
 
 
-def load_model(filepath: str, custom_objects: dict | None = None, compile: bool = True):  # noqa: A002
+def load_model(filepath: str, custom_objects: dict | None = None, compile: bool = True,  # noqa: A002
+               safe_mode: bool = True):
     """Rebuilds a model saved with ``model.save`` (gpunet, Keras 2 or Keras 3 legacy ``.h5``).
 
     Args:
@@ -88,6 +89,8 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
         custom_objects: ``{name: class or function}`` for custom layers, losses, activations.
         compile: compile the model with the saved training config and restore the optimizer
             state, so that ``fit`` resumes where it stopped.
+        safe_mode: refuse ``Lambda`` layers stored as Python bytecode (they would run code
+            from the file); pass False only for files you trust.
 
     Returns:
         The model (compiled when ``compile`` and the file holds a training config).
@@ -100,8 +103,11 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
                              "only weights (use model.load_weights) or is not a Keras model "
                              "file.")
         tc = _json_attr(f, "training_config", filepath) if compile else None
+        from gpunet.layers.lambda_layer import safe_mode_scope
+
         try:
-            model = model_from_config(cfg, custom_objects)
+            with safe_mode_scope(bool(safe_mode)):
+                model = model_from_config(cfg, custom_objects)
         except ValueError as e:
             raise ValueError(f"Cannot rebuild the model stored in {filepath!r}: {e}") from None
         if "model_weights" not in f:

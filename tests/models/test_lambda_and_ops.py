@@ -189,6 +189,8 @@ def test_h5_round_trip_custom_objects_and_safe_mode(backend, tmp_path):
     model.save(path)
     with pytest.raises(ValueError, match="anon.*safe_mode=False"):
         gpunet.models.load_model(path)
+    with pytest.raises(ValueError, match="anon.*safe_mode=False"):
+        gpunet.saving.load_model(path)  # the lower-level entry point is safe by default too
     loaded = gpunet.models.load_model(path, safe_mode=False)
     for g, w in zip(loaded.predict(feed, verbose=0), model.predict(feed, verbose=0),
                     strict=True):
