@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
+from gpunet.backend.kernels._blocking import blocked
 from gpunet.backend.kernels._spec import define, launch
 
 _MOMENTS = "m += (1 - b1) * (g - m); v += (1 - b2) * (g * g - v);"
@@ -29,6 +30,20 @@ def _moments(g: Array, m: Array, v: Array, tmp: Array, beta_1: float, beta_2: fl
     v += tmp
 
 
+@blocked
+def _adam_numpy(w, g, m, v, tmp, alpha, beta_1, beta_2, eps, vhat) -> None:
+    _moments(g, m, v, tmp, beta_1, beta_2)
+    den = v
+    if vhat is not None:
+        np.maximum(vhat, v, out=vhat)
+        den = vhat
+    np.sqrt(den, out=tmp)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= alpha
+    w -= tmp
+
+
 def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, alpha: float,
                 beta_1: float, beta_2: float, eps: float, vhat: Array | None = None) -> None:
     """Keras 3 Adam: ``m += (1-b1)(g-m)``; ``v += (1-b2)(g²-v)``; ``w -= alpha·m/(√v+eps)``.
@@ -37,16 +52,7 @@ def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, 
     (AMSGrad) the running maximum of ``v`` replaces ``v`` in the denominator.
     """
     if b.name == "numpy":
-        _moments(g, m, v, tmp, beta_1, beta_2)
-        den = v
-        if vhat is not None:
-            np.maximum(vhat, v, out=vhat)
-            den = vhat
-        np.sqrt(den, out=tmp)
-        tmp += eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= alpha
-        w -= tmp
+        _adam_numpy(w, g, m, v, tmp, alpha, beta_1, beta_2, eps, vhat)
         return
     t = w.dtype.type
     args = (g, t(alpha), t(beta_1), t(beta_2), t(eps), w, m, v)

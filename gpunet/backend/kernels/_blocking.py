@@ -1,0 +1,32 @@
+"""Cache blocking for the NumPy updates: an elementwise update with many ``out=`` passes runs
+over slices of the flat buffers that stay in cache, instead of streaming every buffer from
+memory once per pass (Adam makes 12 passes)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+BLOCK = 1 << 18  # elements per slice: 1 MiB per float32 buffer, ~6 buffers fit in L2+L3
+
+
+def blocked(fn: Callable[..., None]) -> Callable[..., None]:
+    """Runs ``fn`` (an elementwise, in-place update) on aligned slices of every 1-D NumPy
+    buffer it receives that has the length of the first one; other arguments pass unchanged.
+    The result equals one call on the whole buffers, because no element depends on another."""
+
+    @functools.wraps(fn)
+    def run(*args: Any) -> None:
+        n = next(a.size for a in args if isinstance(a, np.ndarray))
+        if n <= BLOCK:
+            fn(*args)
+            return
+        flat = [isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n for a in args]
+        for lo in range(0, n, BLOCK):
+            s = slice(lo, lo + BLOCK)
+            fn(*[a[s] if f else a for a, f in zip(args, flat)])
+
+    return run
