@@ -43,3 +43,29 @@ def test_blocked_momentum_equals_the_formula(small_blocks, nesterov):
     np.testing.assert_allclose(v, v1, rtol=1e-6)
     want = w0 + 0.9 * v1 - 0.1 * g if nesterov else w0 + v1
     np.testing.assert_allclose(w, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam",
+                                  "Ftrl", "Lion", "AdamW"])
+def test_every_numpy_update_is_the_same_blocked_or_not(monkeypatch, name):
+    """Three steps of each optimizer over a 1000-element model: blocks of 7 elements (with an
+    uneven tail) give the same weights as whole-buffer updates."""
+    import gpunet
+    from gpunet import Sequential, layers
+
+    def run(block):
+        monkeypatch.setattr(_blocking, "BLOCK", block)
+        gpunet.utils.set_random_seed(0)
+        m = Sequential([layers.Input((9,)), layers.Dense(100)])
+        kw = {"weight_decay": 0.01} if name == "AdamW" else {}
+        if name == "RMSprop":
+            kw = {"momentum": 0.9, "centered": True}
+        m.compile(optimizer=getattr(gpunet.optimizers, name)(learning_rate=0.01, **kw),
+                  loss="mse")
+        x = np.random.default_rng(1).random((8, 9)).astype("float32")
+        for _ in range(3):
+            m.train_on_batch(x, np.ones((8, 100), "float32"))
+        return m.get_weights()
+
+    for a, b in zip(run(1 << 30), run(7)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -30,3 +30,22 @@ def blocked(fn: Callable[..., None]) -> Callable[..., None]:
             fn(*[a[s] if f else a for a, f in zip(args, flat)])
 
     return run
+
+
+def blocked_update(fn: Callable[..., None]) -> Callable[..., None]:
+    """``blocked`` for a public update ``fn(backend, *buffers_and_scalars)``: slices only on
+    the NumPy backend (a CuPy update is one fused kernel already)."""
+    inner = blocked(lambda *args: fn(args[0], *args[1:]))
+
+    @functools.wraps(fn)
+    def run(b: Any, *args: Any) -> None:
+        if b.name != "numpy":
+            fn(b, *args)
+            return
+        n = next((a.size for a in args if isinstance(a, np.ndarray)), 0)
+        if n <= BLOCK:
+            fn(b, *args)
+            return
+        inner(b, *args)
+
+    return run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
-from gpunet.backend.kernels._blocking import blocked
+from gpunet.backend.kernels._blocking import blocked, blocked_update
 from gpunet.backend.kernels._spec import define, launch
 
 _MOMENTS = "m += (1 - b1) * (g - m); v += (1 - b2) * (g * g - v);"
@@ -62,6 +62,7 @@ def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, 
         launch(b, _AMSGRAD, *args, vhat)
 
 
+@blocked_update
 def adamax_update(b: Backend, w: Array, g: Array, m: Array, u: Array, tmp: Array, alpha: float,
                   beta_1: float, beta_2: float, eps: float) -> None:
     """Adamax: ``m += (1-b1)(g-m)``; ``u = max(b2·u, |g|)``; ``w -= alpha·m/(u+eps)``.
@@ -84,6 +85,7 @@ def adamax_update(b: Backend, w: Array, g: Array, m: Array, u: Array, tmp: Array
     launch(b, _ADAMAX, g, t(alpha), t(beta_1), t(beta_2), t(eps), w, m, u)
 
 
+@blocked_update
 def nadam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, tmp2: Array,
                  lr: float, beta_1: float, beta_2: float, eps: float, c1: float, c2: float,
                  vs: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
+from gpunet.backend.kernels._blocking import blocked_update
 from gpunet.backend.kernels._spec import KernelSpec, define, launch
 
 
@@ -30,6 +31,7 @@ _ADADELTA = define("adadelta", "T g, T lr, T rho, T eps", "T w, T eg, T ex",
                    "ex = rho * ex + (1 - rho) * d * d; w -= lr * d;")
 
 
+@blocked_update
 def rmsprop_update(b: Backend, w: Array, g: Array, a: Array, tmp: Array, lr: float, rho: float,
                    eps: float, momentum: float = 0.0, mom: Array | None = None,
                    mg: Array | None = None) -> None:
@@ -68,6 +70,7 @@ def rmsprop_update(b: Backend, w: Array, g: Array, a: Array, tmp: Array, lr: flo
     launch(b, spec, *ins, *outs)
 
 
+@blocked_update
 def adagrad_update(b: Backend, w: Array, g: Array, acc: Array, tmp: Array, lr: float,
                    eps: float) -> None:
     """Adagrad: ``acc += g²``; ``w -= lr·g/√(acc + ε)``."""
@@ -84,6 +87,7 @@ def adagrad_update(b: Backend, w: Array, g: Array, acc: Array, tmp: Array, lr: f
     launch(b, _ADAGRAD, g, t(lr), t(eps), w, acc)
 
 
+@blocked_update
 def adadelta_update(b: Backend, w: Array, g: Array, eg: Array, ex: Array, tmp: Array,
                     tmp2: Array, lr: float, rho: float, eps: float) -> None:
     """Adadelta: ``Eg = ρEg + (1-ρ)g²``; ``d = √(Ex+ε)·g/√(Eg+ε)``; ``Ex = ρEx + (1-ρ)d²``;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
+from gpunet.backend.kernels._blocking import blocked_update
 from gpunet.backend.kernels._spec import SIGN_PREAMBLE, KernelSpec, define, launch
 
 
@@ -31,6 +32,7 @@ def _power(x: Array, p: float, out: Array) -> None:
         np.power(x, p, out=out)
 
 
+@blocked_update
 def ftrl_update(b: Backend, w: Array, g: Array, n: Array, z: Array, tmp: Array, tmp2: Array,
                 lr: float, power: float, l1: float, l2: float, l2_shrinkage: float) -> None:
     """FTRL-proximal, Keras form. ``power = -learning_rate_power``; ``l2`` already includes
@@ -62,6 +64,7 @@ def ftrl_update(b: Backend, w: Array, g: Array, n: Array, z: Array, tmp: Array, 
     launch(b, _FTRL[power == 0.5], g, t(lr), t(power), t(l1), t(l2), t(l2_shrinkage), w, n, z)
 
 
+@blocked_update
 def lion_update(b: Backend, w: Array, g: Array, m: Array, tmp: Array, tmp2: Array, lr: float,
                 beta_1: float, beta_2: float) -> None:
     """Lion: ``w -= lr·sign(b1·m + (1-b1)·g)``; ``m = b2·m + (1-b2)·g``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
-from gpunet.backend.kernels._blocking import blocked
+from gpunet.backend.kernels._blocking import blocked, blocked_update
 from gpunet.backend.kernels._spec import define, launch
 
 _SGD = define("sgd", "T g, T lr", "T w", "w -= lr * g;")
@@ -15,6 +15,7 @@ _NESTEROV = define("sgd_nesterov", "T g, T lr, T mu", "T w, T v",
                    "v = mu * v - lr * g; w += mu * v - lr * g;")
 
 
+@blocked_update
 def sgd_update(b: Backend, w: Array, g: Array, lr: float, tmp: Array | None = None) -> None:
     """``w -= lr * g``."""
     if b.name == "numpy":
