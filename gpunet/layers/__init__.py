@@ -103,6 +103,8 @@ from gpunet.layers.regularization import (
     SpatialDropout3D,
 )
 from gpunet.layers.reshaping import Permute, RepeatVector, Reshape
+from gpunet.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from gpunet.layers.rnn_generic import RNN
 from gpunet.layers.rnn_wrappers import Bidirectional, TimeDistributed, Wrapper
 from gpunet.layers.spatial import (
     Cropping1D,
@@ -156,3 +158,4 @@ __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
             "Normalization", "RandomBrightness", "RandomContrast", "RandomFlip",
             "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
             "StringLookup", "TextVectorization"]
+__all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]

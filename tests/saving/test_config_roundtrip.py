@@ -66,6 +66,10 @@ def _instantiate(cls, kind: str = "metric"):
             if p.name == "layer":  # Bidirectional wraps a recurrent layer
                 rnn = cls.__name__ == "Bidirectional"
                 kwargs[p.name] = layers.LSTM(2) if rnn else layers.Dense(2)
+            elif p.name == "cell":  # RNN(cell)
+                kwargs[p.name] = layers.GRUCell(2)
+            elif p.name == "cells":  # StackedRNNCells
+                kwargs[p.name] = [layers.SimpleRNNCell(2), layers.LSTMCell(3)]
             elif p.name == "fn":  # a wrapper of a registered function of its kind
                 kwargs[p.name] = next(o for o in _catalogue(kind) if not inspect.isclass(o))
             elif p.name in SAMPLES:
