@@ -2,6 +2,7 @@
 
 from gpunet.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
 from gpunet.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
+from gpunet.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D
 from gpunet.layers.convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from gpunet.layers.convolutional_depthwise import (
     DepthwiseConv1D,
@@ -159,3 +160,4 @@ __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
             "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
             "StringLookup", "TextVectorization"]
 __all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
+__all__ += ["ConvLSTM1D", "ConvLSTM2D"]

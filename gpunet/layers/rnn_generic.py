@@ -17,8 +17,14 @@ from gpunet.ops._utils import xp_of
 from gpunet.registry import register
 
 
-def _sizes(state_size: Any) -> list[int]:
+def _sizes(state_size: Any) -> list:
+    """The per-state sizes: ints (``units``) or shape tuples without the batch axis (a
+    convolutional cell's ``[(rows, cols, filters), ...]``)."""
     return list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
+
+
+def _shape(n: Any) -> tuple:
+    return tuple(n) if isinstance(n, (list, tuple)) else (n,)
 
 
 @register("layer")
@@ -83,16 +89,17 @@ class RNN(Layer):
         return [self.cell] if isinstance(self.cell, Layer) else []
 
     @property
-    def _out_size(self) -> int:
-        return getattr(self.cell, "output_size", None) or _sizes(self.cell.state_size)[0]
+    def _out_shape(self) -> tuple:
+        size = getattr(self.cell, "output_size", None) or _sizes(self.cell.state_size)[0]
+        return _shape(size)
 
     def build(self, input_shape: tuple) -> None:
-        if len(input_shape) != 3:
+        if len(input_shape) < 3:
             raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
                              f"expected ndim=3 (batch, time, features), found "
                              f"shape={shape_str(input_shape)}")
         if isinstance(self.cell, Layer) and not self.cell.built:
-            self.cell.build((input_shape[0], input_shape[-1]))
+            self.cell.build((input_shape[0],) + tuple(input_shape[2:]))  # one step's shape
             self.cell.built = True
         self.built = True
 
@@ -127,7 +134,8 @@ class RNN(Layer):
         if self.stateful and self.states is not None:
             return [Tensor(s) for s in self.states]
         xp = xp_of(x)
-        return [Tensor(xp.zeros((x.shape[0], n), x.dtype)) for n in _sizes(self.cell.state_size)]
+        return [Tensor(xp.zeros((x.shape[0],) + _shape(n), x.dtype))
+                for n in _sizes(self.cell.state_size)]
 
     def call(self, inputs: Tensor, training: bool | None = None, mask: Any = None,
              initial_state: Any = None) -> Any:
@@ -142,7 +150,7 @@ class RNN(Layer):
             new_states = list(new_states) if isinstance(new_states, (list, tuple)) \
                 else [new_states]
             if mask_data is not None:
-                keep = mask_data[:, t][:, None]
+                keep = mask_data[:, t].reshape((-1,) + (1,) * (inputs.ndim - 2))
                 prev = out if out is not None else new_out * 0
                 new_states = [ops.where(keep, n, s) for n, s in zip(new_states, states)]
                 shown = ops.where(keep, new_out, new_out * 0 if self.zero_output_for_mask
@@ -165,9 +173,11 @@ class RNN(Layer):
 
     def compute_output_shape(self, input_shape: tuple) -> Any:
         b, t = input_shape[0], input_shape[1]
-        out = (b, t, self._out_size) if self.return_sequences else (b, self._out_size)
+        if isinstance(self.cell, Layer) and not self.cell.built:
+            self.build(tuple(input_shape))
+        out = (b, t) + self._out_shape if self.return_sequences else (b,) + self._out_shape
         if self.return_state:
-            return [out] + [(b, n) for n in _sizes(self.cell.state_size)]
+            return [out] + [(b,) + _shape(n) for n in _sizes(self.cell.state_size)]
         return out
 
     def get_config(self) -> dict:
