@@ -19,9 +19,14 @@ from gpunet.registry import deserialize, register, snake_case
 _KIND = "initializer"
 
 
-def compute_fans(shape: tuple) -> tuple[float, float]:
-    """Keras's ``(fan_in, fan_out)`` of a weight shape (conv: receptive field × channels)."""
+def compute_fans(shape: tuple, input_axes: Any = None,
+                 output_axes: Any = None) -> tuple[float, float]:
+    """Keras's ``(fan_in, fan_out)`` of a weight shape (conv: receptive field × channels);
+    with both ``input_axes`` and ``output_axes`` (Keras 3.15), the products of those axes."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return (math.prod(shape[a] for a in input_axes),
+                math.prod(shape[a] for a in output_axes))
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -146,11 +151,16 @@ class VarianceScaling(Initializer):
         mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``.
         distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
         seed: optional int seed.
+        input_axes, output_axes: optional axes whose sizes multiply into the fans (Keras
+            3.15; both or neither).
     """
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in",
-                 distribution: str = "truncated_normal", seed: int | None = None) -> None:
+                 distribution: str = "truncated_normal", seed: int | None = None,
+                 input_axes: Any = None, output_axes: Any = None) -> None:
         super().__init__(seed)
+        self.input_axes = None if input_axes is None else [int(a) for a in input_axes]
+        self.output_axes = None if output_axes is None else [int(a) for a in output_axes]
         if scale <= 0:
             raise ValueError(f"Argument `scale` must be positive. Received: scale={scale}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -164,7 +174,7 @@ class VarianceScaling(Initializer):
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         s = self.scale / max(1.0, n)
         rng = self._rng()
@@ -179,15 +189,22 @@ class VarianceScaling(Initializer):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
+                "seed": self.seed, **self._axes_config()}
+
+    def _axes_config(self) -> dict:
+        """The Keras 3.15 axes, written only when set (older Keras versions reject them)."""
+        if self.input_axes is None and self.output_axes is None:
+            return {}
+        return {"input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _vs(name: str, scale: float, mode: str, dist: str):
-    def __init__(self, seed: int | None = None) -> None:
-        VarianceScaling.__init__(self, scale, mode, dist, seed)
+    def __init__(self, seed: int | None = None, input_axes: Any = None,
+                 output_axes: Any = None) -> None:
+        VarianceScaling.__init__(self, scale, mode, dist, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, **self._axes_config()}
 
     doc = f"Variance scaling with scale={scale}, mode={mode!r}, distribution={dist!r}."
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,

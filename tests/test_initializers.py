@@ -219,3 +219,17 @@ def test_bad_arguments_raise_naming_them():
         I.Identity()((2, 2, 2))
     with pytest.raises(TypeError, match="initializer"):
         I.get(3.5)
+
+
+def test_keras_315_fan_axes():
+    from gpunet import initializers as I
+
+    assert I.compute_fans((3, 4, 5), input_axes=[0, 1], output_axes=[2]) == (12, 5)
+    init = I.GlorotUniform(seed=1, input_axes=[0], output_axes=[1, 2])
+    w = init((6, 2, 5))
+    limit = np.sqrt(6.0 / (6 + 10))
+    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.8 * limit
+    assert init.get_config() == {"seed": 1, "input_axes": [0], "output_axes": [1, 2]}
+    assert I.HeNormal().get_config() == {"seed": None}  # older Keras reads our files too
+    back = I.GlorotUniform.from_config({"seed": None, "input_axes": None, "output_axes": None})
+    assert back.input_axes is None
