@@ -96,6 +96,19 @@ def serialize(obj: Any) -> Any:
     raise TypeError(f"Cannot serialize {obj!r}: it has no get_config() and is not a function.")
 
 
+def serialize_nested_layer(layer: Any) -> dict:
+    """A layer held inside another layer's config (Bidirectional's ``layer``, RNN's ``cell``).
+
+    Keras 3 rebuilds nested objects through its module path, so gpunet's own layers carry
+    ``"module": "keras.layers"``; a user's class keeps the plain ``class_name`` (Keras finds
+    it through ``custom_objects``). Older Keras versions ignore the extra keys.
+    """
+    cfg = serialize(layer)
+    if type(layer).__module__.startswith("gpunet."):
+        cfg = {"module": "keras.layers", **cfg, "registered_name": None}
+    return cfg
+
+
 def deserialize(kind: str, config: Any, custom_objects: dict | None = None) -> Any:
     """Builds an object of ``kind`` from a name, a ``{"class_name", "config"}`` dict or itself."""
     if config is None:

@@ -26,7 +26,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "creator", "requires_grad", "name", "_out_index",
-                 "_keras_mask", "_logits", "__weakref__")
+                 "_keras_mask", "_logits", "_logits_kind", "__weakref__")
     _gpunet_tensor = True
     __array_priority__ = 1000
 
@@ -39,6 +39,7 @@ class Tensor:
         self._out_index = 0
         self._keras_mask = None
         self._logits = None
+        self._logits_kind = None  # "softmax" or "sigmoid": which activation made this tensor
 
     @property
     def shape(self) -> tuple:

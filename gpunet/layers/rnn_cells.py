@@ -14,7 +14,7 @@ from typing import Any
 
 from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.layers.layer import Layer
-from gpunet.registry import register, serialize
+from gpunet.registry import register, serialize_nested_layer
 
 
 def _units(cls: str, units: Any) -> int:
@@ -296,7 +296,7 @@ class StackedRNNCells(Layer):
         return out, new
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "cells": [serialize(c) for c in self.cells]}
+        return {**super().get_config(), "cells": [serialize_nested_layer(c) for c in self.cells]}
 
     @classmethod
     def from_config(cls, config: dict) -> StackedRNNCells:

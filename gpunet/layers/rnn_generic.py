@@ -181,9 +181,9 @@ class RNN(Layer):
         return out
 
     def get_config(self) -> dict:
-        from gpunet.registry import serialize
+        from gpunet.registry import serialize_nested_layer
 
-        return {**super().get_config(), "cell": serialize(self.cell),
+        return {**super().get_config(), "cell": serialize_nested_layer(self.cell),
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask}

@@ -239,9 +239,9 @@ class Bidirectional(Wrapper):
 
     def get_config(self):
         cfg = {**super().get_config(), "merge_mode": self.merge_mode,
-               "layer": registry.serialize(self.forward_layer)}
+               "layer": registry.serialize_nested_layer(self.forward_layer)}
         if self._custom_backward:
-            cfg["backward_layer"] = registry.serialize(self.backward_layer)
+            cfg["backward_layer"] = registry.serialize_nested_layer(self.backward_layer)
         return cfg
 
     @classmethod
@@ -321,7 +321,7 @@ class TimeDistributed(Wrapper):
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
 
     def get_config(self):
-        return {**super().get_config(), "layer": registry.serialize(self.layer)}
+        return {**super().get_config(), "layer": registry.serialize_nested_layer(self.layer)}
 
     @classmethod
     def from_config(cls, config: dict) -> TimeDistributed:

@@ -59,6 +59,20 @@ from gpunet.losses.classes import (  # noqa: F401
     SquaredHinge,
     _loss_class,
 )
+from gpunet.losses.extra import (  # noqa: F401
+    CTC,
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    Circle,
+    Dice,
+    Tversky,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+    circle,
+    ctc,
+    dice,
+    tversky,
+)
 from gpunet.losses.functions import (  # noqa: F401
     _hinge_labels,
     _l2_normalize,

@@ -74,6 +74,7 @@ def _keep_logits(new: Tensor, old: Tensor) -> Tensor:
     """Carries the fused-logits link (and mask) of ``old`` through a reshape."""
     if old._logits is not None and old._logits.shape == old.shape:
         new._logits = ops.reshape(old._logits, new.shape)
+        new._logits_kind = old._logits_kind
     new._keras_mask = old._keras_mask
     return new
 
@@ -121,11 +122,16 @@ def _last(x: Tensor, axis: int) -> Tensor:
     return ops.transpose(x, perm)
 
 
-def _fused_logits(y_pred: Tensor, from_logits: bool) -> Tensor | None:
+def _fused_logits(y_pred: Tensor, from_logits: bool, kind: str) -> Tensor | None:
+    """The logits to use: ``y_pred`` itself with ``from_logits``, else the input remembered by
+    the activation that made ``y_pred`` when it is the matching one (``kind``: "softmax" for
+    the categorical losses, "sigmoid" for the binary ones), else None (clip-then-log path)."""
     if from_logits:
         return y_pred
     lg = y_pred._logits
-    return lg if lg is not None and lg.shape == y_pred.shape else None
+    if lg is None or lg.shape != y_pred.shape or y_pred._logits_kind != kind:
+        return None
+    return lg
 
 
 # -- per-sample loss functions ----------------------------------------------------------------

@@ -61,7 +61,7 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
                       stacklevel=2)
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + label_smoothing / k
-    logits = _fused_logits(p, from_logits)
+    logits = _fused_logits(p, from_logits, "softmax")
     if logits is not None:
         if axis % p.ndim != p.ndim - 1:
             logits, t = _last(logits, axis), _last(t, axis)
@@ -120,7 +120,7 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
                 f"Received a label value of {lo if lo < 0 else hi} which is outside the valid "
                 f"range of [0, {k - 1}] for loss 'sparse_categorical_crossentropy' "
                 f"(predictions have {k} classes).")
-    logits = _fused_logits(p, from_logits)
+    logits = _fused_logits(p, from_logits, "softmax")
     if logits is not None:
         loss = ops.sparse_softmax_cross_entropy(logits, lab)
     else:
@@ -151,7 +151,7 @@ def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
     t, p = _prep(y_true, y_pred, "binary_crossentropy")
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    logits = _fused_logits(p, from_logits)
+    logits = _fused_logits(p, from_logits, "sigmoid")
     if logits is not None:
         return _finish(ops.mean(ops.sigmoid_cross_entropy(logits, t.data), axis=axis), p)
     eps = epsilon()

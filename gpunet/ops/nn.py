@@ -147,7 +147,7 @@ def sigmoid(x: Any) -> Tensor:
         return _sym.call("sigmoid", (x,), {})
     x = as_tensor(x)
     y = Sigmoid()(x)
-    y._logits = x
+    y._logits, y._logits_kind = x, "sigmoid"
     return y
 
 
@@ -163,7 +163,7 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     x = as_tensor(x)
     y = Softmax(axis)(x)
     if axis in (-1, x.ndim - 1):
-        y._logits = x
+        y._logits, y._logits_kind = x, "softmax"
     return y
 
 
