@@ -6,6 +6,20 @@ from collections.abc import Callable
 from typing import Any
 
 from gpunet import ops
+from gpunet.extra_activations import (
+    celu,
+    glu,
+    hard_shrink,
+    hard_tanh,
+    log_sigmoid,
+    soft_shrink,
+    sparse_plus,
+    sparse_sigmoid,
+    sparsemax,
+    squareplus,
+    tanh_shrink,
+    threshold,
+)
 from gpunet.registry import lookup, register
 
 _KIND = "activation"
@@ -109,7 +123,10 @@ def mish(x):
 for _f, _alias in [(relu, ()), (sigmoid, ()), (tanh, ()), (softmax, ()), (log_softmax, ()),
                    (softplus, ()), (softsign, ()), (selu, ()), (elu, ()), (exponential, ()),
                    (hard_sigmoid, ()), (linear, ()), (silu, ("swish",)), (gelu, ()),
-                   (leaky_relu, ()), (relu6, ()), (hard_silu, ("hard_swish",)), (mish, ())]:
+                   (leaky_relu, ()), (relu6, ()), (hard_silu, ("hard_swish",)), (mish, ()),
+                   (celu, ()), (glu, ()), (hard_tanh, ()), (hard_shrink, ()), (soft_shrink, ()),
+                   (tanh_shrink, ()), (squareplus, ()), (sparse_plus, ()), (sparse_sigmoid, ()),
+                   (sparsemax, ()), (threshold, ()), (log_sigmoid, ())]:
     _reg(_f, *_alias)
 swish = silu
 hard_swish = hard_silu

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpunet import ops
+from gpunet.backend import backend_of, epsilon
 from gpunet.registry import deserialize, register
 
 _KIND = "regularizer"
@@ -77,6 +78,50 @@ class L2(L1L2):
 
     def get_config(self):
         return {"l2": self.l2}
+
+
+@register(_KIND, "orthogonal_regularizer")
+class OrthogonalRegularizer(Regularizer):
+    """Encourages the rows (or columns) of a rank-2 weight to be orthogonal to each other.
+
+    With ``n̂`` the L2-normalised rows (``mode="rows"``) or columns (``mode="columns"``),
+    ``x / √max(Σx², epsilon())``, and ``P`` their Gram matrix (``n × n``), the penalty is
+    ``factor · 0.5 · Σ_{i≠j} |P_ij| / (n(n-1)/2)``: ``factor`` times the mean absolute
+    cosine between distinct rows.
+
+    Args:
+        factor: the regularization factor, ``>= 0`` (0.01).
+        mode: ``"rows"`` or ``"columns"`` (``"rows"``).
+
+    Example:
+
+    >>> layer = gpunet.layers.Dense(4, kernel_regularizer=OrthogonalRegularizer(0.01))
+    """
+
+    def __init__(self, factor: float = 0.01, mode: str = "rows") -> None:
+        self.factor = _check("factor", factor)
+        if mode not in ("rows", "columns"):
+            raise ValueError("Invalid value for argument `mode`. Expected one of "
+                             f'{{"rows", "columns"}}. Received: mode={mode}')
+        self.mode = mode
+
+    def __call__(self, x):
+        if len(x.shape) != 2:
+            raise ValueError("Inputs to OrthogonalRegularizer must have rank 2. Received: "
+                             f"inputs.shape={tuple(x.shape)}")
+        axis = 1 if self.mode == "rows" else 0
+        norm = ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=axis, keepdims=True),
+                                    epsilon()))
+        unit = ops.divide(x, norm)
+        product = (ops.matmul(unit, ops.transpose(unit)) if axis == 1
+                   else ops.matmul(ops.transpose(unit), unit))
+        size = x.shape[1 - axis]
+        off = 1.0 - backend_of(product.data).xp.eye(size, dtype=product.data.dtype)
+        num_pairs = size * (size - 1.0) / 2.0
+        return ops.sum(ops.abs(ops.multiply(product, off))) * (self.factor * 0.5 / num_pairs)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
 
 
 def l1(l1: float = 0.01) -> L1:  # noqa: D103 - Keras function spelling

@@ -45,10 +45,8 @@ class _Step:
             total = total + r
         if self.check_nan and not math.isfinite(float(total.data)):
             return False
-        if self.scale is not None:  # the optimizer divides the gradients by the same factor
-            (total * self.scale).backward()
-        else:
-            total.backward()
+        # the optimizer divides the gradients by the same (possibly dynamic) factor
+        model.optimizer.scale_loss(total).backward()
         for g in groups:
             g.end_step()
         if groups:  # a model without trainable weights has nothing to update
@@ -140,7 +138,7 @@ class MultiStep(_Step):
             total = total + r
         if self.check_nan and not math.isfinite(float(total.data)):
             return False
-        (total * self.scale if self.scale is not None else total).backward()
+        model.optimizer.scale_loss(total).backward()
         for g in model._groups:
             g.end_step()
         if model._groups:

@@ -9,19 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 from gpunet.optimizers import schedules
+from gpunet.optimizers.adafactor import Adafactor
 from gpunet.optimizers.adagrad import Adadelta, Adagrad
 from gpunet.optimizers.adam import Adam, AdamW
 from gpunet.optimizers.adamax import Adamax
 from gpunet.optimizers.base import Optimizer
 from gpunet.optimizers.ftrl import Ftrl
+from gpunet.optimizers.lamb import Lamb
 from gpunet.optimizers.lion import Lion
+from gpunet.optimizers.loss_scale import LossScaleOptimizer
 from gpunet.optimizers.nadam import Nadam
 from gpunet.optimizers.rmsprop import RMSprop
 from gpunet.optimizers.sgd import SGD
 from gpunet.registry import lookup
 
 __all__ = ["SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam", "Ftrl",
-           "Lion", "Optimizer", "schedules", "get", "serialize", "deserialize"]
+           "Lion", "Adafactor", "Lamb", "LossScaleOptimizer", "Optimizer", "schedules", "get",
+           "serialize", "deserialize"]
 
 
 def get(identifier: Any) -> Optimizer:
