@@ -54,7 +54,27 @@ from gpunet.metrics.confusion import (
     TrueNegatives,
     TruePositives,
 )
+from gpunet.metrics.confusion_at import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
+from gpunet.metrics.correlation import (
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    concordance_correlation,
+    pearson_correlation,
+)
 from gpunet.metrics.f_score import F1Score, FBetaScore
+from gpunet.metrics.focal import (
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+)
+from gpunet.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from gpunet.metrics.mean_tensor import MeanRelativeError, MeanTensor
 from gpunet.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -73,6 +93,7 @@ from gpunet.metrics.probabilistic import (
     sparse_categorical_crossentropy,
     squared_hinge,
 )
+from gpunet.metrics.r2 import R2Score
 from gpunet.metrics.regression import (
     CosineSimilarity,
     LogCoshError,
@@ -202,4 +223,9 @@ __all__ = [
     "mean_squared_logarithmic_error", "mse", "msle", "poisson", "resolve_accuracy",
     "serialize", "sparse_categorical_accuracy", "sparse_categorical_crossentropy",
     "sparse_top_k_categorical_accuracy", "squared_hinge", "top_k_categorical_accuracy",
+    "BinaryIoU", "ConcordanceCorrelation", "IoU", "MeanIoU", "MeanRelativeError", "MeanTensor",
+    "OneHotIoU", "OneHotMeanIoU", "PearsonCorrelation", "PrecisionAtRecall", "R2Score",
+    "RecallAtPrecision", "SensitivityAtSpecificity", "SpecificityAtSensitivity",
+    "concordance_correlation", "pearson_correlation", "BinaryFocalCrossentropy",
+    "CategoricalFocalCrossentropy", "binary_focal_crossentropy", "categorical_focal_crossentropy",
 ]
