@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.common import machine, mnist_flat, table  # noqa: E402
@@ -91,7 +93,45 @@ def torch_run(x, y, hidden, batch, epochs, device):
     return time.perf_counter() - t0
 
 
+def keras_run(x, y, hidden, batch, epochs, device):
+    """Keras 3's own ``fit`` (KERAS_BACKEND, default JAX) on the same model and data, in a
+    child process: XLA's CPU threads would otherwise slow NumPy and PyTorch in this one."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        np.save(os.path.join(d, "x.npy"), x)
+        np.save(os.path.join(d, "y.npy"), y)
+        out = subprocess.run([sys.executable, __file__, "--keras-worker", d,
+                              ",".join(map(str, hidden)), str(batch), str(epochs)],
+                             capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _keras_worker(d: str, hidden: str, batch: str, epochs: str) -> None:
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    x, y = np.load(os.path.join(d, "x.npy")), np.load(os.path.join(d, "y.npy"))
+    batch, epochs = int(batch), int(epochs)
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((784,))]
+    for h in (int(v) for v in hidden.split(",") if v):
+        layers += [keras.layers.Dense(h, activation="relu"), keras.layers.Dropout(0.2)]
+    layers.append(keras.layers.Dense(10, activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x[:batch * 20], y[:batch * 20], batch_size=batch, epochs=1, verbose=0)  # compile
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
+    print(time.perf_counter() - t0)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--keras-worker":
+        _keras_worker(*sys.argv[2:6])
+        return
     p = argparse.ArgumentParser()
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=3)
@@ -107,12 +147,20 @@ def main() -> None:
         have_torch = True
     except ImportError:
         have_torch = False
+    try:
+        import importlib.util
+
+        have_keras = importlib.util.find_spec("keras") is not None and args.device == "cpu"
+    except ImportError:
+        have_keras = False
     workloads = [("MLP 784-512-512-10, batch 128", (512, 512), 128),
                  ("tiny Dense(10), batch 32", (), 32)]
     rows = []
     for name, hidden, batch in workloads:
         steps = math.ceil(len(x) / batch) * args.epochs
         runners = [("gpunet", gpunet_run)] + ([("PyTorch eager", torch_run)] if have_torch else [])
+        if have_keras:
+            runners.append(("Keras 3 fit", keras_run))
         best = {}
         for _ in range(args.repeats):
             for fw, fn in runners:  # interleaved, so noise hits both alike
