@@ -327,19 +327,21 @@ class Model(Layer):
 
     def save(self, filepath: str, overwrite: bool = True, include_optimizer: bool = True,
              **kwargs: Any) -> None:
-        """Saves architecture, weights, training config and optimizer state to a Keras-layout
-        HDF5 file (``.h5``/``.hdf5``; Keras 3's ``.keras`` zip format is not supported).
+        """Saves architecture, weights, training config and optimizer state.
+
+        A ``.keras`` path gets Keras 3's native zip archive (``config.json``,
+        ``metadata.json``, ``model.weights.h5``); any other path Keras's legacy HDF5 layout.
 
         Args:
-            filepath: where to write; written to a temporary file and renamed, so a crash
-                never destroys an existing file.
+            filepath: where to write (``.keras``, or ``.h5``/``.hdf5``); written to a
+                temporary file and renamed, so a crash never destroys an existing file.
             overwrite: replace an existing file (else ``FileExistsError``).
             include_optimizer: also store compile arguments and optimizer state.
 
         Example:
 
-        >>> model.save("model.h5")
-        >>> restored = gpunet.models.load_model("model.h5")
+        >>> model.save("model.keras")
+        >>> restored = gpunet.models.load_model("model.keras")
         """
         from gpunet.saving.hdf5 import save_model
 

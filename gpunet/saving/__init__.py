@@ -1,9 +1,10 @@
-"""Saving: Keras-layout HDF5 files (whole models and weights), JSON/YAML configs.
+"""Saving: Keras 3 ``.keras`` archives, Keras-layout HDF5 files (whole models and weights),
+JSON/YAML configs.
 
 Example:
 
->>> model.save("model.h5")
->>> model = gpunet.models.load_model("model.h5")
+>>> model.save("model.keras")  # Keras 3's zip archive; "model.h5" gives the legacy HDF5 file
+>>> model = gpunet.models.load_model("model.keras")
 >>> model.save_weights("w.weights.h5")  # Keras 3 layout; "w.h5" gives the Keras 2 layout
 """
 

@@ -37,6 +37,18 @@ def _umask() -> int:
 def atomic_write(filepath: str, writer: Callable[[Any], None], overwrite: bool = True) -> None:
     """Runs ``writer(h5file)`` on a temporary file next to ``filepath``, flushes and fsyncs it,
     then renames it over ``filepath``: a crash at any point leaves the old file intact."""
+
+    def write(tmp: str) -> None:
+        with h5py().File(tmp, "w") as f:
+            writer(f)
+            f.flush()
+
+    atomic_replace(filepath, write, overwrite)
+
+
+def atomic_replace(filepath: str, write: Callable[[str], None], overwrite: bool = True) -> None:
+    """Runs ``write(tmp_path)`` on a temporary path next to ``filepath``, fsyncs the file, then
+    renames it over ``filepath`` (and fsyncs the directory): the old file survives a crash."""
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"File {filepath!r} exists and overwrite=False.")
@@ -46,9 +58,7 @@ def atomic_write(filepath: str, writer: Callable[[Any], None], overwrite: bool =
                                dir=d)
     os.close(fd)
     try:
-        with h5py().File(tmp, "w") as f:
-            writer(f)
-            f.flush()
+        write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
@@ -78,9 +88,8 @@ def open_h5(filepath: str) -> Iterator[Any]:
     import zipfile
 
     if zipfile.is_zipfile(filepath):
-        raise ValueError(f"File {filepath!r} is a Keras 3 native '.keras' (zip) archive, which "
-                         "gpunet does not read. Save the model from Keras as .h5 "
-                         "(model.save('model.h5')) and load that file.")
+        raise ValueError(f"File {filepath!r} is a Keras 3 native '.keras' (zip) archive, not an "
+                         "HDF5 file: load it with gpunet.models.load_model.")
     if not lib.is_hdf5(filepath):
         raise ValueError(f"File {filepath!r} is not an HDF5 file: it is truncated, damaged or in "
                          "another format. gpunet reads Keras-layout .h5 files.")

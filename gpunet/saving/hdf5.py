@@ -4,7 +4,8 @@ Layout (as tf.keras 2 writes it, see ``shared/reference/keras-h5-layout.md``): r
 attributes ``keras_version`` and ``backend`` (strings), ``model_config`` and
 ``training_config`` (JSON); group ``model_weights`` (see ``weights.py``); group
 ``optimizer_weights`` (see ``optimizer_state.py``). Files written by Keras 2 and by Keras 3's
-legacy ``.h5`` writer load too. Every file is written to a temporary file in the same
+legacy ``.h5`` writer load too. ``.keras`` paths are handed to ``keras_archive.py`` (Keras 3's
+native zip archive). Every file is written to a temporary file in the same
 directory, flushed, fsynced and renamed over the target, so a crash never destroys the
 previous file.
 """
@@ -28,26 +29,25 @@ from gpunet.saving.training_config import compile_from, training_config
 from gpunet.saving.weights import load_weights, save_weights  # noqa: F401 - old import path
 
 
-def _check_path(filepath: str) -> str:
-    filepath = os.fspath(filepath)
-    if str(filepath).endswith(".keras"):
-        raise ValueError(f"Cannot save to {filepath!r}: the Keras 3 native '.keras' (zip) "
-                         "format is not supported. Use a '.h5' path (Keras's HDF5 format, "
-                         "which Keras 2 and Keras 3 both load).")
-    return filepath
-
-
 def save_model(model, filepath: str, overwrite: bool = True,
                include_optimizer: bool = True) -> None:
     """Writes architecture, weights, training config and optimizer state to ``filepath``.
 
+    A ``*.keras`` path gets Keras 3's native zip archive (``keras_archive.py``); any other
+    path the legacy HDF5 layout.
+
     Args:
         model: a built model.
-        filepath: ``.h5``/``.hdf5`` path (any name but ``*.keras``).
+        filepath: ``.h5``/``.hdf5`` path, or ``.keras`` for Keras 3's archive.
         overwrite: replace an existing file (else ``FileExistsError``).
         include_optimizer: also store the compile arguments and the optimizer state.
     """
-    filepath = _check_path(filepath)
+    filepath = os.fspath(filepath)
+    if str(filepath).endswith(".keras"):
+        from gpunet.saving.keras_archive import save_archive
+
+        save_archive(model, filepath, overwrite, include_optimizer)
+        return
     if not model.built:
         raise ValueError(f"Model '{model.name}' has not been built yet: it has no weights to "
                          "save. Call it on data or give it an input shape first.")
@@ -82,10 +82,11 @@ def _json_attr(f, name: str, filepath: str):
 
 def load_model(filepath: str, custom_objects: dict | None = None, compile: bool = True,  # noqa: A002
                safe_mode: bool = True):
-    """Rebuilds a model saved with ``model.save`` (gpunet, Keras 2 or Keras 3 legacy ``.h5``).
+    """Rebuilds a model saved with ``model.save``: gpunet's, Keras 2's or Keras 3's legacy
+    ``.h5``, or a Keras 3 native ``.keras`` archive (gpunet's or Keras's).
 
     Args:
-        filepath: the ``.h5`` file.
+        filepath: the ``.h5`` file or ``.keras`` archive.
         custom_objects: ``{name: class or function}`` for custom layers, losses, activations.
         compile: compile the model with the saved training config and restore the optimizer
             state, so that ``fit`` resumes where it stopped.
@@ -95,7 +96,14 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
     Returns:
         The model (compiled when ``compile`` and the file holds a training config).
     """
+    import zipfile
+
     filepath = os.fspath(filepath)
+    if os.path.isfile(filepath) and (zipfile.is_zipfile(filepath)
+                                     or str(filepath).endswith(".keras")):
+        from gpunet.saving.keras_archive import load_archive
+
+        return load_archive(filepath, custom_objects, compile, safe_mode)
     with open_h5(filepath) as f:
         cfg = _json_attr(f, "model_config", filepath)
         if cfg is None:

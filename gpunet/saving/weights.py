@@ -6,7 +6,10 @@
   order (layers that own weights, in model order) or, with ``by_name=True``, by layer name.
 * Keras 3 (``save_weights("w.weights.h5")``): ``layers/<snake_case class>[_<n>]/vars/0, 1, ...``
   where ``n`` counts earlier layers of the same class; the ``vars`` group carries the layer
-  name as attribute ``name``. Loading matches these paths.
+  name as attribute ``name``. Layers that Keras 3 builds from sublayers keep their weights
+  under the sublayer's attribute (``multi_head_attention/query_dense/vars``,
+  ``lstm/cell/vars``, ``bidirectional/forward_layer/cell/vars``; see ``sublayers``), while
+  gpunet keeps them flat: they are mapped both ways. Loading matches these paths.
 
 Writes go through ``atomic_write``; every array is written with its own dtype (float32 for a
 float32 model) as a host NumPy array, so files do not depend on the device.
@@ -111,22 +114,98 @@ def k3_paths(layers, prefix: str = "layers", models: bool = False) -> list[tuple
     return out
 
 
+def sublayers(layer) -> list[tuple[str, str, list]] | None:
+    """Keras 3 sublayers holding a flat gpunet layer's weights: ``[(path below the layer,
+    sublayer name, [weights])]``, or None when the layer keeps its own variables (``vars``).
+
+    Keras 3's ``MultiHeadAttention`` holds its projections in the EinsumDense sublayers
+    ``query_dense``, ``key_dense``, ``value_dense`` and ``output_dense``; its recurrent layers
+    hold theirs in ``cell``; ``Bidirectional`` in ``forward_layer``/``backward_layer`` and
+    ``TimeDistributed`` in ``layer`` (recursively). gpunet keeps them flat on the layer.
+    """
+    from gpunet.layers.attention import MultiHeadAttention
+    from gpunet.layers.recurrent import RNNBase
+    from gpunet.layers.rnn_wrappers import Bidirectional, TimeDistributed
+
+    if not legacy_weights(layer):
+        return None
+    if isinstance(layer, MultiHeadAttention):
+        return [(f"{p}_dense", n, [w for w in (getattr(layer, f"{p}_kernel"),
+                                               getattr(layer, f"{p}_bias")) if w is not None])
+                for p, n in (("query", "query"), ("key", "key"), ("value", "value"),
+                             ("output", "attention_output"))]
+    if isinstance(layer, RNNBase):
+        return [("cell", f"{layer.name}_cell", legacy_weights(layer))]
+    if isinstance(layer, (Bidirectional, TimeDistributed)):
+        subs = ([("forward_layer", layer.forward_layer), ("backward_layer", layer.backward_layer)]
+                if isinstance(layer, Bidirectional) else [("layer", layer.layer)])
+        out = []
+        for attr, sub in subs:
+            inner = sublayers(sub)
+            if inner is None:
+                out.append((attr, sub.name, legacy_weights(sub)))
+            else:
+                out.extend((f"{attr}/{p}", n, ws) for p, n, ws in inner)
+        return out
+    return None
+
+
+def _write_vars(f, path: str, name: str, arrays: list) -> None:
+    vg = f.create_group(path + "/vars")
+    vg.attrs["name"] = name
+    for i, a in enumerate(arrays):
+        vg.create_dataset(str(i), data=a)
+
+
 def write_k3(f, model) -> None:
     """Writes ``model``'s weights in Keras 3's ``.weights.h5`` layout into file ``f``."""
     from gpunet.models.model import Model
 
     f.create_group("vars").attrs["name"] = model.name
     for layer, path in k3_paths(model.layers, models=True):
-        vg = f.create_group(path + "/vars")
-        vg.attrs["name"] = layer.name
-        if not isinstance(layer, Model):
-            for i, w in enumerate(legacy_weights(layer)):
-                vg.create_dataset(str(i), data=host(w))
+        subs = None if isinstance(layer, Model) else sublayers(layer)
+        if subs is None:
+            arrays = [] if isinstance(layer, Model) else [host(w) for w in legacy_weights(layer)]
+            _write_vars(f, path, layer.name, arrays)
+            continue
+        _write_vars(f, path, layer.name, [])
+        for sub, name, ws in subs:
+            _write_vars(f, f"{path}/{sub}", name, [host(w) for w in ws])
 
 
 def _k3_arrays(vg) -> list[np.ndarray]:
     keys = sorted(vg.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
     return [np.asarray(vg[k]) for k in keys]
+
+
+def _k3_vars(f, path: str, layer) -> list[np.ndarray] | None:
+    """The arrays of ``layer`` stored at ``path``, in ``legacy_weights`` order: its own
+    ``vars``, or its Keras 3 sublayers' ``<path>/<sub>/vars`` (also under Keras 3.0's private
+    ``_<sub>`` names). None when ``path`` holds nothing for it."""
+    own = f.get(path + "/vars")
+    subs = sublayers(layer)
+    if subs is not None:
+        by_id, flat = {}, []
+        for sub, _, ws in subs:
+            vg = f.get(f"{path}/{sub}/vars")
+            if vg is None:
+                head, _, tail = sub.partition("/")
+                vg = f.get(f"{path}/_{head}{'/' + tail if tail else ''}/vars")
+            if vg is None:
+                flat = None
+                break
+            arrays = _k3_arrays(vg)
+            flat.extend(arrays)
+            if len(arrays) == len(ws):
+                by_id.update({id(w): a for w, a in zip(ws, arrays)})
+        if flat is not None:
+            order = legacy_weights(layer)
+            if all(id(w) in by_id for w in order):
+                return [by_id[id(w)] for w in order]
+            return flat  # a count mismatch: reported by _assign
+        if own is not None and len(own) == 0:
+            return None
+    return None if own is None else _k3_arrays(own)
 
 
 def _k3_container(f) -> str | None:
@@ -136,12 +215,13 @@ def _k3_container(f) -> str | None:
     return None
 
 
-def _k3_named(f, container: str) -> dict[str, list[np.ndarray]]:
-    found: dict[str, list[np.ndarray]] = {}
+def _k3_named(f, container: str) -> dict[str, str]:
+    """``{layer name: path}`` from the ``name`` attributes of the ``vars`` groups."""
+    found: dict[str, str] = {}
 
     def visit(name, obj):
         if name.endswith("/vars") and "name" in obj.attrs:
-            found[read_string_attr(obj, "name")] = _k3_arrays(obj)
+            found.setdefault(read_string_attr(obj, "name"), f"{container}/{name[:-5]}")
 
     f[container].visititems(visit)
     return found
@@ -198,22 +278,25 @@ def _pairs_k3(f, model, container: str, filepath: str, by_name: bool,
         if not named:
             raise ValueError(f"by_name=True: {filepath!r} records no layer names (an older "
                              "Keras 3 weights file); load it by structure (by_name=False).")
-        return [(layer, f"layer '{layer.name}'", named[layer.name])
+        return [(layer, f"layer '{layer.name}'", _k3_vars(f, named[layer.name], layer) or [])
                 for layer, _ in k3_paths(model.layers) if layer.name in named]
     pairs = []
     for layer, path in k3_paths(model.layers, container):
         if not legacy_weights(layer):
             continue
-        vg = f.get(path + "/vars")
-        if vg is None:
+        arrays = _k3_vars(f, path, layer)
+        if arrays is None:
+            where = f"'{path}/vars'"
+            if sublayers(layer):
+                where += " or " + ", ".join(f"'{path}/{a}/vars'" for a, _ in sublayers(layer))
             msg = (f"{filepath!r} has no weights for layer '{layer.name}' "
-                   f"({type(layer).__name__}), expected at '{path}/vars'. The file was "
+                   f"({type(layer).__name__}), expected at {where}. The file was "
                    "saved from a different architecture.")
             if skip_mismatch:
                 warnings.warn("Skipping loading of weights: " + msg, stacklevel=3)
                 continue
             raise ValueError(msg)
-        pairs.append((layer, f"'{path}'", _k3_arrays(vg)))
+        pairs.append((layer, f"'{path}'", arrays))
     return pairs
 
 
@@ -247,6 +330,22 @@ def save_weights(model, filepath: str, overwrite: bool = True) -> None:
 
 def load_weights(model, filepath: str, skip_mismatch: bool = False,
                  by_name: bool = False) -> None:
-    """Loads weights saved by ``save_weights``/``save`` (gpunet, Keras 2 or Keras 3)."""
+    """Loads weights saved by ``save_weights``/``save`` (gpunet, Keras 2 or Keras 3), also
+    from the ``model.weights.h5`` inside a ``.keras`` archive."""
+    import os
+    import zipfile
+
+    if os.path.isfile(filepath) and zipfile.is_zipfile(filepath):
+        import io
+
+        from gpunet.saving.h5_utils import h5py
+        from gpunet.saving.keras_archive import WEIGHTS, _open
+
+        with _open(os.fspath(filepath)) as z:
+            if WEIGHTS not in z.namelist():
+                raise ValueError(f"Archive {str(filepath)!r} holds no {WEIGHTS}.")
+            with h5py().File(io.BytesIO(z.read(WEIGHTS)), "r") as f:
+                load_into(f, model, f"{filepath}:{WEIGHTS}", skip_mismatch, by_name)
+        return
     with open_h5(filepath) as f:
         load_into(f, model, str(filepath), skip_mismatch, by_name)

@@ -30,9 +30,10 @@ SAMPLES = {
     "class_id": 1, "recall": 0.5, "precision": 0.5, "specificity": 0.5, "sensitivity": 0.5,
     "num_thresholds": 10, "warmup_target": 0.1, "warmup_steps": 5, "factor": 0.5,
     "delta": 1.0, "num_tokens": 3, "scale": 0.5, "offset": 0.0, "mode": "fan_in",
-    "axes": 1, "num_heads": 2, "key_dim": 4,
+    "axes": 1, "num_heads": 2, "key_dim": 4, "target_class_ids": [0, 2], "normalizer": 2.0,
     "height": 4, "width": 4, "height_factor": 0.1, "width_factor": 0.1,
     "function": gpunet.ops.relu,  # Lambda (saved by module and name) and OpLambda ("relu")
+    "inner_optimizer": {"class_name": "SGD", "config": {}},  # LossScaleOptimizer (fresh each)
 }
 
 

@@ -131,8 +131,9 @@ def test_overwrite_keras_format_and_unbuilt(tmp_path, mlp):
     model.save(tmp_path / "m.h5")
     with pytest.raises(FileExistsError, match="m.h5"):
         model.save(tmp_path / "m.h5", overwrite=False)
-    with pytest.raises(ValueError, match=r"\.keras"):
-        model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.keras")  # Keras 3's archive (tests in test_keras_archive.py)
+    with pytest.raises(FileExistsError, match=r"m\.keras"):
+        model.save(tmp_path / "m.keras", overwrite=False)
     with pytest.raises(ValueError, match="not been built"):
         Sequential([layers.Dense(2)]).save(tmp_path / "u.h5")
 

@@ -1,0 +1,147 @@
+"""Keras 3 spelling of model configs, as ``config.json`` in a ``.keras`` archive holds them.
+
+Every object is ``{"module", "class_name", "config", "registered_name"}`` (layers add
+``build_config``), dtypes are ``DTypePolicy`` dicts (InputLayer: a plain string), InputLayer
+uses ``batch_shape`` and Functional inbound nodes are ``{"args": [...], "kwargs": {...}}``
+with ``__keras_tensor__`` entries. The reader (``serialization.deserialize_layer``) accepts
+this form and the Keras 2 one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
+            "constraint": "keras.constraints"}
+
+
+def _policy(name: Any) -> dict:
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name or "float32"},
+            "registered_name": None}
+
+
+def _obj(value: Any, module: str) -> Any:
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        return {"module": module, "class_name": value["class_name"], "config": value["config"],
+                "registered_name": None}
+    return value
+
+
+def _registered(layer) -> str | None:
+    mod = type(layer).__module__
+    return None if mod.startswith("gpunet.") else type(layer).__name__
+
+
+def layer_config(layer, entry: dict) -> dict:
+    """Keras 3 form of one ``{"class_name", "config"}`` layer entry of ``layer``."""
+    from gpunet.layers.core import InputLayer
+    from gpunet.models.model import Model
+
+    if isinstance(layer, Model):
+        return model_config(layer)
+    cfg = dict(entry.get("config") or {})
+    if isinstance(layer, InputLayer):
+        if "batch_input_shape" in cfg:
+            cfg["batch_shape"] = cfg.pop("batch_input_shape")
+    else:
+        cfg.pop("batch_input_shape", None)
+        cfg["dtype"] = _policy(cfg.get("dtype"))
+        for key, v in list(cfg.items()):
+            kind = key.rsplit("_", 1)[-1]
+            if kind in _MODULES:
+                cfg[key] = _obj(v, _MODULES[kind])
+    out = {"module": "keras.layers", "class_name": entry["class_name"], "config": cfg,
+           "registered_name": _registered(layer)}
+    shape = getattr(layer, "input_shape_", None)
+    if shape is not None and not isinstance(layer, InputLayer):
+        out["build_config"] = {"input_shape": _jsonable(shape)}
+    return out
+
+
+def _jsonable(shape: Any) -> Any:
+    if isinstance(shape, (list, tuple)):
+        return [_jsonable(s) for s in shape]
+    return None if shape is None else int(shape)
+
+
+def _tensor_shapes(model) -> dict:
+    """``(layer name, node key, tensor index) -> KerasTensor`` for every tensor of ``model``."""
+    from gpunet.models.functional_config import _node_keys
+
+    keys = _node_keys(model)
+    out = {}
+    for t in model.inputs:
+        layer = t._keras_history[0]
+        out[(layer.name, keys.get(id(t.node), 0), 0)] = t
+    for node in model._nodes:
+        for i, t in enumerate(node.outputs):
+            out[(node.layer.name, keys[id(node)], i)] = t
+    return out
+
+
+def _k3_tensor(ref: list, tensors: dict) -> dict:
+    t = tensors.get((ref[0], ref[1], ref[2]))
+    shape = _jsonable(t.shape) if t is not None else None
+    dtype = t.dtype if t is not None else "float32"
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": shape, "dtype": dtype, "keras_history": list(ref[:3])}}
+
+
+def _is_ref(v: Any) -> bool:
+    return (isinstance(v, list) and len(v) == 3 and isinstance(v[0], str)
+            and all(isinstance(x, int) for x in v[1:]))
+
+
+def _k3_node(node: list, tensors: dict) -> dict:
+    args = [_k3_tensor(e, tensors) for e in node]
+    kwargs: dict = {}
+    for e in node:
+        if len(e) > 3 and e[3]:
+            kwargs = dict(e[3])
+    for k, v in kwargs.items():
+        if _is_ref(v):
+            kwargs[k] = _k3_tensor(v, tensors)
+        elif isinstance(v, list) and v and all(_is_ref(r) for r in v):
+            kwargs[k] = [_k3_tensor(r, tensors) for r in v]
+    return {"args": args if len(args) == 1 else [args], "kwargs": kwargs}
+
+
+def model_config(model) -> dict:
+    """``serialize_keras_object(model)`` as Keras 3 writes it (without ``compile_config``)."""
+    from gpunet.models.functional import Functional
+
+    cfg = dict(model.get_config())
+    by_name = {layer.name: layer for layer in model.layers}
+    if isinstance(model, Functional):
+        tensors = _tensor_shapes(model)
+        layers = []
+        for entry in cfg["layers"]:
+            new = layer_config(by_name[entry["name"]], entry)
+            new["name"] = entry["name"]
+            new["inbound_nodes"] = [_k3_node(n, tensors) for n in entry["inbound_nodes"]]
+            layers.append(new)
+        cfg["layers"] = layers
+        build = None
+    else:
+        layers = []
+        own = list(getattr(model, "_layers", model.layers))
+        for entry in cfg["layers"]:
+            if entry["class_name"] == "InputLayer" and model._input_layer is not None:
+                layers.append(layer_config(model._input_layer, entry))
+            else:
+                layers.append(layer_config(own.pop(0), entry))
+        cfg["layers"] = layers
+        cfg.setdefault("trainable", model.trainable)
+        cfg["dtype"] = _policy("float32")
+        inp = model._input_layer
+        build = list(inp.batch_shape) if inp is not None else None
+        if build is not None:
+            cfg["build_input_shape"] = build
+    if isinstance(model, Functional):  # as Keras 3 serialises its Functional class
+        return {"module": "keras.src.models.functional", "class_name": "Functional",
+                "config": cfg, "registered_name": "Functional"}
+    out = {"module": "keras", "class_name": type(model).__name__, "config": cfg,
+           "registered_name": _registered(model)}
+    if build is not None:
+        out["build_config"] = {"input_shape": build}
+    return out
