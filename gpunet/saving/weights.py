@@ -125,7 +125,10 @@ def sublayers(layer) -> list[tuple[str, str, list]] | None:
     """
     from gpunet.layers.attention import MultiHeadAttention
     from gpunet.layers.recurrent import RNNBase
+    from gpunet.layers.rnn_cells import StackedRNNCells
+    from gpunet.layers.rnn_generic import RNN
     from gpunet.layers.rnn_wrappers import Bidirectional, TimeDistributed
+    from gpunet.registry import snake_case
 
     if not legacy_weights(layer):
         return None
@@ -136,6 +139,18 @@ def sublayers(layer) -> list[tuple[str, str, list]] | None:
                              ("output", "attention_output"))]
     if isinstance(layer, RNNBase):
         return [("cell", f"{layer.name}_cell", legacy_weights(layer))]
+    if isinstance(layer, RNN):  # RNN(cell), ConvLSTM: ``cell``; stacked: ``cell/cells/<name>``
+        if isinstance(layer.cell, StackedRNNCells):
+            seen: dict[str, int] = {}
+            out = []
+            for c in layer.cell.cells:
+                base = snake_case(type(c).__name__)
+                n = seen.get(base, 0)
+                seen[base] = n + 1
+                key = base if n == 0 else f"{base}_{n}"
+                out.append((f"cell/cells/{key}", c.name, legacy_weights(c)))
+            return out
+        return [("cell", getattr(layer.cell, "name", "cell"), legacy_weights(layer))]
     if isinstance(layer, (Bidirectional, TimeDistributed)):
         subs = ([("forward_layer", layer.forward_layer), ("backward_layer", layer.backward_layer)]
                 if isinstance(layer, Bidirectional) else [("layer", layer.layer)])

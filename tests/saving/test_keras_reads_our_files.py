@@ -59,6 +59,15 @@ def _models(rng):
         "gru": (Sequential([layers.Input((4, 3)),
                             layers.Bidirectional(layers.GRU(5, return_sequences=True)),
                             layers.SimpleRNN(3)]), rng.normal(size=(2, 4, 3)).astype("float32")),
+        "rnn_cells": (Sequential([layers.Input((4, 3)),
+                                  layers.RNN([layers.LSTMCell(5), layers.GRUCell(2)],
+                                             return_sequences=True),
+                                  layers.RNN(layers.SimpleRNNCell(3))]),
+                      rng.normal(size=(2, 4, 3)).astype("float32")),
+        "conv_lstm": (Sequential([layers.Input((3, 5, 5, 2)),
+                                  layers.ConvLSTM2D(3, 3, padding="same"), layers.Flatten(),
+                                  layers.Dense(2)]),
+                      rng.normal(size=(2, 3, 5, 5, 2)).astype("float32")),
         "functional": (functional, [rng.normal(size=(3, 4)).astype("float32")
                                     for _ in range(2)]),
     }

@@ -11,7 +11,7 @@ import pytest
 import gpunet
 
 FIX = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
-NAMES = ["mlp", "cnn", "lstm", "gru_bidirectional", "functional"]
+NAMES = ["mlp", "cnn", "lstm", "gru_bidirectional", "functional", "rnn_cells", "conv_lstm"]
 
 
 def _io(name):
