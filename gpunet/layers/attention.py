@@ -414,6 +414,12 @@ class MultiHeadAttention(Layer):
 
     def build(self, query_shape: Any, value_shape: Any = None, key_shape: Any = None) -> None:
         """Creates the four projections for the query, value and key shapes (Keras 3)."""
+        # Keras 3 writes these as build_config {"shapes_dict": ...} (read by saving)
+        self._build_shapes = {"query_shape": list(query_shape),
+                              "value_shape": list(query_shape if value_shape is None
+                                                  else value_shape)}
+        if key_shape is not None:
+            self._build_shapes["key_shape"] = list(key_shape)
         value_shape = tuple(query_shape if value_shape is None else value_shape)
         key_shape = value_shape if key_shape is None else tuple(key_shape)
         query_shape = tuple(query_shape)

@@ -247,9 +247,9 @@ class Bidirectional(Wrapper):
     @classmethod
     def from_config(cls, config: dict) -> Bidirectional:
         config = copy.deepcopy(config)
-        config["layer"] = registry.deserialize("layer", config["layer"])
+        config["layer"] = _deserialize_layer(config["layer"])
         if config.get("backward_layer") is not None:
-            config["backward_layer"] = registry.deserialize("layer", config["backward_layer"])
+            config["backward_layer"] = _deserialize_layer(config["backward_layer"])
         return super().from_config(config)
 
 
@@ -326,5 +326,12 @@ class TimeDistributed(Wrapper):
     @classmethod
     def from_config(cls, config: dict) -> TimeDistributed:
         config = copy.deepcopy(config)
-        config["layer"] = registry.deserialize("layer", config["layer"])
+        config["layer"] = _deserialize_layer(config["layer"])
         return super().from_config(config)
+
+
+def _deserialize_layer(config):
+    """A nested layer config, cleaned of Keras 3's extra keys like a top-level one."""
+    from gpunet.saving.serialization import deserialize_layer
+
+    return deserialize_layer(config)

@@ -53,7 +53,10 @@ def layer_config(layer, entry: dict) -> dict:
     out = {"module": "keras.layers", "class_name": entry["class_name"], "config": cfg,
            "registered_name": _registered(layer)}
     shape = getattr(layer, "input_shape_", None)
-    if shape is not None and not isinstance(layer, InputLayer):
+    shapes = getattr(layer, "_build_shapes", None)  # build(query_shape, value_shape, ...)
+    if shapes and not isinstance(layer, InputLayer):
+        out["build_config"] = {"shapes_dict": {k: _jsonable(v) for k, v in shapes.items()}}
+    elif shape is not None and not isinstance(layer, InputLayer):
         out["build_config"] = {"input_shape": _jsonable(shape)}
     return out
 

@@ -21,7 +21,9 @@ KERAS_VERSION = "2.15.0"
 
 # Keras 3 layer options that mean nothing to gpunet while at these (default) values.
 _IGNORABLE = {"lora_rank": (None, 0), "lora_alpha": (None,), "quantization_config": (None,),
-              "gradient_checkpointing": (None, False), "optional": (False,)}
+              "gradient_checkpointing": (None, False), "optional": (False,),
+              # Keras 3.15 MultiHeadAttention options, meaningless at their defaults
+              "use_gate": (False,), "sliding_window": (None,)}
 _POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy", "QuantizedDTypePolicy")
 
 

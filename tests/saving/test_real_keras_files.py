@@ -11,7 +11,9 @@ import pytest
 import gpunet
 
 FIX = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
-NAMES = ["mlp", "cnn", "lstm", "gru_bidirectional", "functional", "rnn_cells", "conv_lstm"]
+NAMES = ["mlp", "cnn", "lstm", "gru_bidirectional", "functional", "rnn_cells", "conv_lstm",
+         "conv_transpose", "separable_depthwise", "conv1d", "conv3d", "time_distributed",
+         "attention", "misc", "normalization_layers"]
 
 
 def _io(name):
