@@ -93,6 +93,9 @@ def restore(opt, state: list[tuple[str, Any]], filepath: str) -> None:
             iters, legacy = int(a), legacy or base == "iter"
         elif base != "learning_rate":
             slots.append((n, a))
+    if not slots and not iters:  # saved before its first step: nothing to restore
+        opt.iterations = 0
+        return
     n_vars = len(getattr(opt, "variables", []))
     arrays = _var_major(slots, n_vars) if legacy else [a for _, a in slots]
     try:
