@@ -34,7 +34,8 @@ def test_fit_follows_keras(backend, case):
         np.testing.assert_allclose(g, w, rtol=5e-5, atol=5e-6)
 
 
-MORE = ["cnn_sgd", "lstm_mask_adam", "gru_rmsprop_val", "two_outputs", "class_weight"]
+MORE = ["cnn_sgd", "lstm_mask_adam", "gru_rmsprop_val", "two_outputs", "class_weight",
+        "mha_block", "convs_bn", "bilstm_td", "schedule_sgd"]
 
 
 @pytest.mark.parametrize("case", MORE)
