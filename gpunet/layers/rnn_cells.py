@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpunet import activations, constraints, initializers, ops, regularizers
+from gpunet.backend import backend_of
+from gpunet.backend.random import SeedStream
 from gpunet.layers.layer import Layer
 from gpunet.registry import register, serialize_nested_layer
 
@@ -35,13 +37,17 @@ class _Cell(Layer):
                  bias_regularizer: Any = None, kernel_constraint: Any = None,
                  recurrent_constraint: Any = None, bias_constraint: Any = None,
                  **kwargs: Any) -> None:
-        for unsupported in ("dropout", "recurrent_dropout"):
-            if kwargs.get(unsupported):
-                raise ValueError(f"{type(self).__name__}: `{unsupported}` is not supported in "
-                                 "cells yet; use the SimpleRNN/LSTM/GRU layers for dropout.")
-            kwargs.pop(unsupported, None)
-        kwargs.pop("seed", None)
+        dropout = float(kwargs.pop("dropout", 0.0) or 0.0)
+        recurrent_dropout = float(kwargs.pop("recurrent_dropout", 0.0) or 0.0)
+        seed = kwargs.pop("seed", None)
         super().__init__(**kwargs)
+        for arg, v in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{type(self).__name__}: `{arg}` must be in [0, 1]; received "
+                                 f"{arg}={v}.")
+        self.dropout, self.recurrent_dropout, self.seed = dropout, recurrent_dropout, seed
+        self._stream = None if seed is None else SeedStream(seed)
+        self.reset_dropout_mask()
         self.units = _units(type(self).__name__, units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -54,6 +60,25 @@ class _Cell(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.recurrent_constraint = constraints.get(recurrent_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
+
+    def reset_dropout_mask(self) -> None:
+        """Forgets the dropout masks: ``RNN`` calls it once per sequence, so that one mask
+        serves every time step, as in Keras."""
+        self._masks: dict = {}
+
+    def _dropped(self, x, rate: float, key: str, training):
+        """``x`` times this sequence's dropout mask for ``key`` (inputs or the recurrent state),
+        in training only."""
+        if not training or rate <= 0.0:
+            return x
+        mask = self._masks.get(key)
+        if mask is None:
+            b = backend_of(x.data)
+            shape = tuple(x.shape)
+            u = (b.random_uniform(shape, x.dtype) if self._stream is None
+                 else self._stream.uniform(b, shape, x.dtype))
+            mask = self._masks[key] = (u >= rate).astype(x.dtype) / (1.0 - rate)
+        return x * mask
 
     @property
     def state_size(self) -> Any:
@@ -94,7 +119,9 @@ class _Cell(Layer):
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 "kernel_constraint": constraints.serialize(self.kernel_constraint),
                 "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint)}
+                "bias_constraint": constraints.serialize(self.bias_constraint),
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "seed": self.seed}
 
 
 @register("layer")
@@ -112,6 +139,8 @@ class SimpleRNNCell(_Cell):
 
     def call(self, inputs, states, training=None):
         h = states[0] if isinstance(states, (list, tuple)) else states
+        inputs = self._dropped(inputs, self.dropout, "x", training)
+        h = self._dropped(h, self.recurrent_dropout, "h", training)
         z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel)
         if self.bias is not None:
             z = z + self.bias
@@ -159,6 +188,8 @@ class LSTMCell(_Cell):
     def call(self, inputs, states, training=None):
         h, c = states
         u = self.units
+        inputs = self._dropped(inputs, self.dropout, "x", training)
+        h = self._dropped(h, self.recurrent_dropout, "h", training)
         z = ops.matmul(inputs, self.kernel) + ops.matmul(h, self.recurrent_kernel)
         if self.bias is not None:
             z = z + self.bias
@@ -201,8 +232,10 @@ class GRUCell(_Cell):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def call(self, inputs, states, training=None):
-        h = states[0] if isinstance(states, (list, tuple)) else states
+        h_prev = states[0] if isinstance(states, (list, tuple)) else states
         u = self.units
+        inputs = self._dropped(inputs, self.dropout, "x", training)
+        h = self._dropped(h_prev, self.recurrent_dropout, "h", training)
         xz = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             xz = xz + (self.bias[0] if self.reset_after else self.bias)
@@ -219,7 +252,7 @@ class GRUCell(_Cell):
             r = self.recurrent_activation(xz[:, u:2 * u] + hz[:, u:])
             hh = self.activation(xz[:, 2 * u:] + ops.matmul(r * h,
                                                             self.recurrent_kernel[:, 2 * u:]))
-        out = z * h + (1 - z) * hh
+        out = z * h_prev + (1 - z) * hh
         return out, [out]
 
     def get_config(self) -> dict:

@@ -140,6 +140,9 @@ class RNN(Layer):
     def call(self, inputs: Tensor, training: bool | None = None, mask: Any = None,
              initial_state: Any = None) -> Any:
         states = self._initial(inputs, initial_state)
+        for c in getattr(self.cell, "cells", [self.cell]):  # one dropout mask per sequence
+            if hasattr(c, "reset_dropout_mask"):
+                c.reset_dropout_mask()
         steps = range(inputs.shape[1])
         if self.go_backwards:
             steps = reversed(steps)

@@ -136,3 +136,22 @@ def test_bad_cell_and_input_rank_are_named():
         layers.RNN(object())
     with pytest.raises(ValueError, match="expected ndim=3"):
         layers.RNN(layers.SimpleRNNCell(2))(Tensor(np.ones((2, 3), "float32")))
+
+
+def test_cell_dropout_one_mask_per_sequence_and_identity_at_inference(backend):
+    x = Tensor(backend.asarray(np.ones((4, 6, 5), "float32")))
+    cell = layers.SimpleRNNCell(3, dropout=0.5, recurrent_dropout=0.3, seed=3,
+                                activation="linear", recurrent_initializer="zeros",
+                                kernel_initializer="ones", use_bias=False)
+    layer = layers.RNN(cell, return_sequences=True)
+    train = backend.to_numpy(layer(x, training=True).data)
+    # zero recurrent kernel: each step is x_t · (mask ⊙ 1) — the same mask at every step
+    np.testing.assert_allclose(train, np.repeat(train[:, :1], 6, axis=1), rtol=1e-6)
+    kept = train[:, 0, 0] / 2.0  # inputs are ones: (count of kept features) / (1 - 0.5)
+    assert set(np.round(kept).astype(int)) <= set(range(6)) and kept.std() > 0
+    infer = backend.to_numpy(layer(x, training=False).data)
+    np.testing.assert_allclose(infer, 5.0)  # no dropout at inference
+    again = backend.to_numpy(layer(x, training=True).data)
+    assert not np.array_equal(again, train)  # a fresh mask for the next sequence
+    cfg = cell.get_config()
+    assert cfg["dropout"] == 0.5 and cfg["recurrent_dropout"] == 0.3 and cfg["seed"] == 3
