@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from gpunet import activations, constraints, initializers, ops, regularizers
+from gpunet.backend import backend_of
+from gpunet.backend.random import SeedStream
 from gpunet.layers.layer import Layer, shape_str
 from gpunet.layers.rnn_generic import RNN
 from gpunet.registry import register
@@ -51,9 +53,18 @@ class ConvLSTMCell(Layer):
                  unit_forget_bias: bool = True, kernel_regularizer: Any = None,
                  recurrent_regularizer: Any = None, bias_regularizer: Any = None,
                  kernel_constraint: Any = None, recurrent_constraint: Any = None,
-                 bias_constraint: Any = None, **kwargs: Any) -> None:
+                 bias_constraint: Any = None, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, seed: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rank, self.filters = rank, int(filters)
+        for arg, v in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= float(v) <= 1.0:
+                raise ValueError(f"ConvLSTM: `{arg}` must be in [0, 1]; received {arg}={v}.")
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.seed = seed
+        self._stream = None if seed is None else SeedStream(seed)
+        self.reset_dropout_mask()
         self.kernel_size = _tuple(kernel_size, rank, "kernel_size")
         self.strides = _tuple(strides, rank, "strides")
         self.dilation_rate = _tuple(dilation_rate, rank, "dilation_rate")
@@ -105,6 +116,21 @@ class ConvLSTMCell(Layer):
                      if self.use_bias else None)
         self.built = True
 
+    def reset_dropout_mask(self) -> None:
+        """New dropout masks for the next sequence (one mask for every time step, as Keras)."""
+        self._masks: dict = {}
+
+    def _dropped(self, x, rate: float, key: str, training):
+        if not training or rate <= 0.0:
+            return x
+        mask = self._masks.get(key)
+        if mask is None:
+            b = backend_of(x.data)
+            u = (b.random_uniform(tuple(x.shape), x.dtype) if self._stream is None
+                 else self._stream.uniform(b, tuple(x.shape), x.dtype))
+            mask = self._masks[key] = (u >= rate).astype(x.dtype) / (1.0 - rate)
+        return x * mask
+
     def _conv(self, x, kernel, bias, strides, padding, dilation):
         if self.rank == 1:
             return ops.conv1d(x, kernel, bias, strides[0], padding, dilation[0])
@@ -113,9 +139,11 @@ class ConvLSTMCell(Layer):
     def call(self, inputs, states, training=None):
         h, c = states
         f = self.filters
+        inputs = self._dropped(inputs, self.dropout, "x", training)
+        hd = self._dropped(h, self.recurrent_dropout, "h", training)
         z = self._conv(inputs, self.kernel, self.bias, self.strides, self.padding,
                        self.dilation_rate)
-        z = z + self._conv(h, self.recurrent_kernel, None, (1,) * self.rank, "same",
+        z = z + self._conv(hd, self.recurrent_kernel, None, (1,) * self.rank, "same",
                            (1,) * self.rank)
         i = self.recurrent_activation(z[..., :f])
         fg = self.recurrent_activation(z[..., f:2 * f])
@@ -152,8 +180,6 @@ class _ConvLSTM(RNN):
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{name}: only data_format='channels_last' is supported; "
                              f"received {data_format!r}.")
-        if dropout or recurrent_dropout:
-            raise ValueError(f"{name}: `dropout` / `recurrent_dropout` are not supported yet.")
         if activity_regularizer is not None:
             raise ValueError(f"{name}: `activity_regularizer` is not supported yet.")
         cell = ConvLSTMCell(self._rank, filters, kernel_size, strides, padding, dilation_rate,
@@ -161,6 +187,7 @@ class _ConvLSTM(RNN):
                             recurrent_initializer, bias_initializer, unit_forget_bias,
                             kernel_regularizer, recurrent_regularizer, bias_regularizer,
                             kernel_constraint, recurrent_constraint, bias_constraint,
+                            dropout, recurrent_dropout, seed,
                             name=kwargs.get("name", name.lower()) + "_cell")
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, **kwargs)
@@ -185,7 +212,9 @@ class _ConvLSTM(RNN):
                     "bias_regularizer": regularizers.serialize(c.bias_regularizer),
                     "kernel_constraint": constraints.serialize(c.kernel_constraint),
                     "recurrent_constraint": constraints.serialize(c.recurrent_constraint),
-                    "bias_constraint": constraints.serialize(c.bias_constraint)})
+                    "bias_constraint": constraints.serialize(c.bias_constraint),
+                    "dropout": c.dropout, "recurrent_dropout": c.recurrent_dropout,
+                    "seed": c.seed})
         return cfg
 
     @classmethod
@@ -204,7 +233,9 @@ class ConvLSTM2D(_ConvLSTM):
         filters: output channels.
         kernel_size, strides, padding ("valid"/"same"), dilation_rate: the input convolution.
         return_sequences, return_state, go_backwards, stateful: as in ``LSTM``.
-        others: as in ``LSTM`` (``dropout`` and ``recurrent_dropout`` are not supported yet).
+        dropout, recurrent_dropout, seed: one dropout mask per sequence on the inputs and on
+            the recurrent state, as in ``LSTM``.
+        others: as in ``LSTM``.
 
     Input shape:
         ``(batch, time, rows, cols, channels)``.

@@ -82,3 +82,17 @@ def test_conv_lstm2d_learns_and_errors_are_named(backend):
         layers.ConvLSTM2D(2, 3)(Tensor(np.ones((2, 3, 4, 1), "float32")))
     with pytest.raises(ValueError, match="channels_last"):
         layers.ConvLSTM2D(2, 3, data_format="channels_first")
+
+
+def test_conv_lstm_dropout_only_in_training(backend):
+    x = Tensor(backend.asarray(np.ones((2, 3, 4, 4, 1), "float32")))
+    layer = layers.ConvLSTM2D(2, 3, padding="same", dropout=0.5, recurrent_dropout=0.5, seed=1)
+    infer1 = backend.to_numpy(layer(x, training=False).data)
+    infer2 = backend.to_numpy(layer(x, training=False).data)
+    np.testing.assert_array_equal(infer1, infer2)
+    train = backend.to_numpy(layer(x, training=True).data)
+    assert not np.allclose(train, infer1)
+    cfg = layer.get_config()
+    assert cfg["dropout"] == 0.5 and cfg["recurrent_dropout"] == 0.5 and cfg["seed"] == 1
+    back = layers.ConvLSTM2D.from_config(cfg)
+    assert back.cell.dropout == 0.5
