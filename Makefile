@@ -3,19 +3,23 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-export GPUNET_DATA_DIR ?= $(abspath ../shared/datasets)
 
 .PHONY: install demo test test-gpu bench lint clean
 
-$(VENV)/.installed: pyproject.toml
+# the runtime (numpy, h5py) is all `make demo` needs; the test tools come with `make install`
+$(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime
 	$(PIP) install -q -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
 
-demo: install
+demo: $(VENV)/.runtime
 	$(PY) examples/mnist_mlp.py --epochs 5
 
 test: install

@@ -23,7 +23,7 @@ def load_data(limit: int | None = None):
         (x, y), (xt, yt) = gpunet.datasets.mnist.load_data()
         name, scale = "MNIST (60,000 28x28 images)", 255.0
     except (OSError, ValueError) as e:
-        print(f"MNIST is not available ({type(e).__name__}); using the embedded 8x8 UCI digits.")
+        print(f"MNIST is not available: {e}\nFalling back to the embedded 8x8 UCI digits.")
         (x, y), (xt, yt) = gpunet.datasets.digits.load_data()
         name, scale = "UCI optical digits (1,797 8x8 images, embedded)", 16.0
     if limit:
