@@ -319,11 +319,23 @@ class Model(Layer):
 
     # -- summary, saving ----------------------------------------------------------------------
     def summary(self, line_length: int | None = None, positions: Any = None,
-                print_fn: Any = None, show_trainable: bool = False, **kwargs: Any) -> None:
-        """Prints the layer table with output shapes and parameter counts (Keras 2 layout)."""
+                print_fn: Any = None, show_trainable: bool = False, expand_nested: bool = False,
+                layer_range: Any = None) -> None:
+        """Prints Keras 3's table of layers, output shapes and parameter counts.
+
+        Args:
+            line_length: total width of the table (default 88, or 108 with the "Connected
+                to" column of a branching Functional model; at most the terminal width - 4).
+            positions: relative or absolute right edges of the columns.
+            print_fn: called once with the whole text (default ``print``).
+            show_trainable: add a "Trainable" column.
+            expand_nested: also list the layers of nested models.
+            layer_range: two regular expressions: the first and last layer to list.
+        """
         from gpunet.models.summary import print_summary
 
-        print_summary(self, line_length, positions, print_fn, show_trainable)
+        print_summary(self, line_length, positions, print_fn, show_trainable, expand_nested,
+                      layer_range)
 
     def save(self, filepath: str, overwrite: bool = True, include_optimizer: bool = True,
              **kwargs: Any) -> None:

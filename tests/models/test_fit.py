@@ -193,20 +193,6 @@ def test_nan_loss_stops_training_and_keeps_last_good_weights(backend, capsys):
     assert h.epoch == [0]
 
 
-def test_summary_matches_keras_layout(capsys):
-    m = Sequential([layers.Input((784,)), layers.Dense(64, activation="relu"),
-                    layers.Dense(10)])
-    m.summary()
-    out = capsys.readouterr().out.splitlines()
-    assert out[0] == 'Model: "sequential"'
-    assert out[1] == "_" * 65 and out[3] == "=" * 65
-    assert out[4].startswith(" dense (Dense)") and "(None, 64)" in out[4]
-    assert out[4].rstrip().endswith("50240")
-    assert "Total params: 50,890 (198.79 KB)" in out
-    assert "Trainable params: 50,890 (198.79 KB)" in out
-    assert "Non-trainable params: 0 (0.00 B)" in out
-
-
 def test_sequential_add_pop_weights_and_counts():
     m = Sequential()
     m.add(layers.Dense(4, input_shape=(3,)))

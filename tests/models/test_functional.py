@@ -177,16 +177,17 @@ def test_rnn_with_states_in_a_graph(backend):
     assert model.predict(RNG.normal(size=(2, 5, 3)).astype("float32"), verbose=0).shape == (2, 8)
 
 
-def test_summary_has_connected_to_column():
+def test_summary_has_connected_to_column(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     model = _shared_dag()
     buf = io.StringIO()
-    model.summary(print_fn=lambda s: buf.write(s + "\n"))
+    model.summary(print_fn=buf.write)
     text = buf.getvalue()
     lines = text.splitlines()
-    assert len(lines[1]) == 98 and "Connected to" in lines[2]
-    assert "a (InputLayer)" in text and "[(None, 3)]" in text
-    assert "['a[0][0]'," in text and "'b[0][0]']" in text  # shared layer: two inbound nodes
-    assert "['shared[0][0]'," in text and "'shared[1][0]']" in text
+    assert len(lines[1]) == 108 and "Connected to" in lines[2]
+    assert "│ a (InputLayer)" in text and "│ (None, 3)" in text
+    assert "a[0][0], b[0][0]" in text  # shared layer: two inbound nodes
+    assert "shared[0][0], shared[1][0]" in text
     assert "Total params: 40" in text  # shared 3*4+4, score 8*1+1, cls 4*3+3
 
 
