@@ -269,4 +269,4 @@ def test_progress_bar_verbose_1_and_2(capsys):
     assert "2/2 - " in out and f"loss: {(1 + 0.92 ** 2) / 2:.4f}" in out
     m.fit(x, y, batch_size=5, epochs=1, verbose=1)
     out = capsys.readouterr().out
-    assert "2/2 [==============================]" in out and "/step" in out
+    assert "2/2\x1b[0m \x1b[32m" + "━" * 20 in out and "/step" in out
