@@ -9,12 +9,14 @@ chunks ``name0``, ``name1``, ...
 from __future__ import annotations
 
 import contextlib
+import io
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+
+from gpunet.saving.atomic import atomic_replace, write_bytes  # noqa: F401 - re-exported
 
 HDF5_OBJECT_HEADER_LIMIT = 64512
 
@@ -28,51 +30,15 @@ def h5py():
     return _h5py
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write(filepath: str, writer: Callable[[Any], None], overwrite: bool = True) -> None:
-    """Runs ``writer(h5file)`` on a temporary file next to ``filepath``, flushes and fsyncs it,
-    then renames it over ``filepath``: a crash at any point leaves the old file intact."""
-
-    def write(tmp: str) -> None:
-        with h5py().File(tmp, "w") as f:
-            writer(f)
-            f.flush()
-
-    atomic_replace(filepath, write, overwrite)
-
-
-def atomic_replace(filepath: str, write: Callable[[str], None], overwrite: bool = True) -> None:
-    """Runs ``write(tmp_path)`` on a temporary path next to ``filepath``, fsyncs the file, then
-    renames it over ``filepath`` (and fsyncs the directory): the old file survives a crash."""
-    filepath = os.fspath(filepath)
-    if not overwrite and os.path.exists(filepath):
-        raise FileExistsError(f"File {filepath!r} exists and overwrite=False.")
-    d = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(filepath) + ".", suffix=".tmp",
-                               dir=d)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, filepath)
-        with contextlib.suppress(OSError):
-            dfd = os.open(d, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Runs ``writer(h5file)`` on an HDF5 file built in memory, then writes its bytes to a
+    temporary file next to ``filepath``, fsyncs it and renames it over ``filepath``
+    (``atomic.write_bytes``): a crash or a full disk at any point leaves the old file intact,
+    and HDF5 itself never writes to the disk."""
+    buf = io.BytesIO()
+    with h5py().File(buf, "w") as f:
+        writer(f)
+    write_bytes(filepath, buf.getbuffer(), overwrite)
 
 
 @contextlib.contextmanager

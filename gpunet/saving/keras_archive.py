@@ -22,7 +22,8 @@ import zipfile
 import numpy as np
 
 from gpunet.saving import optimizer_state, weights
-from gpunet.saving.h5_utils import atomic_replace, h5py
+from gpunet.saving.atomic import write_bytes
+from gpunet.saving.h5_utils import h5py
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -87,13 +88,12 @@ def save_archive(model, filepath: str, overwrite: bool = True,
     config_json, meta_json = json.dumps(config), json.dumps(meta)
     blob = _weights_bytes(model, include_optimizer)
 
-    def write(tmp: str) -> None:
-        with zipfile.ZipFile(tmp, "w") as z:
-            z.writestr(METADATA, meta_json)
-            z.writestr(CONFIG, config_json)
-            z.writestr(WEIGHTS, blob)
-
-    atomic_replace(filepath, write, overwrite)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(METADATA, meta_json)
+        z.writestr(CONFIG, config_json)
+        z.writestr(WEIGHTS, blob)
+    write_bytes(filepath, buf.getbuffer(), overwrite)
 
 
 def _open(filepath: str) -> zipfile.ZipFile:

@@ -58,9 +58,8 @@ def test_kill_during_save_keeps_previous_file(tmp_path, mlp):
     loaded = gpunet.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
     assert loaded.optimizer.iterations == old.optimizer.iterations
-    leftovers = [p for p in os.listdir(tmp_path) if p != "ckpt.h5"]
-    assert len(leftovers) == 1 and leftovers[0].startswith(".ckpt.h5.")  # the torn write
-    assert os.path.getsize(tmp_path / leftovers[0]) > 0
+    # the file is built in memory: a kill before its bytes reach the disk leaves no temp file
+    assert [p for p in os.listdir(tmp_path) if p != "ckpt.h5"] == []
 
 
 def test_truncated_file(tmp_path, mlp):

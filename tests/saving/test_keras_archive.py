@@ -148,16 +148,18 @@ def test_kill_during_save_keeps_previous_archive(tmp_path, mlp):
     x = np.ones((2, 4), "float32")
     expected = old.predict(x, verbose=0)
     saver = textwrap.dedent("""
-        import sys, time, zipfile
+        import os, sys, time
         from gpunet import Sequential, layers
+        from gpunet.saving import atomic
         m = Sequential([layers.Input((600,)), layers.Dense(600), layers.Dense(600)])
-        real = zipfile.ZipFile.writestr
-        def slow(self, name, data, *a, **k):
-            real(self, name, data, *a, **k)
-            if name == "config.json":
-                print("writing", flush=True)
-                time.sleep(5.0)
-        zipfile.ZipFile.writestr = slow
+        atomic._CHUNK = 1 << 16
+        real = os.write
+        def slow(fd, data):
+            n = real(fd, data)
+            print("writing", flush=True)
+            time.sleep(5.0)
+            return n
+        os.write = slow
         m.save(sys.argv[1])
     """)
     root = os.path.dirname(os.path.dirname(gpunet.__file__))
@@ -174,7 +176,10 @@ def test_kill_during_save_keeps_previous_archive(tmp_path, mlp):
     loaded = gpunet.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), expected)
     leftovers = [p for p in os.listdir(tmp_path) if p != "ckpt.keras"]
-    assert len(leftovers) == 1 and leftovers[0].startswith(".ckpt.keras.")
+    assert len(leftovers) == 1 and leftovers[0].startswith(".ckpt.keras.")  # the torn write
+    assert os.path.getsize(tmp_path / leftovers[0]) == 1 << 16
+    old.save(path)  # the next save removes the dead writer's temporary file
+    assert os.listdir(tmp_path) == ["ckpt.keras"]
 
 
 def test_corrupt_and_incomplete_archives(tmp_path, mlp, kw):
