@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The GPU checks in one script, for any machine with an NVIDIA GPU and gpunet installed with
+# its CUDA extra (pip install -e ".[cuda13,dev]", or [cuda12]); PyTorch is optional (the
+# benchmarks put it beside gpunet when it imports). Run from the repository root:
+#     GPUNET_DATA_DIR=/path/to/folder/with/mnist.npz bash tools/gpu_check.sh
+# Logs go to $OUT (default ./logs): the test suite on CuPy, then the benchmarks.
+set -uo pipefail
+OUT=${OUT:-logs}
+mkdir -p "$OUT"
+export PYTHONPATH=${PYTHONPATH:-.}
+PY=${PY:-python}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/gpu.txt" 2>&1
+$PY -c "import cupy, numpy; print('cupy', cupy.__version__, 'numpy', numpy.__version__)" \
+  >> "$OUT/gpu.txt" 2>&1
+$PY -c "import torch; print('torch', torch.__version__)" >> "$OUT/gpu.txt" 2>&1
+echo "== test suite on CuPy"
+GPUNET_BACKEND=cupy timeout "${SUITE_TIMEOUT:-600}" $PY -m pytest -q -p no:cacheprovider \
+  tests > "$OUT/test-gpu.txt" 2>&1; echo "pytest rc=$?" | tee -a "$OUT/test-gpu.txt"
+tail -5 "$OUT/test-gpu.txt"
+for b in bench_mlp bench_cnn bench_rnn; do
+  echo "== $b on the GPU"
+  timeout "${BENCH_TIMEOUT:-300}" $PY "bench/$b.py" --device gpu > "$OUT/${b}_gpu.txt" 2>&1
+  tail -8 "$OUT/${b}_gpu.txt"
+done
