@@ -37,12 +37,7 @@ def test_keras_h5_file_predicts_like_keras(backend, name):
 @pytest.mark.parametrize("name", NAMES)
 def test_keras_archive_predicts_like_keras(backend, name):
     path = FIX / f"{name}.keras"
-    try:
-        model = gpunet.models.load_model(path, compile=False)
-    except ValueError as e:
-        if ".keras" in str(e) and "not supported" in str(e).lower():
-            pytest.skip(f"the .keras archive format is not readable yet: {e}")
-        raise
+    model = gpunet.models.load_model(path, compile=False)
     x, ys = _io(name)
     got = model.predict(x, verbose=0)
     got = got if isinstance(got, list) else [got]
