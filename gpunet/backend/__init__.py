@@ -141,7 +141,8 @@ def device(name: str | Backend):
         stack = _state.stack = []
     stack.append(b)
     try:
-        yield b
+        with b.activate():  # on a GPU, arrays made inside land on its device
+            yield b
     finally:
         stack.pop()
 

@@ -38,6 +38,13 @@ class Backend:
     def synchronize(self) -> None:
         """Waits until every queued kernel has finished (a no-op on the CPU)."""
 
+    def activate(self) -> Any:
+        """A context manager that makes this backend's device current (CUDA's current device
+        on a GPU, so arrays made inside land on it; nothing on the CPU)."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
     def is_array(self, x: Any) -> bool:
         """True when ``x`` is an array of this backend."""
         return isinstance(x, self.xp.ndarray)

@@ -40,6 +40,10 @@ class CupyBackend(Backend):
     def __exit__(self, *exc):
         return self._device.__exit__(*exc)
 
+    def activate(self) -> Any:
+        """Makes this GPU the current CUDA device inside the ``with`` block."""
+        return self._device
+
     def asarray(self, x: Any, dtype: Any = None) -> Array:
         with self._device:
             return self.xp.asarray(x, dtype=dtype)

@@ -9,6 +9,7 @@ import numpy as np
 
 from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import backend_of
 from gpunet.layers.layer import Layer, shape_str
 from gpunet.ops import rnn as rnn_ops
 from gpunet.ops._rnn_support import _Act
@@ -143,7 +144,8 @@ class RNNBase(Layer):
             raise ValueError(f"Layer '{self.name}' expects {self._n_states} state arrays, "
                              f"received {len(states)}.")
         b = self._backend()
-        self.states = [b.asarray(np.asarray(s), dtype=self.dtype) for s in states]
+        host = [backend_of(s).to_numpy(s.data if isinstance(s, Tensor) else s) for s in states]
+        self.states = [b.asarray(h, dtype=self.dtype) for h in host]
 
     reset_state = reset_states
 
