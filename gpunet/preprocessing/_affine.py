@@ -1,23 +1,17 @@
-"""Vectorised affine warps and pixel-value augmentations (host-side NumPy).
+"""Affine warps and pixel-value augmentations (host-side NumPy, SciPy not needed).
 
-Everything here works on whole batches at once: one affine matrix per image, one gather per
-bilinear corner for the whole batch, no Python loop over pixels, channels or images. SciPy is not
-needed.
+Two geometric conventions live side by side:
 
-Coordinate convention (the one Keras's `apply_affine_transform` uses, for every axis layout):
-matrices act on homogeneous `(x, y, 1)` with `x` the **column** and `y` the **row** coordinate,
-and map an *output* pixel to the *input* location it is sampled from. The composition is
-`rotation @ shift @ shear @ zoom`, taken about the image centre `((w - 1) / 2, (h - 1) / 2)`.
-So `tx` moves the content by `-tx` columns, `ty` by `-ty` rows, and a positive `theta` turns the
-picture counter-clockwise as displayed (`theta=90` on a square image equals `np.rot90`).
+- `transform_matrices` / `warp_affine` / `sample_images` serve the Keras 3 augmentation layers
+  (`RandomRotation`, `RandomTranslation`, `RandomZoom`): matrices on `(x=col, y=row, 1)` mapping
+  an *output* pixel to the *input* location it reads, composed `rotation @ shift @ shear @
+  zoom` about the true image centre `((w - 1) / 2, (h - 1) / 2)`; `"wrap"` is periodic with
+  period n (`abcd|abcd`), and `"constant"` has a 1e-6 pixel tolerance for round-off.
+- The legacy Keras API (`apply_affine_transform`, the `random_*` helpers and
+  `ImageDataGenerator`) gives Keras 3.15's numbers through `_scipy_warp`: Keras's matrix, its
+  centre on non-square images and SciPy's fill modes (see that module).
 
-Fill modes, for a row `a b c d` (Keras's documented pictures):
-
-- `"constant"`: `k k k k | a b c d | k k k k` with `k = cval`; a sample that falls outside the
-  image (beyond a 1e-6 pixel tolerance for round-off) is `cval`, no blending with `cval`.
-- `"nearest"`: `a a a a | a b c d | d d d d`.
-- `"reflect"`: `d c b a | a b c d | d c b a` (half-sample symmetric, SciPy's `"reflect"`).
-- `"wrap"`: `a b c d | a b c d | a b c d` (periodic with period n, SciPy's `"grid-wrap"`).
+Everything works on whole batches at once: no Python loop over pixels or channels.
 """
 
 from __future__ import annotations
@@ -25,6 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from gpunet.preprocessing._scipy_warp import (
+    check_spline_order,
+    keras_affine_matrix,
+    warp_like_scipy,
+)
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 _EDGE_TOLERANCE = 1e-6
@@ -214,22 +214,27 @@ def apply_affine_transform(
     cval: float = 0.0,
     order: int = 1,
 ) -> np.ndarray:
-    """Applies one affine transformation to a single rank-3 image (Keras signature).
+    """Applies one affine transformation to a single rank-3 image, as Keras 3.15 does.
+
+    The numbers are those of Keras's `apply_affine_transform` (SciPy's `affine_transform`
+    channel by channel), computed in NumPy: see `gpunet.preprocessing._scipy_warp` for the
+    centre Keras uses on non-square images and for the fill modes.
 
     Args:
         x: rank-3 image.
-        theta: rotation angle in degrees (counter-clockwise as displayed).
-        tx: horizontal shift in pixels (content moves by `-tx` columns).
-        ty: vertical shift in pixels (content moves by `-ty` rows).
+        theta: rotation angle in degrees.
+        tx: shift along the columns in pixels (content moves by `-tx` columns).
+        ty: shift along the rows in pixels (content moves by `-ty` rows).
         shear: shear angle in degrees.
         zx: zoom along columns; zy: zoom along rows (`< 1` magnifies).
-        row_axis, col_axis, channel_axis: axes of `x` (Keras's defaults are channels first).
-        fill_mode: one of `"constant"`, `"nearest"`, `"reflect"`, `"wrap"`.
+        row_axis, col_axis, channel_axis: axes of `x` (Keras's defaults are channels first);
+            the channel axis must be 0 or 2.
+        fill_mode: one of `"constant"`, `"nearest"`, `"reflect"`, `"wrap"` (SciPy's).
         cval: fill value for `"constant"`.
-        order: 0 (nearest) or 1 (bilinear).
+        order: spline order: 0 (nearest), 1 (bilinear) or 2 to 5 (needs SciPy).
 
     Returns:
-        The transformed image, same shape as `x`.
+        The transformed image, same shape as `x` (`x` itself when nothing moves).
 
     Example:
 
@@ -238,18 +243,23 @@ def apply_affine_transform(
     True
     """
     x = np.asarray(x)
-    if x.ndim != 3:
-        raise ValueError(f"`x` must be a rank-3 image; received shape {x.shape}.")
     if sorted((row_axis, col_axis, channel_axis)) != [0, 1, 2]:
         raise ValueError(
             "`row_axis`, `col_axis` and `channel_axis` must be 0, 1 and 2 in some order; "
             f"received {(row_axis, col_axis, channel_axis)}."
         )
-    if theta == 0 and tx == 0 and ty == 0 and shear == 0 and zx == 1 and zy == 1:
+    if x.ndim != 3:
+        raise ValueError(f"`x` must be a rank-3 image; received shape {x.shape}.")
+    if channel_axis not in (0, 2):
+        raise ValueError(f"`channel_axis` must be 0 or 2 (first or last); received {channel_axis}.")
+    _check_fill_mode(fill_mode)
+    check_spline_order(order)
+    m = keras_affine_matrix(theta, tx, ty, shear, zx, zy, height=x.shape[row_axis],
+                            width=x.shape[col_axis])
+    if m is None:
         return x
     img = np.transpose(x, (row_axis, col_axis, channel_axis))[None]
-    m = transform_matrices(theta, tx, ty, shear, zx, zy, height=img.shape[1], width=img.shape[2])
-    out = warp_affine(img, m, fill_mode, cval, order)[0]
+    out = warp_like_scipy(img, m[None], fill_mode, cval, order)[0]
     return np.transpose(out, np.argsort((row_axis, col_axis, channel_axis)))
 
 
@@ -290,33 +300,59 @@ def apply_channel_shift(x: np.ndarray, intensity: float, channel_axis: int = 0) 
     return channel_shift_batch(x[None], np.array([intensity]))[0]
 
 
-def brightness_batch(images: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Multiplies each image by its brightness factor.
+def brightness_batch(images: np.ndarray, factors: np.ndarray, scale: bool = False) -> np.ndarray:
+    """Keras's brightness shift for each image of a batch, in floating point.
 
-    An image whose values lie inside the 8-bit range `[0, 255]` is clipped back into it, as
-    Keras's PIL-based brightness shift does; other images are only scaled.
+    Keras 3.15 goes through an 8-bit PIL image (`array_to_img`, `ImageEnhance.Brightness`,
+    `img_to_array`); this computes the same thing without the rounding to 8 bits:
+
+    - `scale=True`: the image is stretched to `[0, 255]` (minimum to 0, maximum to 255), then
+      multiplied and clipped to `[0, 255]`; the result stays in `[0, 255]`.
+    - `scale=False`, values inside `[0, 255]`: `clip(x * factor, 0, 255)`.
+    - `scale=False`, values outside `[0, 255]`: `lo + clip((x - lo) * factor, 0, hi - lo)` with
+      `lo, hi` the image's minimum and maximum (Keras stretches, shifts, then un-stretches).
+
+    Args:
+        images: `(n, ...)` float batch.
+        factors: `(n,)` brightness factors (1.0 keeps the image).
+        scale: stretch every image to `[0, 255]` first.
+
+    Returns:
+        The brightened batch.
     """
     axes = tuple(range(1, images.ndim))
     shape = (-1,) + (1,) * (images.ndim - 1)
-    in_8bit = ((images.min(axis=axes) >= 0) & (images.max(axis=axes) <= 255)).reshape(shape)
-    out = images * np.asarray(factors).reshape(shape).astype(images.dtype, copy=False)
-    return np.where(in_8bit, np.clip(out, 0, 255), out)
+    f = np.asarray(factors, dtype=np.float64).reshape(shape).astype(images.dtype, copy=False)
+    lo, hi = images.min(axis=axes, keepdims=True), images.max(axis=axes, keepdims=True)
+    if scale:
+        span = hi - lo
+        stretched = (images - lo) / np.where(span == 0, 1, span) * 255
+        return np.clip(stretched * f, 0, 255)
+    in_8bit = (lo >= 0) & (hi <= 255)
+    inside = np.clip(images * f, 0, 255)
+    outside = lo + np.clip((images - lo) * f, 0, hi - lo)
+    return np.where(in_8bit, inside, outside)
 
 
-def apply_brightness_shift(x: np.ndarray, brightness: float) -> np.ndarray:
-    """Scales one image's brightness by the factor `brightness` (1.0 keeps it).
+def apply_brightness_shift(x: np.ndarray, brightness: float, scale: bool = True) -> np.ndarray:
+    """Brightness shift of one image by the factor `brightness` (1.0 keeps it).
+
+    Keras 3.15's numbers without its rounding to 8 bits (see `brightness_batch`). One knowing
+    difference: with `scale=False`, Keras truncates a float image in `[0, 1]` to the integers
+    0 and 1 (so it comes back black), where gpunet returns `clip(x * brightness, 0, 255)`.
 
     Args:
-        x: image (any rank).
+        x: image (any rank; Keras wants rank 3 with 1, 3 or 4 channels).
         brightness: multiplicative factor.
+        scale: stretch the image to `[0, 255]` first (Keras's default).
 
     Returns:
-        `x * brightness`, clipped to `[0, 255]` when `x` lies in that range.
+        The brightened image, float.
     """
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float32)
-    return brightness_batch(x[None], np.array([brightness]))[0]
+    return brightness_batch(x[None], np.array([brightness]), scale)[0]
 
 
 def _check_pair(name: str, value: Sequence[float]) -> None:
@@ -380,7 +416,10 @@ def random_channel_shift(x: np.ndarray, intensity_range: float,
     return apply_channel_shift(x, intensity, channel_axis)
 
 
-def random_brightness(x: np.ndarray, brightness_range: Sequence[float]) -> np.ndarray:
-    """Brightness shift by a factor drawn from `U(*brightness_range)`."""
+def random_brightness(x: np.ndarray, brightness_range: Sequence[float],
+                      scale: bool = True) -> np.ndarray:
+    """Brightness shift by a factor drawn from `U(*brightness_range)` (see
+    `apply_brightness_shift`)."""
     _check_pair("brightness_range", brightness_range)
-    return apply_brightness_shift(x, np.random.uniform(brightness_range[0], brightness_range[1]))
+    factor = np.random.uniform(brightness_range[0], brightness_range[1])
+    return apply_brightness_shift(x, factor, scale)

@@ -1,20 +1,30 @@
 """Image augmentation with a Keras-compatible `ImageDataGenerator` (host-side NumPy).
 
-Random parameters are drawn per image in Keras's order (rotation, vertical shift, horizontal
-shift, shear, zoom pair, horizontal-flip coin, vertical-flip coin, channel shift, brightness), so
-a seed gives the same draws as Keras. The geometric part (rotation, shifts, shear, zoom) is one
-affine map about the image centre, applied to the whole batch in one vectorised bilinear (or
-nearest) warp; flips, channel shift and brightness follow, then `standardize`.
+The numbers are Keras 3.15's (`keras._legacy.preprocessing.image`): random parameters are drawn
+per image in Keras's order (rotation, height shift, width shift, shear, zoom pair,
+horizontal-flip coin, vertical-flip coin, channel shift, brightness), so a seed gives Keras's
+draws; the geometric part is Keras's matrix warped as `scipy.ndimage.affine_transform` does
+(`_scipy_warp`, NumPy only), for the whole batch at once; channel shift, flips and brightness
+follow in Keras's order, then `standardize`. `fit` rescales first, as Keras does.
 
-Where Keras's behaviour is a known bug, the documented intent is followed instead:
+Where gpunet knowingly differs from Keras 3.15:
 
-- `height_shift_range` shifts rows and `width_shift_range` shifts columns (late Keras 2 swaps
-  them); in the parameter dict `tx` is the horizontal and `ty` the vertical shift, as Keras's
-  `apply_transform` documents.
-- The rotation centre is `((h - 1) / 2, (w - 1) / 2)` also for non-square images.
-- `fill_mode="wrap"` is periodic (`abcd|abcd|abcd`), as Keras documents.
-- Brightness multiplies the pixel values (clipped to `[0, 255]` for 8-bit-range images) instead
-  of first stretching every image to `[0, 255]` through PIL.
+- `height_shift_range` shifts the rows and `width_shift_range` the columns, as their names and
+  Keras's docs say. Keras 3.15 draws the same numbers but applies the height draw (scaled by the
+  height) as the horizontal shift `tx` and the width draw as the vertical `ty`. The dict from
+  `get_random_transform` therefore has gpunet's `ty` = Keras's `tx` and vice versa; given the
+  same dict, `apply_transform` gives Keras's numbers (`tx` horizontal, `ty` vertical).
+- Brightness is computed in floating point, without Keras's round trip through an 8-bit PIL
+  image: on 0-255 images the results differ by less than one grey level; a float image in
+  `[0, 1]` is brightened (Keras 3.15 truncates it to 0 and 1, i.e. black). Any channel count and
+  both data formats work (Keras needs 1, 3 or 4 channels, channels last).
+- A seed never touches NumPy's global random state (Keras calls `np.random.seed`); the draws
+  are the same.
+- `standardize` on a rank-4 batch takes the sample-wise statistics per image, and
+  `preprocessing_function` is called per image (Keras uses whole-batch statistics there and
+  calls the function on the batch); rank-3 input, `flow` and `random_transform` agree with
+  Keras.
+- `interpolation_order` 2 to 5 need SciPy (Keras always needs SciPy); 0 and 1 need only NumPy.
 """
 
 from __future__ import annotations
@@ -28,7 +38,6 @@ import numpy as np
 
 from gpunet.preprocessing._affine import (
     _check_fill_mode,
-    _check_order,
     apply_affine_transform,
     apply_brightness_shift,
     apply_channel_shift,
@@ -41,8 +50,6 @@ from gpunet.preprocessing._affine import (
     random_shear,
     random_shift,
     random_zoom,
-    transform_matrices,
-    warp_affine,
 )
 from gpunet.preprocessing._image_io import (
     _check_data_format,
@@ -57,6 +64,11 @@ from gpunet.preprocessing._image_iterators import (
     NumpyArrayIterator,
     check_rank4,
 )
+from gpunet.preprocessing._scipy_warp import (
+    check_spline_order,
+    keras_affine_matrix,
+    warp_like_scipy,
+)
 
 __all__ = [
     "DirectoryIterator", "ImageDataGenerator", "Iterator", "NumpyArrayIterator",
@@ -64,9 +76,6 @@ __all__ = [
     "flip_axis", "img_to_array", "load_img", "random_brightness", "random_channel_shift",
     "random_rotation", "random_shear", "random_shift", "random_zoom", "save_img",
 ]
-
-_IDENTITY = {"theta": 0.0, "tx": 0.0, "ty": 0.0, "shear": 0.0, "zx": 1.0, "zy": 1.0}
-
 
 def _rng(seed: int | None):
     """A private `RandomState(seed)` (same stream as `np.random.seed(seed)`), or the global one."""
@@ -109,7 +118,11 @@ def _draw_shift(rng, shift_range, size: int) -> float:
 
 
 class ImageDataGenerator:
-    """Generates batches of image data with real-time augmentation (Keras 2 API).
+    """Generates batches of image data with real-time augmentation (Keras's legacy API).
+
+    Gives Keras 3.15's numbers (same seeded draws, same warps, same statistics) except where
+    the module docstring lists a knowing difference (notably: `height_shift_range` shifts
+    vertically here, horizontally in Keras 3.15).
 
     Args:
         featurewise_center: subtract the per-channel dataset mean (from `fit`).
@@ -117,28 +130,34 @@ class ImageDataGenerator:
         featurewise_std_normalization: divide by the per-channel dataset std (from `fit`).
         samplewise_std_normalization: divide each image by its own std.
         zca_whitening: apply ZCA whitening (from `fit`; implies `featurewise_center`).
-        zca_epsilon: epsilon added to the eigenvalues for ZCA.
+        zca_epsilon: epsilon added to the singular values for ZCA (see `fit`).
         rotation_range: degrees; the angle is drawn from `U(-rotation_range, rotation_range)`.
         width_shift_range: horizontal shift. Float: `U(-r, r)`, a fraction of the width when
             `r < 1`, else pixels. Int `n`: `choice(0..n-1) * (+-1)` pixels. List: a choice
             from the list times `+-1` (a fraction when all values are `< 1`).
-        height_shift_range: vertical shift, same rules with the height.
-        brightness_range: `(low, high)` for a multiplicative brightness factor, or `None`.
+        height_shift_range: vertical shift, same rules with the height (Keras 3.15 applies
+            this draw horizontally; see the module docstring).
+        brightness_range: `(low, high)` for a multiplicative brightness factor, or `None`;
+            applied as `apply_brightness_shift(x, factor, scale=False)`.
         shear_range: shear angle in degrees, `U(-shear_range, shear_range)`.
         zoom_range: float `z` (zoom in `[1 - z, 1 + z]`) or `(low, high)`; two factors are
             drawn, for columns (`zx`) and rows (`zy`); `< 1` magnifies.
         channel_shift_range: intensity `U(-r, r)` added to every channel, clipped to the image's
             value range.
-        fill_mode: `"constant"`, `"nearest"` (default), `"reflect"` or `"wrap"`.
+        fill_mode: `"constant"`, `"nearest"` (default), `"reflect"` or `"wrap"`, with
+            SciPy's meanings as in Keras 3.15: `"wrap"` repeats with period `n - 1`
+            (`b c d | a b c d | a b c`), not the `abcd|abcd` of Keras's docstring.
         cval: fill value for `fill_mode="constant"`.
         horizontal_flip: flip left-right with probability 0.5.
         vertical_flip: flip upside-down with probability 0.5.
-        rescale: factor multiplied in `standardize` (after the augmentation), e.g. `1 / 255`.
+        rescale: factor multiplied in `standardize` (after the augmentation) and in `fit`
+            (before the statistics), e.g. `1 / 255`.
         preprocessing_function: function applied to each (augmented) rank-3 image first in
             `standardize`; must return an array of the same shape.
         data_format: `"channels_last"` (default) or `"channels_first"`.
         validation_split: fraction of the data kept for `subset="validation"`.
-        interpolation_order: 1 (bilinear, default) or 0 (nearest neighbour).
+        interpolation_order: spline order: 1 (bilinear, default), 0 (nearest neighbour),
+            or 2 to 5 (needs SciPy).
         dtype: dtype of the generated batches.
 
     Example:
@@ -196,7 +215,7 @@ class ImageDataGenerator:
         self.rescale = rescale
         self.preprocessing_function = preprocessing_function
         self.dtype = dtype
-        _check_order(interpolation_order)
+        check_spline_order(interpolation_order)
         self.interpolation_order = interpolation_order
         self.data_format = _check_data_format(data_format)
         if self.data_format == "channels_first":
@@ -210,7 +229,7 @@ class ImageDataGenerator:
         self._validation_split = validation_split
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
-        self.principal_components: np.ndarray | None = None
+        self.zca_whitening_matrix: np.ndarray | None = None
 
         if isinstance(zoom_range, numbers.Real) and not isinstance(zoom_range, bool):
             self.zoom_range = [1 - zoom_range, 1 + zoom_range]
@@ -360,23 +379,19 @@ class ImageDataGenerator:
     def _apply_batch(self, batch: np.ndarray, params: Sequence[dict]) -> np.ndarray:
         """Applies one parameter dict per image to a rank-4 batch (vectorised over the batch)."""
         out = batch if self.data_format == "channels_last" else np.moveaxis(batch, 1, -1)
-        geo = {k: np.array([p.get(k, d) for p in params], dtype=np.float64)
-               for k, d in _IDENTITY.items()}
-        warp = np.zeros(len(params), dtype=bool)
-        for k, d in _IDENTITY.items():
-            warp |= geo[k] != d
-        idx = np.flatnonzero(warp)
-        if idx.size:
-            m = transform_matrices(*(geo[k][idx] for k in ("theta", "tx", "ty", "shear", "zx",
-                                                             "zy")),
-                                   height=out.shape[1], width=out.shape[2])
+        h, w = out.shape[1], out.shape[2]
+        mats = [keras_affine_matrix(p.get("theta", 0), p.get("tx", 0), p.get("ty", 0),
+                                    p.get("shear", 0), p.get("zx", 1), p.get("zy", 1),
+                                    height=h, width=w) for p in params]
+        idx = np.array([i for i, m in enumerate(mats) if m is not None], dtype=np.intp)
         if idx.size == len(out):  # every image moves: the warp makes the new array
-            out = warp_affine(out, m, self.fill_mode, self.cval, self.interpolation_order)
+            out = warp_like_scipy(out, np.stack(mats), self.fill_mode, self.cval,
+                                  self.interpolation_order)
         else:
             out = np.array(out, copy=True)
             if idx.size:
-                out[idx] = warp_affine(out[idx], m, self.fill_mode, self.cval,
-                                       self.interpolation_order)
+                out[idx] = warp_like_scipy(out[idx], np.stack([mats[i] for i in idx]),
+                                           self.fill_mode, self.cval, self.interpolation_order)
         shifts = [p.get("channel_shift_intensity") for p in params]
         idx = np.array([i for i, s in enumerate(shifts) if s is not None], dtype=np.intp)
         if idx.size:
@@ -390,7 +405,8 @@ class ImageDataGenerator:
         factors = [p.get("brightness") for p in params]
         idx = np.array([i for i, f in enumerate(factors) if f is not None], dtype=np.intp)
         if idx.size:
-            out[idx] = brightness_batch(out[idx], np.array([factors[i] for i in idx]))
+            out[idx] = brightness_batch(out[idx], np.array([factors[i] for i in idx]),
+                                        scale=False)
         if self.data_format == "channels_first":
             out = np.ascontiguousarray(np.moveaxis(out, -1, 1))
         return out
@@ -458,8 +474,8 @@ class ImageDataGenerator:
                               "but it has not been fit on any training data: call `.fit(x)` "
                               "first.", stacklevel=3)
         if self.zca_whitening:
-            if self.principal_components is not None:
-                flat = x.reshape(len(x), -1) @ self.principal_components
+            if self.zca_whitening_matrix is not None:
+                flat = x.reshape(len(x), -1) @ self.zca_whitening_matrix
                 x = flat.reshape(x.shape).astype(x.dtype, copy=False)
             else:
                 warnings.warn("This ImageDataGenerator specifies `zca_whitening`, but it has not "
@@ -495,16 +511,24 @@ class ImageDataGenerator:
     def fit(self, x, augment: bool = False, rounds: int = 1, seed: int | None = None) -> None:
         """Computes the dataset statistics used by the feature-wise options and ZCA.
 
+        As in Keras 3.15: `x` is cast to `dtype` and multiplied by `rescale` first, then
+        (with `augment`) replaced by `rounds` randomly transformed copies, then the per-channel
+        `mean` (`featurewise_center`) and `std` (`featurewise_std_normalization`, taken after
+        centring) are computed, then the ZCA matrix `U diag(sqrt(n) / (s + zca_epsilon)) U^T`
+        from the singular values `s` and left singular vectors `U` of the centred, flattened
+        data (`zca_whitening`; computed in float64, stored in `dtype`).
+
         Args:
             x: rank-4 sample data.
             augment: fit on randomly augmented copies of `x`.
             rounds: number of augmented passes when `augment=True`.
-            seed: seed for the augmentation draws.
+            seed: seed for the augmentation draws (Keras's draws, NumPy's global state
+                untouched).
 
         Example:
 
-        >>> gen = ImageDataGenerator(featurewise_center=True)
-        >>> gen.fit(np.array([[[[0.0]], [[2.0]]]]))  # one 2x1 grayscale image
+        >>> gen = ImageDataGenerator(featurewise_center=True, rescale=0.5)
+        >>> gen.fit(np.array([[[[0.0]], [[4.0]]]]))  # one 2x1 grayscale image
         >>> gen.mean.ravel().tolist()
         [1.0]
         """
@@ -515,13 +539,16 @@ class ImageDataGenerator:
                 f"Expected images in data_format {self.data_format!r} with 1, 3 or 4 channels on "
                 f"axis {self.channel_axis}; received an array of shape {x.shape} "
                 f"({x.shape[self.channel_axis]} channels).", stacklevel=2)
+        if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
+            raise ValueError(f"`rounds` must be a positive integer; received {rounds!r}.")
+        x = x.copy()
+        if self.rescale:
+            x *= self.rescale
         if augment:
             rng = _rng(seed)
             params = [self._draw_params(x.shape[1:], rng)
                       for _ in range(rounds) for _ in range(len(x))]
-            x = self._apply_batch(np.concatenate([x] * rounds), params)
-        else:
-            x = x.copy()
+            x = self._apply_batch(np.concatenate([x] * rounds), params).astype(self.dtype)
         stats_axes = (0, self.row_axis, self.col_axis)
         shape = [1, 1, 1]
         shape[self.channel_axis - 1] = x.shape[self.channel_axis]
@@ -532,8 +559,12 @@ class ImageDataGenerator:
             self.std = np.std(x, axis=stats_axes).reshape(shape)
             x /= self.std + 1e-6
         if self.zca_whitening:
-            flat = x.reshape(len(x), -1).astype(np.float64)
-            sigma = flat.T @ flat / flat.shape[0]
-            u, s, _ = np.linalg.svd(sigma)
-            s_inv = 1.0 / np.sqrt(s[None] + self.zca_epsilon)
-            self.principal_components = ((u * s_inv) @ u.T).astype(self.dtype)
+            n = len(x)
+            u, s, _ = np.linalg.svd(x.reshape(n, -1).T.astype(np.float64), full_matrices=False)
+            s_inv = np.sqrt(n) / (s + self.zca_epsilon)
+            self.zca_whitening_matrix = ((u * s_inv) @ u.T).astype(self.dtype)
+
+    @property
+    def principal_components(self) -> np.ndarray | None:
+        """The ZCA whitening matrix under its Keras 2 name (`zca_whitening_matrix`)."""
+        return self.zca_whitening_matrix

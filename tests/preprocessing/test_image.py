@@ -158,7 +158,9 @@ def test_shear_offsets_columns_by_minus_sin_times_row():
     x = ramp(7, 9, row_weight=0.0)  # value = column index
     out = gen.apply_transform(x, {"shear": 30})[..., 0]
     r, c = np.indices((7, 9))
-    np.testing.assert_allclose(out, np.clip(c - 0.5 * (r - 3), 0, 8), atol=1e-5)
+    # Keras centres its (x=col, y=row) matrix at x=(h-1)/2=3, y=(w-1)/2=4, then swaps the axes
+    # for SciPy: on this 7x9 image the shear pivots about row 4, not the middle row 3.
+    np.testing.assert_allclose(out, np.clip(c - 0.5 * (r - 4), 0, 8), atol=1e-5)
 
 
 # --------------------------------------------------------------------------- fill modes
@@ -169,7 +171,7 @@ ROW = np.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 4, 1)
     ("constant", [9, 9, 1, 2]),
     ("nearest", [1, 1, 1, 2]),
     ("reflect", [2, 1, 1, 2]),   # d c b a | a b c d
-    ("wrap", [3, 4, 1, 2]),      # a b c d | a b c d
+    ("wrap", [2, 3, 1, 2]),      # SciPy's "wrap" (Keras 3.15): period n - 1, b c d | a b c d
 ])
 def test_fill_modes_integer_shift(mode, expected):
     gen = ImageDataGenerator(fill_mode=mode, cval=9)
@@ -181,7 +183,7 @@ def test_fill_modes_integer_shift(mode, expected):
     ("constant", [2.5, 3.5, 9, 9]),
     ("nearest", [2.5, 3.5, 4, 4]),
     ("reflect", [2.5, 3.5, 4, 3.5]),
-    ("wrap", [2.5, 3.5, 2.5, 1.5]),
+    ("wrap", [2.5, 3.5, 1.5, 2.5]),  # positions 4.5 -> 1.5 and 5.5 -> 2.5 (period 3)
 ])
 def test_fill_modes_fractional_shift_bilinear(mode, expected):
     gen = ImageDataGenerator(fill_mode=mode, cval=9)
@@ -202,32 +204,35 @@ def test_interpolation_order_zero_is_nearest_neighbour():
     assert np.isin(out, np.append(x.ravel(), 9)).all()
 
 
-def test_matches_scipy_affine_transform():
+@pytest.mark.parametrize("shape", [(11, 11), (7, 12), (12, 5)])
+def test_matches_scipy_affine_transform(shape):
     ndi = pytest.importorskip("scipy.ndimage")
     rs = np.random.RandomState(0)
-    for mode, scipy_mode in [("constant", "constant"), ("nearest", "nearest"),
-                             ("reflect", "reflect"), ("wrap", "grid-wrap")]:
+    h, w = shape
+    for mode in ("constant", "nearest", "reflect", "wrap"):
         for order in (0, 1):
             gen = ImageDataGenerator(fill_mode=mode, cval=-0.5, interpolation_order=order)
-            x = rs.rand(3, 11, 11, 2)
+            x = rs.rand(3, h, w, 2)
             params = [dict(theta=rs.uniform(-180, 180), tx=rs.uniform(-9, 9),
                            ty=rs.uniform(-9, 9), shear=rs.uniform(-30, 30),
                            zx=rs.uniform(0.6, 1.5), zy=rs.uniform(0.6, 1.5)) for _ in range(3)]
+            params.append(dict(theta=90.0, tx=0.5, ty=1.5))  # positions on pixel edges
+            x = np.concatenate([x, x[:1]])
             out = np.stack([gen.apply_transform(xi, p) for xi, p in zip(x, params)])
             for xi, p, oi in zip(x, params, out):
                 # Keras's construction: rotation @ shift @ shear @ zoom in (x=col, y=row),
-                # offset to the centre, then rows and columns swapped for scipy.
-                t, s = np.deg2rad(p["theta"]), np.deg2rad(p["shear"])
+                # offset to x=h/2-0.5, y=w/2-0.5, then rows and columns swapped for SciPy.
+                t, s = np.deg2rad(p["theta"]), np.deg2rad(p.get("shear", 0.0))
                 m = (np.array([[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1]])
                      @ np.array([[1, 0, p["tx"]], [0, 1, p["ty"]], [0, 0, 1]])
                      @ np.array([[1, -np.sin(s), 0], [0, np.cos(s), 0], [0, 0, 1]])
-                     @ np.diag([p["zx"], p["zy"], 1.0]))
-                o = 5.0
-                m = (np.array([[1, 0, o], [0, 1, o], [0, 0, 1]]) @ m
-                     @ np.array([[1, 0, -o], [0, 1, -o], [0, 0, 1]]))
+                     @ np.diag([p.get("zx", 1.0), p.get("zy", 1.0), 1.0]))
+                ox, oy = h / 2 - 0.5, w / 2 - 0.5
+                m = (np.array([[1, 0, ox], [0, 1, oy], [0, 0, 1]]) @ m
+                     @ np.array([[1, 0, -ox], [0, 1, -oy], [0, 0, 1]]))
                 m = m[[1, 0, 2]][:, [1, 0, 2]]
                 ref = np.stack([ndi.affine_transform(xi[..., k], m[:2, :2], m[:2, 2], order=order,
-                                                     mode=scipy_mode, cval=-0.5)
+                                                     mode=mode, cval=-0.5)
                                 for k in range(2)], axis=-1)
                 np.testing.assert_allclose(oi, ref, atol=1e-6, err_msg=f"{mode} order {order}")
 
@@ -261,8 +266,10 @@ def test_brightness_multiplies_and_clips_8bit_images():
     double = ImageDataGenerator(brightness_range=(2.0, 2.0)).flow(x, shuffle=False)[0]
     np.testing.assert_allclose(double, np.minimum(x * 2, 255))
     scaled = ImageDataGenerator(brightness_range=(1.5, 1.5)).apply_transform(
-        np.array([[[-1.0], [400.0]]]), {"brightness": 1.5})
-    np.testing.assert_allclose(scaled.ravel(), [-1.5, 600.0])  # outside [0, 255]: no clip
+        np.array([[[-1.0], [99.0], [400.0]]]), {"brightness": 1.5})
+    # outside [0, 255] Keras stretches to [0, 255], brightens, stretches back:
+    # lo + clip((x - lo) * f, 0, hi - lo) with lo=-1, hi=400 (without its 8-bit rounding)
+    np.testing.assert_allclose(scaled.ravel(), [-1.0, 149.0, 400.0])
 
 
 def test_rescale_and_preprocessing_function_order():
@@ -419,7 +426,7 @@ def test_wrong_rank_and_length_errors():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"fill_mode": "mirror"}, "fill_mode"),
-    ({"interpolation_order": 3}, "interpolation_order"),
+    ({"interpolation_order": 6}, "interpolation_order"),
     ({"zoom_range": (0.5, 1.0, 2.0)}, "zoom_range"),
     ({"brightness_range": 0.5}, "brightness_range"),
     ({"validation_split": 1.5}, "validation_split"),
