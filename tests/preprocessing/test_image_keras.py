@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 
+from gpunet.preprocessing import image
 from gpunet.preprocessing.image import ImageDataGenerator, apply_brightness_shift
 
 FIXTURE = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "image.npz")
@@ -165,3 +166,52 @@ def test_seeded_flow_batches_match_keras(ref, backend, data_format, name):
     np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), ref[key + "_y"])
     np.testing.assert_allclose(np.concatenate([b[0] for b in batches]), ref[key + "_x"],
                                atol=1e-5)
+
+
+AXES = [(1, 2, 0), (2, 1, 0), (0, 1, 2), (1, 0, 2)]  # as in make_keras_image.py
+
+
+def test_standalone_apply_affine_transform_every_axis_order(ref):
+    img = ref["solo_img"]
+    want = ref["solo_affine"]
+    k = 0
+    for row_axis, col_axis, channel_axis in AXES:
+        x = np.transpose(img, np.argsort((row_axis, col_axis, channel_axis)))
+        for order in (0, 1):
+            got = image.apply_affine_transform(
+                x, theta=35.0, tx=1.3, ty=-0.6, shear=12.0, zx=0.9, zy=1.2, row_axis=row_axis,
+                col_axis=col_axis, channel_axis=channel_axis, fill_mode="reflect", order=order)
+            np.testing.assert_allclose(np.transpose(got, (row_axis, col_axis, channel_axis)),
+                                       want[k], atol=1e-5, err_msg=f"axes {row_axis, col_axis}")
+            k += 1
+    with pytest.raises(ValueError, match="channel_axis"):
+        image.apply_affine_transform(img, theta=10, row_axis=0, col_axis=2, channel_axis=1)
+
+
+def test_standalone_random_functions_follow_keras_global_draws(ref):
+    chw = np.moveaxis(ref["solo_img"], -1, 0)
+    state = np.random.get_state()
+    try:
+        np.random.seed(4)
+        got = {
+            "rotation": image.random_rotation(chw, 50, fill_mode="constant", cval=0.2),
+            "shear": image.random_shear(chw, 25),
+            "zoom": image.random_zoom(chw, (0.6, 1.3), fill_mode="wrap"),
+            "channel_shift": image.random_channel_shift(chw, 0.3),
+        }
+    finally:
+        np.random.set_state(state)
+    for name, value in got.items():
+        np.testing.assert_allclose(value, ref[f"solo_{name}"], atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(image.apply_channel_shift(ref["solo_img"], -0.25, channel_axis=2),
+                               ref["solo_channel_shift_fixed"], atol=1e-6)
+
+
+def test_standalone_brightness_scale_true_stretches_like_keras(ref):
+    x = np.floor(ref["solo_img"] * 256) * 0.5 + 20  # values in [20, 147.5]
+    got = image.apply_brightness_shift(x, 1.4)  # scale=True: stretched to [0, 255] first
+    lo, hi = x.min(), x.max()
+    np.testing.assert_allclose(got, np.clip((x - lo) / (hi - lo) * 255 * 1.4, 0, 255),
+                               rtol=1e-5, atol=1e-4)
+    diff = got - ref["solo_bright_scale"]  # Keras truncates twice through 8-bit images
+    assert diff.min() >= -1e-3 and diff.max() < 2.4
