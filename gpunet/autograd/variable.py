@@ -40,6 +40,10 @@ class Variable(Tensor):
         if isinstance(value, Tensor):
             value = value.data
         b = backend_of(self.data)
+        kind = getattr(getattr(value, "dtype", None), "kind", None)
+        if kind == "c" or isinstance(value, complex):
+            raise TypeError(f"Cannot assign a complex value to variable '{self.path}' of dtype "
+                            f"{self.data.dtype}: the imaginary part would be dropped.")
         value = b.asarray(value, dtype=self.data.dtype)
         if value.shape != self.data.shape:
             raise ValueError(

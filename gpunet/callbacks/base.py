@@ -56,45 +56,84 @@ def _overrides(cb: Callback, name: str) -> bool:
     return getattr(type(cb), name, None) is not getattr(Callback, name, None)
 
 
+def as_callback_list(callbacks: Any) -> list:
+    """``callbacks`` as a list: None, one ``Callback`` (Keras 3 accepts it without a list), a
+    list/tuple of them, or a ``CallbackList``.
+
+    Raises:
+        TypeError: when an entry is not a ``Callback``.
+    """
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, CallbackList):
+        return list(callbacks.callbacks)
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError("`callbacks` must be a Callback or a list of Callback instances. "
+                        f"Received: callbacks={callbacks!r}")
+    out = list(callbacks)
+    for cb in out:
+        if not isinstance(cb, Callback):
+            raise TypeError("`callbacks` must hold Callback instances (subclasses of "
+                            f"gpunet.callbacks.Callback). Received: {cb!r}")
+    return out
+
+
 class CallbackList:
     """Dispatches every hook to a list of callbacks, skipping those that do not override it.
+
+    ``logs`` reaches every hook as a dict (``{}`` where there are none), as in Keras 3.
 
     Batch hooks of callbacks that do not override them cost nothing per step.
     """
 
     def __init__(self, callbacks: Sequence[Callback] | None = None, model: Any = None,
                  **params: Any) -> None:
-        self.callbacks = list(callbacks or [])
+        self.callbacks = as_callback_list(callbacks)
         for cb in self.callbacks:
             if model is not None:
                 cb.set_model(model)
             cb.set_params(params)
         for name in _HOOKS:
             targets = [getattr(cb, name) for cb in self.callbacks if _overrides(cb, name)]
-            setattr(self, name, _fanout(targets))
+            setattr(self, name, _fanout(targets, name not in _NO_INDEX))
         begin = [cb for cb in self.callbacks
                  if _overrides(cb, "on_train_batch_begin") or _overrides(cb, "on_batch_begin")]
         end = [cb for cb in self.callbacks
                if _overrides(cb, "on_train_batch_end") or _overrides(cb, "on_batch_end")]
         self.on_train_batch_begin = _fanout(
-            [f for cb in begin for f in (cb.on_train_batch_begin, cb.on_batch_begin)])
+            [f for cb in begin for f in (cb.on_train_batch_begin, cb.on_batch_begin)], True)
         self.on_train_batch_end = _fanout(
-            [f for cb in end for f in (cb.on_train_batch_end, cb.on_batch_end)])
+            [f for cb in end for f in (cb.on_train_batch_end, cb.on_batch_end)], True)
         self.wants_train_batch_end = bool(end)
         self.wants_train_batch_begin = bool(begin)
+        # evaluate builds per-batch logs (a host read on a GPU) only when someone reads them
+        self.wants_test_batch_end = any(_overrides(cb, "on_test_batch_end")
+                                        for cb in self.callbacks)
 
     def append(self, cb: Callback) -> None:
         self.callbacks.append(cb)
 
 
-def _fanout(fns):
+_NO_INDEX = {"on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+             "on_predict_begin", "on_predict_end"}
+
+
+def _fanout(fns, indexed: bool):
+    """One callable calling every ``fns`` with ``logs`` always a dict, as Keras 3 passes it
+    (``{}`` where the loop has no logs)."""
     if not fns:
         return lambda *a, **k: None
-    if len(fns) == 1:
-        return fns[0]
-
-    def call(*args, **kwargs):
-        for f in fns:
-            f(*args, **kwargs)
+    if indexed:
+        def call(index, logs=None):
+            logs = {} if logs is None else logs
+            for f in fns:
+                f(index, logs)
+    else:
+        def call(logs=None):
+            logs = {} if logs is None else logs
+            for f in fns:
+                f(logs)
 
     return call

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from gpunet.autograd.engine import no_grad
@@ -22,16 +21,18 @@ class _Step:
         self.loss = model._loss
         self.metrics = model._metrics
         self.tracker = Mean("loss")
-        # one host read of the loss per step (a device sync on CuPy): a NaN/Inf loss must stop
-        # training before the update, so the last good weights are kept
-        self.check_nan = True
-        self.bad_step = None
+        # set by fit / train_on_batch: undoes a step whose loss or new weights are not finite
+        # (a device flag, no host read per step on a GPU)
+        self.guard = None
         self.scale = getattr(model.optimizer, "loss_scale_factor", None)
 
-    def train(self, xb, yb, wb) -> bool:
-        """One forward, backward and update; False when the loss is not finite (no update)."""
+    def train(self, xb, yb, wb) -> None:
+        """One forward, backward and update (undone by ``guard`` when not finite)."""
         model = self.model
         groups = model._groups
+        guard = self.guard
+        if guard is not None:
+            guard.begin()
         for g in groups:
             g.begin_step()
         for layer in model.layers:
@@ -43,21 +44,20 @@ class _Step:
         total = loss
         for r in reg:
             total = total + r
-        if self.check_nan and not math.isfinite(float(total.data)):
-            return False
         # the optimizer divides the gradients by the same (possibly dynamic) factor
         model.optimizer.scale_loss(total).backward()
         for g in groups:
             g.end_step()
         if groups:  # a model without trainable weights has nothing to update
             model.optimizer.step()
+        if guard is not None:
+            guard.end(total.data)
         n = xb.shape[0]
         self.tracker.update_total(total.data * n, n)
         if self.metrics.specs or self.metrics.weighted_specs:
             if not self.metrics.built:
                 self.metrics.build(tuple(yb.shape), tuple(out.shape))
             self.metrics.update(yb, out.data, wb)
-        return True
 
     def test(self, xb, yb, wb) -> None:
         model = self.model
@@ -125,8 +125,11 @@ class MultiStep(_Step):
                                [tuple(o.shape) for o in outs])
         self.metrics.update(yb, [o.data for o in outs], wb)
 
-    def train(self, xb, yb, wb) -> bool:
+    def train(self, xb, yb, wb) -> None:
         model = self.model
+        guard = self.guard
+        if guard is not None:
+            guard.begin()
         for g in model._groups:
             g.begin_step()
         for layer in model.layers:
@@ -136,16 +139,15 @@ class MultiStep(_Step):
         total = self.loss(yb, outs, wb)
         for r in model.losses:
             total = total + r
-        if self.check_nan and not math.isfinite(float(total.data)):
-            return False
         model.optimizer.scale_loss(total).backward()
         for g in model._groups:
             g.end_step()
         if model._groups:
             model.optimizer.step()
+        if guard is not None:
+            guard.end(total.data)
         self._track(total, xb[0].shape[0])
         self._metrics(yb, outs, wb)
-        return True
 
     def test(self, xb, yb, wb) -> None:
         with no_grad():
