@@ -137,7 +137,7 @@ class BackupAndRestore(Callback):
         bad = nonfinite(self.model, slots)
         if bad:
             warnings.warn(
-                f"BackupAndRestore: not backing up at epoch {epoch + (batch is None)}"
+                f"BackupAndRestore: not backing up at epoch {epoch if batch is None else epoch + 1}"
                 f"{'' if batch is None else f', batch {batch}'}: the weights hold NaN or Inf "
                 f"(in {', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}). The previous "
                 f"backup in {self.backup_dir!r}, if any, is kept.", stacklevel=3)

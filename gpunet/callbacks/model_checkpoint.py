@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 
 from gpunet.callbacks._batch_hooks import configure_batch_hooks
+from gpunet.callbacks._training_state import nonfinite
 from gpunet.callbacks.base import Callback
 from gpunet.callbacks.early_stopping import monitor_mode
 
@@ -37,6 +38,10 @@ class ModelCheckpoint(Callback):
         mode: ``"min"``, ``"max"`` or ``"auto"`` (from the monitor's name).
         save_freq: ``"epoch"`` or an integer: save after every that many batches.
         initial_value_threshold: the best value to beat at the start (``save_best_only``).
+
+    A model whose weights hold NaN or Inf is never saved: the save is skipped with a warning
+    naming the file, the previous file stays, and ``save_best_only``'s best value is left as
+    it was.
 
     Example:
 
@@ -137,6 +142,13 @@ class ModelCheckpoint(Callback):
             raise IsADirectoryError("Please specify a non-directory filepath for "
                                     f"ModelCheckpoint. Filepath used is an existing directory: "
                                     f"{filepath}")
+        bad = nonfinite(self.model)
+        if bad:
+            warnings.warn(
+                f"Epoch {epoch + 1}: the model's weights hold NaN or Inf (in "
+                f"{', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); skipping the save to "
+                f"{filepath}. The previous file, if any, is kept.", stacklevel=3)
+            return
         if not self._should_save(epoch, logs, filepath):
             return
         dirname = os.path.dirname(filepath)

@@ -8,20 +8,22 @@ from gpunet.callbacks.base import Callback
 
 
 class TerminateOnNaN(Callback):
-    """Stops ``fit`` when ``logs["loss"]`` after a training batch is NaN or infinite.
+    """Terminates training when a NaN or Inf loss is encountered (Keras 3 semantics).
 
-    Prints ``"Batch b: Invalid loss, terminating training"`` and sets
-    ``model.stop_training`` (or raises, with ``raise_error=True``). On the NumPy backend
-    ``fit`` itself already refuses a non-finite step before updating the weights; this
-    callback also covers the GPU path, where the check would cost a sync per step, and a
-    running loss that overflows.
+    After each training batch, ``logs["loss"]`` is checked. By default training stops
+    gracefully: ``"Batch b: Invalid loss, terminating training"`` is printed and
+    ``model.stop_training`` is set, so the epoch ends and every callback's ``on_train_end``
+    runs. With ``raise_error=True`` a ``RuntimeError`` is raised at once instead, bypassing
+    the other callbacks' cleanup (``on_train_end`` is not called): a ``BackupAndRestore``
+    backup, for instance, is kept for a later resume.
 
     Args:
-        raise_error: raise a ``RuntimeError`` instead of stopping quietly (Keras 3).
+        raise_error: raise a ``RuntimeError`` instead of stopping gracefully.
 
     Example:
 
     >>> model.fit(x, y, epochs=10, callbacks=[TerminateOnNaN()])
+    >>> model.fit(x, y, epochs=10, callbacks=[TerminateOnNaN(raise_error=True)])
     """
 
     def __init__(self, raise_error: bool = False) -> None:
@@ -33,7 +35,7 @@ class TerminateOnNaN(Callback):
         if loss is None or math.isfinite(float(loss)):
             return
         if self.raise_error:
-            raise RuntimeError(f"Batch {batch}: Invalid loss ({float(loss)}), terminating "
-                               "training")
+            raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: "
+                               f"{float(loss)}. Terminating training immediately.")
         print(f"Batch {batch}: Invalid loss, terminating training")
         self.model.stop_training = True

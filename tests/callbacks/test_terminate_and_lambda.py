@@ -27,30 +27,45 @@ def test_hook_message_and_stop(make_model, capsys):
 
 
 def test_raise_error(make_model):
+    # Keras 3.15's message
     cb = TerminateOnNaN(raise_error=True)
     cb.set_model(make_model())
-    with pytest.raises(RuntimeError, match="Batch 2: Invalid loss"):
+    with pytest.raises(RuntimeError, match=r"^NaN or Inf loss encountered at batch 2\. Loss "
+                                           r"value: inf\. Terminating training immediately\.$"):
         cb.on_train_batch_end(2, {"loss": float("inf")})
+    cb.on_train_batch_end(2, {"loss": 1e30})
+    assert not cb.model.stop_training
 
 
-def test_fit_stops_on_nan_data(backend, make_model, data, capsys):
-    # rows 4..5 form batch 2 (shuffle off); its loss is NaN, so training stops in epoch 0.
-    # NumPy: fit itself refuses the step (no batch end for batch 2, weights stay finite);
-    # GPU: the step runs and TerminateOnNaN stops training after batch 2.
+def nan_batch_fit(make_model, data, cb):
+    """fit on data whose batch 2 (rows 4..5, shuffle off) is NaN, recording the hooks."""
     x, y = data
     x = x.copy()
     x[4:6] = np.nan
+    events = []
+    rec = LambdaCallback(on_batch_end=lambda b, logs: events.append(("batch", b)),
+                         on_train_end=lambda logs: events.append("train_end"))
     m = make_model()
-    seen = []
-    h = m.fit(x, y, batch_size=2, epochs=3, verbose=0, shuffle=False,
-              callbacks=[TerminateOnNaN(),
-                         LambdaCallback(on_batch_end=lambda b, logs: seen.append(b))])
-    assert m.stop_training and h.epoch == [0]
-    if backend.name == "numpy":
-        assert seen == [0, 1] and np.isfinite(m.get_weights()[0]).all()
-    else:
-        assert seen == [0, 1, 2]
-        assert "Batch 2: Invalid loss, terminating training" in capsys.readouterr().out
+    try:
+        h = m.fit(x, y, batch_size=2, epochs=3, verbose=0, shuffle=False, callbacks=[cb, rec])
+    except RuntimeError as e:
+        return m, None, events, e
+    return m, h, events, None
+
+
+def test_fit_raises_on_nan_loss_with_raise_error(make_model, data):
+    # Keras 3: the error leaves fit at once, before the other callbacks' on_train_end
+    m, h, events, error = nan_batch_fit(make_model, data, TerminateOnNaN(raise_error=True))
+    assert error is not None, "fit did not raise"
+    assert str(error).startswith("NaN or Inf loss encountered at batch 2.")
+    assert events == [("batch", 0), ("batch", 1)]
+
+
+def test_fit_stops_gracefully_on_nan_loss(make_model, data, capsys):
+    m, h, events, error = nan_batch_fit(make_model, data, TerminateOnNaN())
+    assert error is None and h.epoch == [0] and m.stop_training
+    assert "Batch 2: Invalid loss, terminating training" in capsys.readouterr().out
+    assert events[-2:] == [("batch", 2), "train_end"]
 
 
 def test_callback_message_in_fit_when_running_loss_overflows(capsys):
