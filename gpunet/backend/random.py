@@ -97,7 +97,7 @@ class SeedStream:
 
 def _rekey(rng) -> int:
     """A fresh seed drawn from a CuPy ``RandomState`` (one small device-to-host copy)."""
-    return int(rng.randint(0, 2**62, size=1, dtype=np.int64)[0])
+    return int(rng.randint(0, 2**32, size=1, dtype=np.int64)[0])
 
 
 def generator_state(b) -> dict:

@@ -4,8 +4,8 @@ skipped with a warning naming the file, and the previous file stays as it was.""
 from __future__ import annotations
 
 import json
-import warnings
 import os
+import warnings
 
 import h5py
 import numpy as np
