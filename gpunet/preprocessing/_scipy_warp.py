@@ -99,12 +99,16 @@ def map_coordinates(p: np.ndarray, n: int, mode: str) -> np.ndarray:
     return p
 
 
-def _fold(index: np.ndarray, n: int, mode: str) -> np.ndarray:
-    """Integer neighbour indices (at most one step outside after mapping) back into `[0, n)`."""
+def _fold(index: np.ndarray, n: int, mode: str, upper_only: bool = False) -> np.ndarray:
+    """Integer neighbour indices (at most one step outside after mapping) back into `[0, n)`.
+
+    Other modes than `"reflect"` map positions into `[0, n - 1]`, so only the upper bilinear
+    neighbour (`upper_only`) can step out, by one, with a zero weight.
+    """
     if mode == "reflect":
         index = np.where(index < 0, -index - 1, index)
         return np.where(index >= n, 2 * n - 1 - index, index)
-    return np.clip(index, 0, n - 1)
+    return np.minimum(index, n - 1) if upper_only else index
 
 
 def sample_like_scipy(images: np.ndarray, rows: np.ndarray, cols: np.ndarray, mode: str,
@@ -121,18 +125,21 @@ def sample_like_scipy(images: np.ndarray, rows: np.ndarray, cols: np.ndarray, mo
         out = np.take(flat, base + ri * w + ci, axis=0).astype(dtype, copy=False)
     else:
         r0f, c0f = np.floor(r), np.floor(q)
-        wr = (r - r0f)[..., None]
-        wc = (q - c0f)[..., None]
+        wr = (r - r0f).astype(dtype)[..., None]  # weights in the image dtype: SciPy's double
+        wc = (q - c0f).astype(dtype)[..., None]  # sums agree to float32 round-off
         r0, c0 = r0f.astype(np.intp), c0f.astype(np.intp)
-        r_lo, r_hi = _fold(r0, h, mode) * w + base, _fold(r0 + 1, h, mode) * w + base
-        c_lo, c_hi = _fold(c0, w, mode), _fold(c0 + 1, w, mode)
+        r_lo = _fold(r0, h, mode) * w + base
+        r_hi = _fold(r0 + 1, h, mode, upper_only=True) * w + base
+        c_lo, c_hi = _fold(c0, w, mode), _fold(c0 + 1, w, mode, upper_only=True)
 
         def corner(r_idx, c_idx):
-            return np.take(flat, r_idx + c_idx, axis=0)
+            return np.take(flat, r_idx + c_idx, axis=0).astype(dtype, copy=False)
 
-        top = corner(r_lo, c_lo) * (1 - wc) + corner(r_lo, c_hi) * wc
-        bottom = corner(r_hi, c_lo) * (1 - wc) + corner(r_hi, c_hi) * wc
-        out = (top * (1 - wr) + bottom * wr).astype(dtype, copy=False)
+        top = corner(r_lo, c_lo)
+        top += (corner(r_lo, c_hi) - top) * wc
+        bottom = corner(r_hi, c_lo)
+        bottom += (corner(r_hi, c_hi) - bottom) * wc
+        out = top + (bottom - top) * wr
     if mode == "constant":
         out[(rows < 0) | (rows > h - 1) | (cols < 0) | (cols > w - 1)] = cval
     return out
