@@ -416,7 +416,11 @@ class ImageDataGenerator:
         return x if np.issubdtype(x.dtype, np.floating) else x.astype(self.dtype)
 
     def apply_transform(self, x: np.ndarray, transform_parameters: dict) -> np.ndarray:
-        """Applies given transformation parameters to one rank-3 image.
+        """Applies given transformation parameters to one rank-3 image, as Keras 3.15 does.
+
+        In Keras's order: the affine warp (`theta`, `tx` along the columns, `ty` along the
+        rows, `shear`, `zx`, `zy`), `channel_shift_intensity`, `flip_horizontal`,
+        `flip_vertical`, then `brightness` (`apply_brightness_shift(..., scale=False)`).
 
         Args:
             x: rank-3 image (integer images are converted to `dtype`).
@@ -425,6 +429,13 @@ class ImageDataGenerator:
 
         Returns:
             The transformed image (a new array, same shape).
+
+        Example:
+
+        >>> gen = ImageDataGenerator(fill_mode="constant")
+        >>> img = np.arange(6.0).reshape(1, 6, 1)
+        >>> gen.apply_transform(img, {"tx": 2}).ravel().tolist()  # reads column c + 2
+        [2.0, 3.0, 4.0, 5.0, 0.0, 0.0]
         """
         x = self._as_float(x)
         if x.ndim != 3:
