@@ -45,6 +45,7 @@ class SeedStream:
         self.seed = int(seed)
         self._rngs: dict = {}
         self._seeds: dict = {}  # per device: the seed a re-keyed (CuPy) stream restarts from
+        self._devices: dict = {}  # per device: the CuPy device context its generator lives in
 
     def uniform(self, b, shape: tuple, dtype) -> object:
         """Uniform [0, 1) samples of ``shape`` on backend ``b``, continuing this stream."""
@@ -57,6 +58,7 @@ class SeedStream:
         with b._device:
             if rng is None:
                 rng = self._rngs[key] = b.xp.random.RandomState(self._seeds.get(key, self.seed))
+                self._devices[key] = b._device
             return rng.random_sample(shape, dtype=np.dtype(dtype))
 
     def get_state(self) -> dict:
@@ -75,7 +77,8 @@ class SeedStream:
                 out[f"{name}|{device}"] = {"bit_generator": rng.bit_generator.state}
                 continue
             if rng is not None:
-                self._seeds[key] = _rekey(rng)
+                with self._devices[key]:
+                    self._seeds[key] = _rekey(rng)
                 del self._rngs[key]
             out[f"{name}|{device}"] = {"seed": self._seeds[key]}
         return out
@@ -106,7 +109,8 @@ def generator_state(b) -> dict:
     ``SeedStream.get_state``)."""
     if b.name == "numpy":
         return {"bit_generator": b._rng.bit_generator.state}
-    seed = _rekey(b._generator())
+    with b._device:
+        seed = _rekey(b._generator())
     b.seed(seed)
     return {"seed": seed}
 

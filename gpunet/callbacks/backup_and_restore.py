@@ -32,7 +32,10 @@ class BackupAndRestore(Callback):
     included (for in-memory data whose epochs are whole passes, i.e. without a
     ``steps_per_epoch`` that splits a pass). An epoch interrupted part-way (batch-level
     backups) is re-run from its start with the backed up weights and the random state of
-    that epoch's start, as Keras does.
+    that epoch's start, as Keras does. On a GPU, cuRAND cannot export its state, so each
+    backup re-keys the device generators from themselves (a seed drawn from each): runs
+    with the callback agree with each other, though they draw other (equally random)
+    numbers than a run without it.
 
     Each backup is committed by an atomic rename of ``training_metadata.json``, so a crash
     while saving leaves the previous backup usable. The folder belongs to one run at a time:
