@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from gpunet.saving.atomic import atomic_replace, write_bytes  # noqa: F401 - re-exported
+from gpunet.saving.h5_guard import attr_guard, check_global_heaps
+from gpunet.saving.load_errors import file_error, load_errors
 
 HDF5_OBJECT_HEADER_LIMIT = 64512
 
@@ -59,16 +61,14 @@ def open_h5(filepath: str) -> Iterator[Any]:
     if not lib.is_hdf5(filepath):
         raise ValueError(f"File {filepath!r} is not an HDF5 file: it is truncated, damaged or in "
                          "another format. gpunet reads Keras-layout .h5 files.")
+    check_global_heaps(filepath)
     try:
         f = lib.File(filepath, "r")
-    except OSError as e:
-        raise ValueError(f"Could not read HDF5 file {filepath!r}: it is damaged or truncated "
-                         f"({e}).") from None
+    except Exception as e:  # noqa: BLE001 - any failure to open is a damaged file
+        raise file_error(filepath, f"the file is damaged or truncated ({e})") from e
     try:
-        yield f
-    except (OSError, RuntimeError) as e:
-        raise ValueError(f"Could not read HDF5 file {filepath!r}: it is damaged or truncated "
-                         f"({e}).") from None
+        with load_errors(filepath):
+            yield f
     finally:
         with contextlib.suppress(Exception):
             f.close()
@@ -102,9 +102,11 @@ def save_attributes(group, name: str, data: list) -> None:
 def load_attributes(group, name: str) -> list[str]:
     """Reads an attribute written by ``save_attributes`` (whole or chunked) as strings."""
     if name in group.attrs:
+        attr_guard(group, name)
         return [decode(x) for x in group.attrs[name]]
     out, i = [], 0
     while f"{name}{i}" in group.attrs:
+        attr_guard(group, f"{name}{i}")
         out.extend(decode(x) for x in group.attrs[f"{name}{i}"])
         i += 1
     return out
@@ -117,9 +119,10 @@ def has_attribute(group, name: str) -> bool:
 
 def read_string_attr(group, name: str) -> str | None:
     """A scalar string attribute as ``str`` (bytes decoded), or None when absent."""
-    v = group.attrs.get(name)
-    if v is None:
+    if name not in group.attrs:
         return None
+    attr_guard(group, name)
+    v = group.attrs[name]
     if isinstance(v, np.ndarray) and v.shape == ():
         v = v[()]
     return decode(v)

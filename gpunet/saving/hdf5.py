@@ -17,6 +17,7 @@ import os
 import warnings
 
 from gpunet.saving import optimizer_state, weights
+from gpunet.saving.h5_guard import verify_config_digest, write_config_digest
 from gpunet.saving.h5_utils import (  # noqa: F401 - load/save_attributes re-exported
     atomic_write,
     load_attributes,
@@ -24,6 +25,7 @@ from gpunet.saving.h5_utils import (  # noqa: F401 - load/save_attributes re-exp
     read_string_attr,
     save_attributes,
 )
+from gpunet.saving.load_errors import loader
 from gpunet.saving.serialization import KERAS_VERSION, model_from_config, model_to_config
 from gpunet.saving.training_config import compile_from, training_config
 from gpunet.saving.weights import load_weights, save_weights  # noqa: F401 - old import path
@@ -65,6 +67,7 @@ def save_model(model, filepath: str, overwrite: bool = True,
         weights.write_legacy(f.create_group("model_weights"), model)
         if with_opt and getattr(opt, "_groups", None):
             optimizer_state.write(f, opt)
+        write_config_digest(f)
 
     atomic_write(filepath, write, overwrite)
 
@@ -80,6 +83,7 @@ def _json_attr(f, name: str, filepath: str):
             from None
 
 
+@loader()
 def load_model(filepath: str, custom_objects: dict | None = None, compile: bool = True,  # noqa: A002
                safe_mode: bool = True):
     """Rebuilds a model saved with ``model.save``: gpunet's, Keras 2's or Keras 3's legacy
@@ -111,6 +115,7 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
                              "only weights (use model.load_weights) or is not a Keras model "
                              "file.")
         tc = _json_attr(f, "training_config", filepath) if compile else None
+        verify_config_digest(f, filepath)
         from gpunet.layers.lambda_layer import safe_mode_scope
 
         try:
@@ -125,7 +130,7 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
             raise ValueError(f"The model stored in {filepath!r} has no input shape, so its "
                              "weights cannot be placed.")
         weights.load_into(f, model, filepath)
-        opt_state = optimizer_state.read(f) if tc else []
+        opt_state = optimizer_state.read(f, model, filepath) if tc else []
     if compile:
         if tc is None:
             warnings.warn(f"No training configuration found in {filepath!r}, so the model was "

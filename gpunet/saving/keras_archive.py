@@ -23,7 +23,10 @@ import numpy as np
 
 from gpunet.saving import optimizer_state, weights
 from gpunet.saving.atomic import write_bytes
+from gpunet.saving.h5_guard import write_dataset
 from gpunet.saving.h5_utils import h5py
+from gpunet.saving.load_errors import loader
+from gpunet.saving.zip_guard import JSON_LIMIT, open_weights, open_zip, read_member
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -62,7 +65,7 @@ def _weights_bytes(model, include_optimizer: bool) -> bytes:
             model._pack()
             vg = f.create_group("optimizer/vars")
             for i, a in enumerate(_optimizer_arrays(opt)):
-                vg.create_dataset(str(i), data=a)
+                write_dataset(vg, str(i), a)
     return buf.getvalue()
 
 
@@ -96,24 +99,7 @@ def save_archive(model, filepath: str, overwrite: bool = True,
     write_bytes(filepath, buf.getbuffer(), overwrite)
 
 
-def _open(filepath: str) -> zipfile.ZipFile:
-    if not os.path.exists(filepath):
-        raise FileNotFoundError(f"No file or directory found at {filepath!r}.")
-    try:
-        z = zipfile.ZipFile(filepath, "r")
-    except zipfile.BadZipFile as e:
-        raise ValueError(f"File {filepath!r} is not a valid Keras 3 '.keras' (zip) archive: it "
-                         f"is truncated, damaged or in another format ({e}).") from None
-    bad = None
-    try:
-        bad = z.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        bad = str(e)
-    if bad is not None:
-        z.close()
-        raise ValueError(f"File {filepath!r} is a damaged '.keras' (zip) archive: member "
-                         f"{bad!r} fails its checksum.")
-    return z
+_open = open_zip  # members are size-checked and CRC-checked as they are read (zip_guard)
 
 
 def _read_json(z: zipfile.ZipFile, name: str, filepath: str) -> dict:
@@ -121,7 +107,7 @@ def _read_json(z: zipfile.ZipFile, name: str, filepath: str) -> dict:
         raise ValueError(f"File {filepath!r} is not a valid Keras 3 '.keras' (zip) archive: it "
                          f"has no {name} (it holds {sorted(z.namelist())}).")
     try:
-        out = json.loads(z.read(name))
+        out = json.loads(read_member(z, name, filepath, JSON_LIMIT))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"The {name} in {filepath!r} is not valid JSON ({e}).") from None
     if not isinstance(out, dict) or (name == CONFIG and "class_name" not in out):
@@ -146,6 +132,7 @@ def _restore_optimizer(model, arrays: list[np.ndarray], filepath: str) -> None:
     optimizer_state.restore(opt, named, filepath)
 
 
+@loader()
 def load_archive(filepath: str, custom_objects: dict | None = None, compile: bool = True,  # noqa: A002
                  safe_mode: bool = True):
     """Rebuilds a model from a ``.keras`` archive written by gpunet or by Keras 3.
@@ -178,10 +165,13 @@ def load_archive(filepath: str, custom_objects: dict | None = None, compile: boo
             raise ValueError(f"File {filepath!r} has a config.json but no {WEIGHTS}: it is "
                              "damaged.")
         opt_arrays = []
-        with h5py().File(io.BytesIO(z.read(WEIGHTS)), "r") as f:
+        with open_weights(z, WEIGHTS, filepath, model) as f:
             weights.load_into(f, model, f"{filepath}:{WEIGHTS}")
             if "optimizer/vars" in f:
-                opt_arrays = weights._k3_arrays(f["optimizer/vars"])
+                label = f"{filepath}:{WEIGHTS}"
+                opt_arrays = [a for _, a in optimizer_state.read_arrays(
+                    [(ds.name, ds) for ds in weights._k3_arrays(f["optimizer/vars"], label)],
+                    label, model)]
     cc = cfg.get("compile_config") if compile else None
     if cc:
         oc = cc.get("optimizer")

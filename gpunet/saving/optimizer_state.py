@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from gpunet.saving.h5_utils import load_attributes, save_attributes
+from gpunet.saving.h5_guard import get_dataset, read_dataset, write_dataset
+from gpunet.saving.h5_utils import has_attribute, load_attributes, save_attributes
+from gpunet.saving.load_errors import file_error
 
 # gpunet slot name -> tf.keras 2 slot name, per optimizer class (others keep their names).
 _K2_SLOTS = {
@@ -59,17 +61,50 @@ def write(f, opt) -> None:
     og = f.create_group("optimizer_weights")
     all_names = ["iteration:0"] + names
     save_attributes(og, "weight_names", all_names)
-    og.create_dataset("iteration:0", data=np.array(opt.iterations, dtype=np.int64))
+    write_dataset(og, "iteration:0", np.array(opt.iterations, dtype=np.int64))
     for n, (_, a) in zip(names, slots):
-        og.create_dataset(n, data=np.asarray(a))
+        write_dataset(og, n, np.asarray(a))
 
 
-def read(f) -> list[tuple[str, np.ndarray]]:
-    """``[(name, array)]`` from the ``optimizer_weights`` group of ``f`` (empty if none)."""
+def limits(model) -> tuple[int, int]:
+    """``(most arrays, most elements per array)`` an optimizer of ``model`` can store: a few
+    slots per weight (plus step count and learning rate), none larger than the largest
+    weight."""
+    ws = list(model.weights)
+    return 8 * len(ws) + 8, max([int(np.prod(w.shape)) for w in ws] + [1])
+
+
+def read_arrays(datasets: list[tuple[str, Any]], filepath: str,
+                model=None) -> list[tuple[str, np.ndarray]]:
+    """Reads optimizer ``(name, dataset)`` pairs after checking their dtypes and, given the
+    ``model``, their number and sizes (so a hostile file cannot declare huge slots)."""
+    if model is not None:
+        most, biggest = limits(model)
+        if len(datasets) > most:
+            raise file_error(filepath, f"its optimizer state holds {len(datasets)} arrays, "
+                                       f"more than the {most} an optimizer of this model has")
+        for n, ds in datasets:
+            size = int(np.prod(ds.shape, dtype=np.float64))
+            if size > biggest:
+                raise file_error(filepath, f"optimizer variable '{n}' declares shape {ds.shape}, "
+                                           f"larger than any weight of the model ({biggest} "
+                                           "elements)")
+    return [(n, read_dataset(ds, filepath, f"optimizer variable '{n}'")) for n, ds in datasets]
+
+
+def read(f, model=None, filepath: str | None = None) -> list[tuple[str, np.ndarray]]:
+    """``[(name, array)]`` from the ``optimizer_weights`` group of ``f`` (empty if none);
+    with ``model``, sizes are checked against it before anything is read."""
     if "optimizer_weights" not in f:
         return []
     og = f["optimizer_weights"]
-    return [(n, np.asarray(og[n])) for n in load_attributes(og, "weight_names")]
+    filepath = filepath or str(f.filename)
+    if not has_attribute(og, "weight_names"):
+        raise file_error(filepath, "the file is damaged: its 'optimizer_weights' group has no "
+                                   "'weight_names' attribute")
+    named = [(n, get_dataset(og, n, filepath, f"optimizer variable '{n}'"))
+             for n in load_attributes(og, "weight_names")]
+    return read_arrays(named, filepath, model)
 
 
 def _var_major(named: list[tuple[str, np.ndarray]], n_vars: int) -> list[np.ndarray]:

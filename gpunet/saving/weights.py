@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from gpunet.registry import snake_case
+from gpunet.saving.h5_guard import get_dataset, read_dataset, write_dataset
 from gpunet.saving.h5_utils import (
     atomic_write,
     has_attribute,
@@ -31,6 +32,7 @@ from gpunet.saving.h5_utils import (
     read_string_attr,
     save_attributes,
 )
+from gpunet.saving.load_errors import loader
 from gpunet.saving.serialization import KERAS_VERSION
 
 
@@ -71,26 +73,21 @@ def write_legacy(g, model) -> None:
         names = weight_names(layer)
         save_attributes(lg, "weight_names", names)
         for n, w in zip(names, legacy_weights(layer)):
-            lg.create_dataset(n, data=host(w))
+            write_dataset(lg, n, host(w))
     save_attributes(g.create_group("top_level_model_weights"), "weight_names", [])
 
 
-def read_legacy(g, filepath: str) -> list[tuple[str, list[np.ndarray]]]:
-    """``[(layer name, [arrays])]`` in ``layer_names`` order."""
+def read_legacy(g, filepath: str) -> list[tuple[str, list]]:
+    """``[(layer name, [datasets])]`` in ``layer_names`` order; the datasets are checked
+    (numeric, stored in the file) but not read yet (see ``_assign``)."""
     out = []
     for name in load_attributes(g, "layer_names"):
         if name not in g:
             raise ValueError(f"Weight file {filepath!r} is damaged: layer group '{name}' is "
                              "listed in layer_names but missing.")
         lg = g[name]
-        arrays = []
-        for w in load_attributes(lg, "weight_names"):
-            try:
-                arrays.append(np.asarray(lg[w]))
-            except (KeyError, OSError) as e:
-                raise ValueError(f"Weight file {filepath!r} is damaged: cannot read weight "
-                                 f"'{w}' of layer '{name}' ({e}).") from None
-        out.append((name, arrays))
+        out.append((name, [get_dataset(lg, w, filepath, f"weight '{w}' of layer '{name}'")
+                           for w in load_attributes(lg, "weight_names")]))
     return out
 
 
@@ -169,7 +166,7 @@ def _write_vars(f, path: str, name: str, arrays: list) -> None:
     vg = f.create_group(path + "/vars")
     vg.attrs["name"] = name
     for i, a in enumerate(arrays):
-        vg.create_dataset(str(i), data=a)
+        write_dataset(vg, str(i), a)
 
 
 def write_k3(f, model) -> None:
@@ -188,12 +185,13 @@ def write_k3(f, model) -> None:
             _write_vars(f, f"{path}/{sub}", name, [host(w) for w in ws])
 
 
-def _k3_arrays(vg) -> list[np.ndarray]:
+def _k3_arrays(vg, filepath: str) -> list:
+    """The datasets ``0, 1, ...`` of a ``vars`` group, checked but not read yet."""
     keys = sorted(vg.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
-    return [np.asarray(vg[k]) for k in keys]
+    return [get_dataset(vg, k, filepath, f"'{vg.name}/{k}'") for k in keys]
 
 
-def _k3_vars(f, path: str, layer) -> list[np.ndarray] | None:
+def _k3_vars(f, path: str, layer, filepath: str) -> list | None:
     """The arrays of ``layer`` stored at ``path``, in ``legacy_weights`` order: its own
     ``vars``, or its Keras 3 sublayers' ``<path>/<sub>/vars`` (also under Keras 3.0's private
     ``_<sub>`` names). None when ``path`` holds nothing for it."""
@@ -209,7 +207,7 @@ def _k3_vars(f, path: str, layer) -> list[np.ndarray] | None:
             if vg is None:
                 flat = None
                 break
-            arrays = _k3_arrays(vg)
+            arrays = _k3_arrays(vg, filepath)
             flat.extend(arrays)
             if len(arrays) == len(ws):
                 by_id.update({id(w): a for w, a in zip(ws, arrays)})
@@ -220,7 +218,7 @@ def _k3_vars(f, path: str, layer) -> list[np.ndarray] | None:
             return flat  # a count mismatch: reported by _assign
         if own is not None and len(own) == 0:
             return None
-    return None if own is None else _k3_arrays(own)
+    return None if own is None else _k3_arrays(own, filepath)
 
 
 def _k3_container(f) -> str | None:
@@ -248,7 +246,9 @@ def _shapes(xs) -> list[tuple]:
 
 
 def _assign(pairs, filepath: str, skip_mismatch: bool) -> None:
-    """Checks every ``(layer, saved label, arrays)`` pair, then assigns (all or nothing)."""
+    """Checks every ``(layer, saved label, datasets)`` pair's shapes, then reads them all
+    (verifying their checksums), then assigns: all or nothing, and nothing is read from a
+    file whose shapes do not match the model."""
     plan = []
     for layer, label, arrays in pairs:
         ws = legacy_weights(layer)
@@ -264,9 +264,16 @@ def _assign(pairs, filepath: str, skip_mismatch: bool) -> None:
                 continue
             raise ValueError(msg)
         plan.append((ws, arrays))
+    plan = [(ws, [_read(a, filepath, f"the weight of shape {tuple(a.shape)} for layer "
+                                      f"'{w.path if hasattr(w, 'path') else w.name}'")
+                  for w, a in zip(ws, arrays)]) for ws, arrays in plan]
     for ws, arrays in plan:
         for w, a in zip(ws, arrays):
             w.assign(a)
+
+
+def _read(a, filepath: str, what: str) -> np.ndarray:
+    return np.asarray(a) if isinstance(a, np.ndarray) else read_dataset(a, filepath, what)
 
 
 def _pairs_legacy(model, saved, filepath: str, by_name: bool) -> list:
@@ -293,13 +300,14 @@ def _pairs_k3(f, model, container: str, filepath: str, by_name: bool,
         if not named:
             raise ValueError(f"by_name=True: {filepath!r} records no layer names (an older "
                              "Keras 3 weights file); load it by structure (by_name=False).")
-        return [(layer, f"layer '{layer.name}'", _k3_vars(f, named[layer.name], layer) or [])
+        return [(layer, f"layer '{layer.name}'",
+                 _k3_vars(f, named[layer.name], layer, filepath) or [])
                 for layer, _ in k3_paths(model.layers) if layer.name in named]
     pairs = []
     for layer, path in k3_paths(model.layers, container):
         if not legacy_weights(layer):
             continue
-        arrays = _k3_vars(f, path, layer)
+        arrays = _k3_vars(f, path, layer, filepath)
         if arrays is None:
             where = f"'{path}/vars'"
             if sublayers(layer):
@@ -343,6 +351,7 @@ def save_weights(model, filepath: str, overwrite: bool = True) -> None:
                  (lambda f: write_legacy(f, model)), overwrite)
 
 
+@loader(1)
 def load_weights(model, filepath: str, skip_mismatch: bool = False,
                  by_name: bool = False) -> None:
     """Loads weights saved by ``save_weights``/``save`` (gpunet, Keras 2 or Keras 3), also
@@ -351,15 +360,13 @@ def load_weights(model, filepath: str, skip_mismatch: bool = False,
     import zipfile
 
     if os.path.isfile(filepath) and zipfile.is_zipfile(filepath):
-        import io
+        from gpunet.saving.keras_archive import WEIGHTS
+        from gpunet.saving.zip_guard import open_weights, open_zip
 
-        from gpunet.saving.h5_utils import h5py
-        from gpunet.saving.keras_archive import WEIGHTS, _open
-
-        with _open(os.fspath(filepath)) as z:
+        with open_zip(os.fspath(filepath)) as z:
             if WEIGHTS not in z.namelist():
                 raise ValueError(f"Archive {str(filepath)!r} holds no {WEIGHTS}.")
-            with h5py().File(io.BytesIO(z.read(WEIGHTS)), "r") as f:
+            with open_weights(z, WEIGHTS, os.fspath(filepath), model) as f:
                 load_into(f, model, f"{filepath}:{WEIGHTS}", skip_mismatch, by_name)
         return
     with open_h5(filepath) as f:
