@@ -57,15 +57,9 @@ def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> 
 
 
 def _raw(a: Any) -> Any:
-    if a is None:
-        return None
-    if isinstance(a, Tensor):
-        return a.data
-    if isinstance(a, (list, tuple)):
-        return [_raw(v) for v in a]
-    if isinstance(a, dict):
-        return {k: _raw(v) for k, v in a.items()}
-    return a
+    from gpunet.models.compile_metrics import raw
+
+    return raw(a)
 
 
 def _batch_size(x: Any) -> int:
@@ -106,16 +100,29 @@ class TrainerAPI:
         return tracker
 
     @property
+    def _compile_metrics_metric(self) -> Any:
+        mc = getattr(self, "_metrics", None)
+        if mc is None or not (mc.specs or mc.weighted_specs):
+            return None
+        cm = self.__dict__.get("_compile_metrics")
+        if cm is None or cm.container is not mc:
+            from gpunet.models.compile_metrics import CompileMetrics
+
+            cm = CompileMetrics(self)
+            object.__setattr__(self, "_compile_metrics", cm)
+        return cm
+
+    @property
     def metrics(self) -> list:
         """The model's metrics, Keras 3 order: the loss tracker (once compiled), the compiled
-        metrics (after the first batch builds them), then ``Metric`` objects assigned as
-        attributes of the model."""
+        metrics as one ``CompileMetrics`` (whose ``result()`` is a dict), then ``Metric``
+        objects assigned as attributes of the model."""
         out: list = []
         if getattr(self, "compiled", False):
             out.append(self._loss_tracker_metric)
-            mc = getattr(self, "_metrics", None)
-            if mc is not None and getattr(mc, "built", False):
-                out.extend(mc.all)
+            cm = self._compile_metrics_metric
+            if cm is not None:
+                out.append(cm)
         seen = {id(m) for m in out}
         for value in _attribute_metrics(self):
             if id(value) not in seen:
@@ -186,22 +193,9 @@ class TrainerAPI:
             A dict ``{name: value}`` of every metric in ``self.metrics``.
         """
         del x
-        mc = getattr(self, "_metrics", None)
-        if mc is not None and y is not None and (mc.specs or mc.weighted_specs):
-            from gpunet.models.step import _flat_outputs
-
-            outs = [o.data for o in _flat_outputs(self, y_pred)]
-            yt = _raw(y)
-            if hasattr(mc, "metric_names"):  # several outputs
-                yt = [yt[k] for k in self.output_names] if isinstance(yt, dict) else yt
-                yt = yt if isinstance(yt, list) else [yt]
-                if not mc.built:
-                    mc.build([tuple(a.shape) for a in yt], [tuple(o.shape) for o in outs])
-                mc.update(yt, outs, _raw(sample_weight))
-            else:
-                if not mc.built:
-                    mc.build(tuple(yt.shape), tuple(outs[0].shape))
-                mc.update(yt, outs[0], _raw(sample_weight))
+        cm = self._compile_metrics_metric
+        if cm is not None and y is not None:
+            cm.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
     # -- gradients ----------------------------------------------------------------------------

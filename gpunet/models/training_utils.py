@@ -84,7 +84,10 @@ def make_step(model, multi: bool, kind: str):
         from gpunet.models.custom_step import CustomStep
 
         return CustomStep(model)
-    return _make_step(model, multi)
+    step = _make_step(model, multi)
+    if kind == "train" and hasattr(model, "_loss_tracker_metric"):
+        step.tracker = model._loss_tracker_metric  # model.metrics[0], as in Keras
+    return step
 
 
 def _array_data(model, multi, x, y, w, batch_size, shuffle, steps, prefix=""):
