@@ -10,6 +10,7 @@ Example:
 
 from gpunet.registry import register_serializable
 from gpunet.saving.hdf5 import load_model, save_model
+from gpunet.saving.load_errors import ModelFileError
 from gpunet.saving.serialization import (
     CustomObjectScope,
     clone_model,
@@ -24,6 +25,7 @@ from gpunet.saving.weights import load_weights, save_weights
 register_keras_serializable = register_serializable
 
 __all__ = [
+    "ModelFileError",
     "CustomObjectScope", "clone_model", "custom_object_scope", "get_custom_objects",
     "load_model", "load_weights", "model_from_config", "model_from_json", "model_from_yaml",
     "register_keras_serializable", "register_serializable", "save_model", "save_weights",
