@@ -16,23 +16,43 @@ from gpunet import (  # noqa: E402
     applications,
     backend,
     callbacks,
+    config,
     constraints,
     datasets,
     initializers,
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     ops,
     optimizers,
     preprocessing,
+    random,
     regularizers,
+    saving,
     utils,
 )
 from gpunet.autograd import Tensor, Variable, no_grad  # noqa: E402
-from gpunet.layers import Input  # noqa: E402
+from gpunet.backend import device  # noqa: E402
+from gpunet.initializers import Initializer  # noqa: E402
+from gpunet.layers import Input, Layer  # noqa: E402
+from gpunet.layers.node import KerasTensor  # noqa: E402
+from gpunet.losses import Loss  # noqa: E402
+from gpunet.metrics import Metric  # noqa: E402
+from gpunet.mixed_precision import DTypePolicy  # noqa: E402
 from gpunet.models import Model, Sequential, load_model  # noqa: E402
+from gpunet.optimizers import Optimizer  # noqa: E402
 from gpunet.registry import register_serializable  # noqa: E402
+from gpunet.regularizers import Regularizer  # noqa: E402
+
+FloatDTypePolicy = DTypePolicy
+
+
+def version() -> str:
+    """gpunet's version string."""
+    return __version__
+
 
 __all__ = [
     "Input", "Model", "Sequential", "Tensor", "Variable", "activations", "applications",
@@ -41,3 +61,6 @@ __all__ = [
     "models", "no_grad", "ops", "optimizers", "preprocessing", "regularizers",
     "register_serializable", "utils", "__version__",
 ]
+__all__ += ["DTypePolicy", "FloatDTypePolicy", "Initializer", "KerasTensor", "Layer", "Loss",
+            "Metric", "Optimizer", "Regularizer", "config", "device", "mixed_precision",
+            "random", "saving", "version"]

@@ -63,7 +63,56 @@ class Tensor:
         return backend_of(self.data)
 
     def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None):
+        """NumPy conversion (``np.asarray(t)``): the array itself on the CPU.
+
+        On a GPU this raises ``TypeError``, as CuPy does for implicit conversions: a host
+        copy is always explicit there (``t.numpy()`` or ``gpunet.ops.convert_to_numpy(t)``).
+        """
+        b = backend_of(self.data)
+        if b.name != "numpy":
+            raise TypeError(
+                "Implicit conversion of a GPU tensor to a NumPy array is not allowed (it would "
+                "be a hidden device-to-host copy). Use `tensor.numpy()` or "
+                "`gpunet.ops.convert_to_numpy(tensor)`."
+            )
+        a = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"The truth value of a tensor with {self.data.size} elements is ambiguous. "
+                "Use `gpunet.ops.any` or `gpunet.ops.all`."
+            )
+        return bool(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(f"Only integer scalar tensors can be used as an index; this one "
+                            f"has dtype {self.data.dtype} and shape {tuple(self.shape)}.")
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        if self.data.size == 1 and spec:
+            return format(self.item(), spec)
+        return format(str(self), spec)
+
+    @property
+    def device(self) -> str:
+        """``"cpu"`` or ``"gpu:<id>"``: where the data lives."""
+        return backend_of(self.data).device
 
     def numpy(self):
         """Returns the value as a NumPy array (an explicit device-to-host copy on a GPU)."""

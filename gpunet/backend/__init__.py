@@ -31,7 +31,8 @@ from gpunet.backend.numpy_backend import NumpyBackend
 from gpunet.backend.probe import cupy_status, has_gpu
 
 __all__ = [
-    "Array", "Backend", "backend_for", "backend_of", "device", "epsilon", "floatx",
+    "Array", "Backend", "backend", "backend_for", "backend_of", "clear_session", "device",
+    "epsilon", "floatx",
     "get_backend", "has_gpu", "image_data_format", "set_backend", "set_epsilon",
     "set_floatx", "set_image_data_format", "available_backends", "numpy_backend",
 ]
@@ -150,3 +151,27 @@ def device(name: str | Backend):
 def available_backends() -> list[str]:
     """Names of the backends usable on this machine (``["numpy"]`` or ``["numpy", "cupy"]``)."""
     return ["numpy", "cupy"] if has_gpu() else ["numpy"]
+
+
+def backend() -> str:
+    """The name of the array backend the default device uses: ``"numpy"`` or ``"cupy"``.
+
+    Keras 3 answers with its framework (``"jax"``, ``"torch"``, ...); gpunet is one framework
+    over two array modules, so it names the array module.
+    """
+    return get_backend().name
+
+
+def clear_session(free_memory: bool = True) -> None:
+    """Resets gpunet's global state as Keras 3's ``clear_session``: the automatic layer and
+    model name counters start again, and (``free_memory``) unreferenced memory is collected,
+    including the cached blocks of CuPy's memory pools."""
+    import gc
+
+    from gpunet.layers import clear_session as _reset_names  # lazy: layers sit above
+
+    _reset_names()
+    if free_memory:
+        gc.collect()
+        for b in _CUPY.values():
+            b.free_memory()

@@ -45,6 +45,9 @@ class Backend:
 
         return contextlib.nullcontext()
 
+    def free_memory(self) -> None:
+        """Returns cached, unused device memory to the driver (a no-op on the CPU)."""
+
     def is_array(self, x: Any) -> bool:
         """True when ``x`` is an array of this backend."""
         return isinstance(x, self.xp.ndarray)

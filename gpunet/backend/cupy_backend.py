@@ -56,6 +56,11 @@ class CupyBackend(Backend):
     def synchronize(self) -> None:
         self._device.synchronize()
 
+    def free_memory(self) -> None:
+        with self._device:
+            self.xp.get_default_memory_pool().free_all_blocks()
+            self.xp.get_default_pinned_memory_pool().free_all_blocks()
+
     # The legacy RandomState (cuRAND) has uniform, permutation and a seed.
     def _generator(self):
         if self._rng is None:

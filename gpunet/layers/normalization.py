@@ -1,5 +1,5 @@
 """Normalization layers: BatchNormalization, LayerNormalization, GroupNormalization,
-UnitNormalization. Each normalization is one fused node from ``gpunet.ops.norm``."""
+UnitNormalization. Each normalization is one fused node from ``gpunet.ops.normalization_ops``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from gpunet import constraints, initializers, ops, regularizers
 from gpunet.layers.layer import Layer, shape_str
-from gpunet.ops import norm
+from gpunet.ops import normalization_ops as norm
 from gpunet.registry import register
 
 # Keras 2 BatchNormalization config keys that carry no meaning here (accepted when loading).

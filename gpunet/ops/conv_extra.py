@@ -23,7 +23,7 @@ from gpunet.autograd.tensor import Tensor
 from gpunet.ops._utils import as_tensor, xp_of
 from gpunet.ops.conv import _pads, _tuple, conv_output_length
 from gpunet.ops.nn import dense
-from gpunet.ops.shape import reshape
+from gpunet.ops.shape_ops import reshape
 
 # -- N-D im2col helpers --------------------------------------------------------------------------
 

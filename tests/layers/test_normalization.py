@@ -11,7 +11,7 @@ import gpunet
 from gpunet import Sequential, layers
 from gpunet.autograd import Tensor
 from gpunet.autograd.gradcheck import check_grad
-from gpunet.ops import norm
+from gpunet.ops import normalization_ops as norm
 
 
 def _r(seed, *shape):

@@ -13,6 +13,7 @@ import pytest
 from gpunet import ops
 from gpunet.autograd import Tensor
 from gpunet.autograd.gradcheck import check_grad
+from gpunet.ops import conv_extra
 
 
 def _r(seed, *shape):
@@ -130,7 +131,7 @@ TRANSPOSE_CASES = [  # strides, padding, output_padding, dilation
 def test_conv2d_transpose_values_shapes_and_conv_gradient(backend, strides, padding,
                                                           output_padding, dilation):
     x, w, b = _r(6, 2, 4, 3, 5), _r(7, 3, 2, 3, 5), _r(8, 3)
-    got = ops.conv_transpose(*_t(backend, x, w, b), strides=strides, padding=padding,
+    got = conv_extra.conv_transpose(*_t(backend, x, w, b), strides=strides, padding=padding,
                              output_padding=output_padding, dilation_rate=dilation)
     ops_ = output_padding or (None, None)
     lens = tuple(keras_deconv_len(n, k, padding, o, s, d) for n, k, o, s, d in
@@ -151,7 +152,7 @@ def test_conv2d_transpose_values_shapes_and_conv_gradient(backend, strides, padd
                          [TRANSPOSE_CASES[i] for i in (1, 4, 6)], ids=str)
 def test_conv2d_transpose_gradients(backend, strides, padding, output_padding, dilation):
     x, w, b = _r(9, 1, 3, 3, 2), _r(10, 3, 2, 2, 2), _r(11, 2)
-    f = lambda x, w, b: ops.conv_transpose(x, w, b, strides, padding,  # noqa: E731
+    f = lambda x, w, b: conv_extra.conv_transpose(x, w, b, strides, padding,  # noqa: E731
                                            output_padding, dilation)
     check_grad(f, [x, w, b], backend=backend)
     check_grad(f, [x, w, b], backend=backend, wrt=[0])
@@ -161,7 +162,7 @@ def test_conv2d_transpose_gradients(backend, strides, padding, output_padding, d
                                                             (3, "valid", 2), (2, "same", 1)])
 def test_conv1d_transpose_equals_conv1d_input_gradient(backend, strides, padding, output_padding):
     x, w = _r(12, 2, 5, 3), _r(13, 4, 2, 3)
-    got = ops.conv_transpose(*_t(backend, x, w), strides=strides, padding=padding,
+    got = conv_extra.conv_transpose(*_t(backend, x, w), strides=strides, padding=padding,
                              output_padding=output_padding)
     n = keras_deconv_len(5, 4, padding, output_padding, strides, 1)
     assert got.shape == (2, n, 2)
@@ -170,17 +171,17 @@ def test_conv1d_transpose_equals_conv1d_input_gradient(backend, strides, padding
         backend.asarray(x))
     np.testing.assert_allclose(_np(backend, got), backend.to_numpy(z.grad), rtol=1e-10,
                                atol=1e-10)
-    check_grad(lambda x, w: ops.conv_transpose(x, w, None, strides, padding, output_padding),
+    check_grad(lambda x, w: conv_extra.conv_transpose(x, w, None, strides, padding, output_padding),
                [x[:1, :3], w[:2]], backend=backend)
 
 
 def test_conv3d_transpose_values_and_gradients(backend):
     x, w = _r(14, 1, 2, 3, 2, 2), _r(15, 2, 3, 2, 2, 2)
-    got = ops.conv_transpose(*_t(backend, x, w), strides=(2, 1, 2), padding="same")
+    got = conv_extra.conv_transpose(*_t(backend, x, w), strides=(2, 1, 2), padding="same")
     exp = naive_conv_transpose(x, w, (2, 1, 2), "same", None, (1, 1, 1))
     assert got.shape == (1, 4, 3, 4, 2)
     np.testing.assert_allclose(_np(backend, got), exp, rtol=1e-10, atol=1e-10)
-    check_grad(lambda x, w: ops.conv_transpose(x, w, None, 2, "valid"), [x, w],
+    check_grad(lambda x, w: conv_extra.conv_transpose(x, w, None, 2, "valid"), [x, w],
                backend=backend)
 
 
@@ -197,9 +198,10 @@ def naive_depthwise(x, w, strides, padding, dilation):
 def test_depthwise_and_separable_values(backend, strides, padding, dilation):
     x, dk, pk, b = _r(16, 2, 6, 5, 3), _r(17, 3, 2, 3, 2), _r(18, 1, 1, 6, 4), _r(19, 4)
     exp = naive_depthwise(x, dk, strides, padding, dilation)
-    got = ops.depthwise_conv(*_t(backend, x, dk, b[:2].repeat(3)), strides, padding, dilation)
+    got = conv_extra.depthwise_conv(*_t(backend, x, dk, b[:2].repeat(3)), strides, padding,
+                                    dilation)
     np.testing.assert_allclose(_np(backend, got), exp + b[:2].repeat(3), rtol=1e-10, atol=1e-10)
-    sep = ops.separable_conv(*_t(backend, x, dk, pk, b), strides, padding, dilation)
+    sep = conv_extra.separable_conv(*_t(backend, x, dk, pk, b), strides, padding, dilation)
     np.testing.assert_allclose(_np(backend, sep), exp @ pk[0, 0] + b, rtol=1e-10, atol=1e-10)
 
 
@@ -208,7 +210,7 @@ def test_depthwise_and_separable_values(backend, strides, padding, dilation):
                          ids=str)
 def test_depthwise_gradients(backend, mult, strides, padding, dilation):
     x, dk, b = _r(20, 1, 5, 4, 2), _r(21, 2, 3, 2, mult), _r(23, 2 * mult)
-    f = lambda x, k, b: ops.depthwise_conv(x, k, b, strides, padding, dilation)  # noqa: E731
+    f = lambda x, k, b: conv_extra.depthwise_conv(x, k, b, strides, padding, dilation)  # noqa: E731
     check_grad(f, [x, dk, b], backend=backend)
     check_grad(f, [x, dk, b], backend=backend, wrt=[1])  # the data needs no gradient
     check_grad(f, [x, dk, b], backend=backend, wrt=[0])
@@ -216,13 +218,13 @@ def test_depthwise_gradients(backend, mult, strides, padding, dilation):
 
 def test_separable_gradients_and_1d_depthwise(backend):
     x, dk, pk, b = _r(20, 1, 5, 4, 2), _r(21, 2, 3, 2, 2), _r(22, 1, 1, 4, 3), _r(23, 3)
-    check_grad(lambda x, k, p, b: ops.separable_conv(x, k, p, b, 1, "valid", 1),
+    check_grad(lambda x, k, p, b: conv_extra.separable_conv(x, k, p, b, 1, "valid", 1),
                [x, dk, pk, b], backend=backend)
     x1, k1 = _r(24, 2, 7, 3), _r(25, 3, 3, 2)  # the 1-D forms
     exp = naive_depthwise(x1[:, None], k1[None], (1, 1), "same", (1, 1))[:, 0]
-    np.testing.assert_allclose(_np(backend, ops.depthwise_conv(*_t(backend, x1, k1),
+    np.testing.assert_allclose(_np(backend, conv_extra.depthwise_conv(*_t(backend, x1, k1),
                                                                padding="same")), exp, rtol=1e-10)
-    check_grad(lambda x, k: ops.depthwise_conv(x, k, None, 2), [x1, k1], backend=backend)
+    check_grad(lambda x, k: conv_extra.depthwise_conv(x, k, None, 2), [x1, k1], backend=backend)
 
 
 def naive_pool3d(x, pool, strides, padding, mode):
@@ -280,16 +282,16 @@ def test_op_errors():
     with pytest.raises(ValueError, match="3 channels.*expects 2"):
         ops.conv3d(np.zeros((1, 2, 2, 2, 3)), np.zeros((1, 1, 1, 2, 1)))
     with pytest.raises(ValueError, match="'valid' or 'same'"):
-        ops.conv_transpose(np.zeros((1, 3, 3, 1)), np.zeros((2, 2, 1, 1)), padding="full")
+        conv_extra.conv_transpose(np.zeros((1, 3, 3, 1)), np.zeros((2, 2, 1, 1)), padding="full")
     with pytest.raises(ValueError, match="2 channels but the kernel .* expects 1"):
-        ops.conv_transpose(np.zeros((1, 3, 3, 2)), np.zeros((2, 2, 4, 1)))
+        conv_extra.conv_transpose(np.zeros((1, 3, 3, 2)), np.zeros((2, 2, 4, 1)))
     with pytest.raises(ValueError, match="does not convolve back"):  # even kernel, "same", op=0
-        ops.conv_transpose(np.zeros((1, 3, 3, 1)), np.zeros((2, 2, 1, 1)), strides=2,
+        conv_extra.conv_transpose(np.zeros((1, 3, 3, 1)), np.zeros((2, 2, 1, 1)), strides=2,
                            padding="same", output_padding=0)
     with pytest.raises(ValueError, match="4 channels but the kernel .* expects 3"):
-        ops.depthwise_conv(np.zeros((1, 3, 3, 4)), np.zeros((2, 2, 3, 1)))
+        conv_extra.depthwise_conv(np.zeros((1, 3, 3, 4)), np.zeros((2, 2, 3, 1)))
     with pytest.raises(ValueError, match="smaller than the dilated kernel"):
-        ops.depthwise_conv(np.zeros((1, 3, 3, 1)), np.zeros((2, 2, 1, 1)), dilation_rate=3)
+        conv_extra.depthwise_conv(np.zeros((1, 3, 3, 1)), np.zeros((2, 2, 1, 1)), dilation_rate=3)
     with pytest.raises(ValueError, match="smaller than the pool"):
         ops.max_pool3d(np.zeros((1, 1, 4, 4, 1)), 2)
     with pytest.raises(ValueError, match="'valid' or 'same'"):

@@ -1,4 +1,4 @@
-"""Values and float64 finite-difference gradients of the shape ops (``gpunet.ops.shape``)."""
+"""Values and float64 finite-difference gradients of the shape ops (``gpunet.ops.shape_ops``)."""
 
 from __future__ import annotations
 

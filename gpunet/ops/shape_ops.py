@@ -120,8 +120,8 @@ def getitem(x: Any, key: Any) -> Tensor:
     return GetItem(key)(as_tensor(x))
 
 
-def concatenate(xs: list, axis: int = -1) -> Tensor:
-    """Joins tensors along an existing axis."""
+def concatenate(xs: list, axis: int = 0) -> Tensor:
+    """Joins tensors along an existing axis (``axis=0`` by default, as in Keras 3)."""
     if _sym.any_symbolic(xs):
         return _sym.call("concatenate", (list(xs),), {"axis": axis})
     xs = [as_tensor(x) for x in xs]

@@ -198,7 +198,7 @@ def group_normalization(x: Any, gamma: Any = None, beta: Any = None, *, groups: 
                         axis: int = -1, epsilon: float = 1e-3) -> Tensor:
     """Group normalization: the ``axis`` channels split into ``groups``; statistics per sample
     and group over the other non-batch axes; ``gamma`` / ``beta`` per channel."""
-    from gpunet.ops.shape import reshape
+    from gpunet.ops.shape_ops import reshape
 
     x = as_tensor(x)
     a = axis % x.ndim

@@ -1,0 +1,95 @@
+"""Helpers for the ``keras.ops``-style modules: raw arrays, symbolic dispatch, no-grad ops."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from gpunet.autograd.tensor import Tensor
+from gpunet.backend import backend_of, get_backend
+from gpunet.ops import _symbolic as _sym
+
+
+def raw(x: Any) -> Any:
+    """The backend array behind a Tensor; other values pass through."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def xp_for(*xs: Any) -> Any:
+    """The array module of the first array/Tensor among ``xs`` (else the default backend)."""
+    for x in xs:
+        if isinstance(x, (list, tuple)):
+            for v in x:
+                v = raw(v)
+                if hasattr(v, "dtype") and hasattr(v, "shape"):
+                    return backend_of(v).xp
+            continue
+        x = raw(x)
+        if hasattr(x, "dtype") and hasattr(x, "shape"):
+            return backend_of(x).xp
+    return get_backend().xp
+
+
+def arr(x: Any, xp: Any = None) -> Any:
+    """``x`` as an array of the backend ``xp`` (lists and Python scalars converted there)."""
+    x = raw(x)
+    xp = xp or xp_for(x)
+    if isinstance(x, (list, tuple)):
+        vals = [raw(v) for v in x]
+        if vals and all(hasattr(v, "shape") for v in vals):
+            return xp.stack([arr(v, xp) for v in vals])
+        return xp.asarray(vals)
+    if hasattr(x, "dtype") and hasattr(x, "shape") and backend_of(x).xp is xp:
+        return x
+    return backend_of(xp.zeros(0)).asarray(x)
+
+
+def wrap(y: Any) -> Any:
+    """Wraps arrays (or tuples/lists of them) into constant Tensors."""
+    if isinstance(y, tuple):
+        return tuple(wrap(v) for v in y)
+    if isinstance(y, list):
+        return [wrap(v) for v in y]
+    if isinstance(y, Tensor) or not (hasattr(y, "dtype") and hasattr(y, "shape")):
+        return y
+    return Tensor(y)
+
+
+def _has_kt(args: Any) -> bool:
+    for a in args:
+        if a.__class__ is _sym.KT:
+            return True
+        if isinstance(a, (list, tuple)) and _sym.any_symbolic(a):
+            return True
+    return False
+
+
+def symbolic(name: str):
+    """Decorator: a call with a Functional-API KerasTensor argument is recorded as an op
+    layer (``gpunet.ops.<name>``) instead of running."""
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            if _has_kt(args) or _has_kt(kwargs.values()):
+                return _sym.call(name, args, kwargs)
+            return fn(*args, **kwargs)
+
+        return inner
+
+    return deco
+
+
+def nondiff(name: str, doc: str | None = None):
+    """A ``gpunet.ops`` op that applies ``xp.<name>`` to the raw arrays and returns Tensors
+    without a gradient (comparisons, indices, rounding, bit operations)."""
+
+    def op(*args, **kwargs):
+        xp = xp_for(*args)
+        a = [arr(x, xp) if isinstance(x, (Tensor, list)) or hasattr(x, "shape") else x
+             for x in args]
+        return wrap(getattr(xp, name)(*a, **{k: raw(v) for k, v in kwargs.items()}))
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc or f"``numpy.{name}`` on the backend arrays (no gradient)."
+    return symbolic(name)(op)
