@@ -40,20 +40,22 @@ def check_pooling(model: str, pooling: str | None) -> None:
 
 
 def image_input(model: str, input_shape: Any, input_tensor: Any, default_size: int,
-                include_top: bool, weights: Any, min_size: int = 32) -> KerasTensor:
-    """The model's image input: ``input_tensor`` when given (a KerasTensor), else a new
-    ``Input`` of the shape ``obtain_input_shape`` settles on."""
-    if input_tensor is not None:
-        if not isinstance(input_tensor, KerasTensor):
-            raise ValueError(
-                f"{model}: `input_tensor` must be a symbolic tensor made by "
-                "`gpunet.layers.Input()` or a layer call on one. Received: "
-                f"{type(input_tensor).__name__}. Wrap data in `Input(shape=...)` instead.")
-        return input_tensor
+                include_top: bool, weights: Any, min_size: int = 32) -> tuple:
+    """``(image input, input shape)``: the input is ``input_tensor`` when given (a
+    KerasTensor), else a new ``Input``; the shape is the one ``obtain_input_shape`` settles
+    on from ``input_shape`` (checked even beside ``input_tensor``, and used for the model's
+    name and weight file, as in Keras)."""
     shape = obtain_input_shape(input_shape, default_size=default_size, min_size=min_size,
                                data_format=image_data_format(), require_flatten=include_top,
                                weights=weights)
-    return layers.Input(shape=shape)
+    if input_tensor is None:
+        return layers.Input(shape=shape), shape
+    if not isinstance(input_tensor, KerasTensor):
+        raise ValueError(
+            f"{model}: `input_tensor` must be a symbolic tensor made by "
+            "`gpunet.layers.Input()` or a layer call on one. Received: "
+            f"{type(input_tensor).__name__}. Wrap data in `Input(shape=...)` instead.")
+    return input_tensor, shape
 
 
 def source_inputs(tensor: KerasTensor) -> list:

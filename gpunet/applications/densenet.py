@@ -70,7 +70,7 @@ def DenseNet(blocks: list, include_top: bool = True, weights: Any = "imagenet",
                          "`gpunet.backend.set_image_data_format('channels_last')`.")
     B.check_weights("DenseNet", weights, include_top, classes)
     B.check_pooling("DenseNet", pooling)
-    img_input = B.image_input("DenseNet", input_shape, input_tensor, 224, include_top, weights)
+    img_input, _ = B.image_input("DenseNet", input_shape, input_tensor, 224, include_top, weights)
     x = layers.ZeroPadding2D(((3, 3), (3, 3)))(img_input)
     x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
     x = layers.BatchNormalization(axis=3, name="conv1_bn", **_BN)(x)

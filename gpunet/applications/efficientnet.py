@@ -86,7 +86,7 @@ def EfficientNet(width_coefficient: float, depth_coefficient: float, default_siz
     blocks_args = DEFAULT_BLOCKS_ARGS if blocks_args == "default" else blocks_args
     B.check_weights("EfficientNet", weights, include_top, classes)
     B.check_pooling("EfficientNet", pooling)
-    img_input = B.image_input("EfficientNet", input_shape, input_tensor, default_size,
+    img_input, _ = B.image_input("EfficientNet", input_shape, input_tensor, default_size,
                               include_top, weights)
     axis = B.channel_axis()
 

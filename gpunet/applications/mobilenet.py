@@ -66,10 +66,10 @@ def MobileNet(input_shape: tuple | None = None, alpha: float = 1.0, depth_multip
             else input_shape[:2]
         if rows == cols and rows in (128, 160, 192, 224):
             default_size = rows
-    img_input = B.image_input("MobileNet", input_shape, input_tensor, default_size,
-                              include_top, weights)
+    img_input, shape = B.image_input("MobileNet", input_shape, input_tensor, default_size,
+                                     include_top, weights)
     first = 2 if image_data_format() == "channels_first" else 1
-    rows, cols = img_input.shape[first:first + 2]
+    rows, cols = shape[first - 1:first + 1]
     if weights == "imagenet":
         if depth_multiplier != 1:
             raise ValueError("MobileNet: if imagenet weights are being loaded, depth "

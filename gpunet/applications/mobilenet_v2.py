@@ -72,9 +72,9 @@ def MobileNetV2(input_shape: tuple | None = None, alpha: float = 1.0, include_to
         rows, cols = shape[first - 1:first + 1]
         if rows == cols and rows in _SIZES:
             default_size = rows
-    img_input = B.image_input("MobileNetV2", input_shape, input_tensor, default_size,
-                              include_top, weights)
-    rows, cols = img_input.shape[first:first + 2]
+    img_input, shape = B.image_input("MobileNetV2", input_shape, input_tensor, default_size,
+                                     include_top, weights)
+    rows, cols = shape[first - 1:first + 1]
     if weights == "imagenet":
         if alpha not in (0.35, 0.50, 0.75, 1.0, 1.3, 1.4):
             raise ValueError("MobileNetV2: if imagenet weights are being loaded, alpha must be "

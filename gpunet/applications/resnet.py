@@ -54,7 +54,7 @@ def ResNet50(include_top: bool = True, weights: Any = "imagenet", input_tensor: 
     """
     B.check_weights("ResNet50", weights, include_top, classes)
     B.check_pooling("ResNet50", pooling)
-    img_input = B.image_input("ResNet50", input_shape, input_tensor, 224, include_top, weights)
+    img_input, _ = B.image_input("ResNet50", input_shape, input_tensor, 224, include_top, weights)
     axis = B.channel_axis()
     x = layers.ZeroPadding2D(((3, 3), (3, 3)), name="conv1_pad")(img_input)
     x = layers.Conv2D(64, 7, strides=2, name="conv1_conv")(x)

@@ -60,7 +60,8 @@ def VGG16(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any
     """
     B.check_weights("VGG16", weights, include_top, classes)
     B.check_pooling("VGG16", pooling)
-    x = img_input = B.image_input("VGG16", input_shape, input_tensor, 224, include_top, weights)
+    img_input, _ = B.image_input("VGG16", input_shape, input_tensor, 224, include_top, weights)
+    x = img_input
     for block, (filters, convs) in enumerate(_BLOCKS, start=1):
         for i in range(1, convs + 1):
             x = layers.Conv2D(filters, 3, activation="relu", padding="same",

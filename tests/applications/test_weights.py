@@ -35,6 +35,7 @@ def test_own_files_round_trip_and_input_tensor(tmp_path):
         other = A.MobileNetV2(weights=str(tmp_path / fname), alpha=0.35, input_tensor=inp,
                               classes=3)
         assert other.inputs[0] is inp
+        assert other.name == "mobilenetv2_0.35_224"  # Keras 3.15's name for this call
         np.testing.assert_allclose(np.asarray(other.predict(x, verbose=0)), want, atol=1e-6)
 
 
@@ -45,6 +46,7 @@ def test_input_tensor_behind_a_layer_uses_its_source_input():
     model = A.MobileNet(weights=None, alpha=0.25, input_tensor=scaled, include_top=False,
                         pooling="avg")
     assert model.inputs[0] is inp and model.output_shape == (None, 256)
+    assert model.name == "mobilenet_0.25_None"  # Keras 3.15's name for this call
     assert model.layers[1].name == "rescaling"
     with pytest.raises(ValueError, match="input_tensor"):
         A.MobileNet(weights=None, input_tensor=np.zeros((1, 32, 32, 3), "float32"))
