@@ -54,6 +54,21 @@ def _sparse_loss(model) -> bool:
         fn, "fn_kwargs", {}).get("ignore_class") is None
 
 
+def target_checker(model) -> Any:
+    """For generators: a function ``(host_y, where)`` checking each batch's sparse labels on
+    the host before its copy to the device, or None when the loss takes any targets."""
+    if not _sparse_loss(model):
+        return None
+
+    def check(y: Any, where: str) -> None:
+        try:
+            check_sparse_labels(model, y)
+        except ValueError as e:
+            raise ValueError(f"{where[0].upper()}{where[1:]}: {e}") from None
+
+    return check
+
+
 def check_sparse_labels(model, y: Any) -> None:
     """Sparse labels must be integers in ``[0, units)``: checked once per call on the whole
     array (a per-batch check would sync every step on a GPU)."""

@@ -243,6 +243,8 @@ class StreamData:
         self.purpose = purpose
         self.desc = _describe(source)
         self.class_weight = class_weight
+        # set by fit / evaluate: checks a host batch of targets (sparse labels are integers)
+        self.check_targets: Callable[[Any, str], None] | None = None
         self.on_ran_out = on_ran_out
         self.arrange = arrange
         self.kind = ("sequence" if is_sequence(source) else
@@ -296,6 +298,8 @@ class StreamData:
         if a.dtype.kind not in "biuf":
             raise TypeError(f"Argument `{name}` ({where}) must hold numbers; received an array "
                             f"of dtype {a.dtype}.")
+        if kind == "y" and self.check_targets is not None and isinstance(a, np.ndarray):
+            self.check_targets(a, where)  # on the host, before the copy: no device sync
         dt = device_dtype(a, kind)
         if isinstance(a, np.ndarray):
             a = np.asarray(a, dtype=dt)  # cast on the host, then one copy to the device

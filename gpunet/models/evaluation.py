@@ -7,7 +7,7 @@ from typing import Any
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
 from gpunet.callbacks.base import CallbackList, as_callback_list
-from gpunet.models.checks import check_sparse_labels, positive_int
+from gpunet.models.checks import check_sparse_labels, positive_int, target_checker
 from gpunet.models.data import ArrayData, class_weights_to_sample_weights
 from gpunet.models.data_adapters import closes_streams, eval_stream, is_stream, pipeline_options
 from gpunet.models.finite_guard import FiniteGuard
@@ -47,6 +47,8 @@ def evaluate(model, x, y, batch_size, verbose, sample_weight, steps, callbacks, 
     if is_stream(x):
         data = eval_stream(model.backend, x, y, sample_weight, "evaluate", steps, options,
                            _arranger(model, multi))
+        if not multi:
+            data.check_targets = target_checker(model)
         _ensure_ready(model, data.peek())
     else:
         if y is None and not uses_custom(model, "test"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gpunet.models.checks import check_sparse_labels, positive_int
+from gpunet.models.checks import check_sparse_labels, positive_int, target_checker
 from gpunet.models.data import class_weights_to_sample_weights, split_validation
 from gpunet.models.data_adapters import fit_stream, is_stream, validation_stream
 from gpunet.models.training_utils import (
@@ -75,6 +75,8 @@ def prepare_fit(model, multi: bool, custom: bool, x, y, batch_size, epochs, vali
                            shuffle, steps_per_epoch, epochs - initial_epoch, options,
                            lambda: setattr(model, "stop_training", True),
                            _arranger(model, multi, class_weight))
+        if not multi:
+            train.check_targets = target_checker(model)
         _ensure_ready(model, train.peek())
     else:
         if y is None and not custom:
@@ -105,6 +107,8 @@ def prepare_fit(model, multi: bool, custom: bool, x, y, batch_size, epochs, vali
         runs = sum(_due(e, validation_freq) for e in range(initial_epoch, epochs))
         val_data = validation_stream(model.backend, validation_data, validation_steps, runs,
                                      options, _arranger(model, multi))
+        if not multi:
+            val_data.check_targets = target_checker(model)
     elif val is not None:
         vx, vy, vw = val
         if not multi:

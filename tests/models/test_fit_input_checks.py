@@ -63,6 +63,19 @@ def test_non_integer_sparse_label(label):
             call(_model())
 
 
+def test_non_integer_sparse_label_from_a_generator():
+    def gen():
+        while True:
+            y = Y[:4].astype("float32")
+            y[1] = 1.5
+            yield X[:4], y
+
+    with pytest.raises(ValueError, match="Batch 0 from the generator.*label value of 1.5"):
+        _model().fit(gen(), steps_per_epoch=2, verbose=0)
+    with pytest.raises(ValueError, match="label value of 1.5"):
+        _model().evaluate(gen(), steps=2, verbose=0)
+
+
 def test_integral_float_labels_are_accepted():
     h = _model().fit(X, Y.astype("float32"), verbose=0)
     assert np.isfinite(h.history["loss"][0])
