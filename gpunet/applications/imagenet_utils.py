@@ -87,9 +87,18 @@ def _preprocess_tensor(x: Any, data_format: str, mode: str) -> Any:
         x = x[..., ::-1] if axis == -1 else (x[::-1] if axis == 0 else x[:, ::-1])
     shape = [1] * ndim
     shape[axis] = 3
-    x = x + np.reshape(-np.asarray(_MEAN[mode], dtype=str(x.dtype)), shape)
+
+    def const(values):  # on the tensor's device (a host array for a symbolic tensor)
+        c = np.reshape(np.asarray(values, dtype=str(x.dtype)), shape)
+        if hasattr(x, "data") and hasattr(x.data, "dtype"):
+            from gpunet.backend import backend_of
+
+            return backend_of(x.data).asarray(c)
+        return c
+
+    x = x + const([-m for m in _MEAN[mode]])
     if mode in _STD:
-        x = x / np.reshape(np.asarray(_STD[mode], dtype=str(x.dtype)), shape)
+        x = x / const(_STD[mode])
     return x
 
 
