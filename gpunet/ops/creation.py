@@ -72,8 +72,9 @@ def convert_to_tensor(x: Any, dtype: Any = None, sparse: bool | None = None,
     if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.generic):
         b = backend_of(x) if type(x).__module__.startswith("cupy") else get_backend()
         return Tensor(b.asarray(x, dtype=standardize_dtype(dtype)))
-    host = np.asarray([raw(v) if not hasattr(raw(v), "get") else raw(v).get() for v in x]
-                      if isinstance(x, (list, tuple)) and x and isinstance(x[0], Tensor) else x)
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], Tensor):
+        x = [convert_to_numpy(v) for v in x]  # explicit host copies
+    host = np.asarray(x)
     if dtype is None and host.dtype == np.float64 and not isinstance(x, np.generic):
         host = host.astype(floatx())
     if dtype is None and host.dtype == np.int64 and not isinstance(x, np.generic):
@@ -206,9 +207,19 @@ def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: 
 
 def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None,
               axis: int = 0) -> Tensor:
-    """Numbers spaced evenly on a log scale from ``start`` to ``stop``."""
-    return Tensor(_xp().geomspace(raw(start), raw(stop), num, endpoint=endpoint,
-                                  dtype=_dt(dtype), axis=axis))
+    """Numbers spaced evenly on a log scale from ``start`` to ``stop`` (same sign)."""
+    a, b = float(raw(start)), float(raw(stop))
+    if a == 0 or b == 0 or (a < 0) != (b < 0):
+        raise ValueError(f"geomspace: `start` and `stop` must be non-zero and of one sign. "
+                         f"Received: start={a}, stop={b}")
+    sign = -1.0 if a < 0 else 1.0
+    e = np.linspace(np.log10(abs(a)), np.log10(abs(b)), num, endpoint=endpoint)
+    host = sign * 10.0 ** e
+    host[0] = a
+    if endpoint and num > 1:
+        host[-1] = b
+    host = np.moveaxis(host.reshape((-1,)), 0, axis) if axis else host
+    return Tensor(get_backend().asarray(host.astype(_dt(dtype))))
 
 
 def _window(name: str):

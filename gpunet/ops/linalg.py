@@ -199,20 +199,19 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> Tensor:
 @_nograd
 def lu_factor(xp, x):
     """``(lu, pivots)`` as SciPy's ``lu_factor`` (partial pivoting, no gradient)."""
-    a = x.copy()
-    n = a.shape[-1]
+    n = x.shape[-1]
+    a = x.reshape((-1, n, n)).copy()
+    bi = xp.arange(a.shape[0])
     piv = xp.zeros(a.shape[:-1], "int32")
     for k in range(n):
-        p = xp.argmax(xp.abs(a[..., k:, k]), axis=-1) + k
-        piv[..., k] = p
-        rows_k = a[..., k, :].copy()
-        rows_p = xp.take_along_axis(a, p[..., None, None] * xp.ones((1, n), "int64"), -2)
-        a[..., k, :] = rows_p[..., 0, :]
-        xp.put_along_axis(a, p[..., None, None] * xp.ones((1, n), "int64"),
-                          rows_k[..., None, :], -2)
-        a[..., k + 1:, k] /= a[..., k:k + 1, k]
-        a[..., k + 1:, k + 1:] -= a[..., k + 1:, k:k + 1] * a[..., k:k + 1, k + 1:]
-    return a, piv
+        p = xp.argmax(xp.abs(a[:, k:, k]), axis=-1) + k
+        piv[:, k] = p
+        row_k, row_p = a[:, k, :].copy(), a[bi, p, :].copy()
+        a[:, k, :] = row_p
+        a[bi, p, :] = xp.where((p == k)[:, None], row_p, row_k)
+        a[:, k + 1:, k] /= a[:, k:k + 1, k]
+        a[:, k + 1:, k + 1:] -= a[:, k + 1:, k:k + 1] * a[:, k:k + 1, k + 1:]
+    return a.reshape(x.shape), piv.reshape(x.shape[:-1])
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A002

@@ -321,18 +321,30 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return Mean(axis, keepdims)(_t(x))
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; ties share the gradient equally."""
+def max(x: Any, axis: Any = None, keepdims: bool = False,  # noqa: A001
+        initial: float | None = None) -> Tensor:
+    """Maximum over ``axis``; ties share the gradient equally. ``initial``: also
+    compared with the result (Keras's ``initial``)."""
     if x.__class__ is _sym.KT:
-        return _sym.call("max", (x,), {"axis": axis, "keepdims": keepdims})
-    return _Extreme(axis, keepdims, "max")(_t(x))
+        kw = {"axis": axis, "keepdims": keepdims}
+        if initial is not None:
+            kw["initial"] = initial
+        return _sym.call("max", (x,), kw)
+    y = _Extreme(axis, keepdims, "max")(_t(x))
+    return y if initial is None else maximum(y, initial)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; ties share the gradient equally."""
+def min(x: Any, axis: Any = None, keepdims: bool = False,  # noqa: A001
+        initial: float | None = None) -> Tensor:
+    """Minimum over ``axis``; ties share the gradient equally. ``initial``: also
+    compared with the result (Keras's ``initial``)."""
     if x.__class__ is _sym.KT:
-        return _sym.call("min", (x,), {"axis": axis, "keepdims": keepdims})
-    return _Extreme(axis, keepdims, "min")(_t(x))
+        kw = {"axis": axis, "keepdims": keepdims}
+        if initial is not None:
+            kw["initial"] = initial
+        return _sym.call("min", (x,), kw)
+    y = _Extreme(axis, keepdims, "min")(_t(x))
+    return y if initial is None else minimum(y, initial)
 
 
 def cast(x: Any, dtype: Any) -> Tensor:

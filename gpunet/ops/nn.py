@@ -271,8 +271,9 @@ def _erf(xp, x):
     return erf(x)
 
 
-def gelu(x: Any, approximate: bool = False) -> Tensor:
-    """Gaussian error linear unit; ``approximate=True`` uses the tanh formula."""
+def gelu(x: Any, approximate: bool = True) -> Tensor:
+    """Gaussian error linear unit; ``approximate=True`` (the default of ``keras.ops.gelu``;
+    the activation ``gelu`` passes ``False``) uses the tanh formula."""
     if approximate:
         c = _math.sqrt(2 / _math.pi)
 

@@ -164,3 +164,26 @@ def test_errors_name_the_op():
         ops.convert_to_tensor([1.0], sparse=True)
     with pytest.raises(ValueError, match="categorical_crossentropy"):
         ops.categorical_crossentropy(np.ones((2, 3)), np.ones((2, 4)))
+
+
+def test_lu_factor_reconstructs_the_permuted_matrix(backend):
+    m = np.random.default_rng(1).random((2, 4, 4))
+    lu, piv = ops.lu_factor(m)
+    lu, piv = ops.convert_to_numpy(lu), ops.convert_to_numpy(piv)
+    for b in range(2):
+        a = m[b].copy()
+        for k, p in enumerate(piv[b]):  # LAPACK-style row interchanges
+            a[[k, p]] = a[[p, k]]
+        low = np.tril(lu[b], -1) + np.eye(4)
+        np.testing.assert_allclose(low @ np.triu(lu[b]), a, atol=1e-12)
+
+
+def test_keras_defaults_of_shared_names(backend):
+    x = np.array([-1.0, 0.5, 2.0])
+    tanh_gelu = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    np.testing.assert_allclose(ops.convert_to_numpy(ops.gelu(x)), tanh_gelu, rtol=1e-12)
+    assert float(ops.max(np.array([1.0, 2.0]), initial=5.0)) == 5.0
+    assert float(ops.min(np.array([1.0, 2.0]), initial=-1.0)) == -1.0
+    np.testing.assert_allclose(ops.convert_to_numpy(ops.geomspace(1, 1000, 4)),
+                               [1, 10, 100, 1000], rtol=1e-6)
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.concatenate([x, x])).shape, (6,))

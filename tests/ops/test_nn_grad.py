@@ -61,7 +61,7 @@ ACTIVATIONS = {
     "linear": ops.linear,
     "silu": ops.silu,
     "swish": ops.swish,
-    "gelu": ops.gelu,
+    "gelu": lambda t: ops.gelu(t, approximate=False),
     "gelu_approximate": lambda t: ops.gelu(t, approximate=True),
     "leaky_relu": ops.leaky_relu,
     "leaky_relu_slope": lambda t: ops.leaky_relu(t, negative_slope=0.01),
