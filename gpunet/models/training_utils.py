@@ -106,6 +106,15 @@ def _ensure_ready(model, x_shape: tuple) -> None:
     if not model.built:
         model.build((None,) + tuple(x_shape[1:]))
     model._pack()
+    if any(v._flat_group is not g for g in model._groups for v in g.variables):
+        # another optimizer re-packed some weights (a custom loop): pack them again, keeping
+        # the model optimizer's state
+        opt = model.optimizer
+        state = [a for _, a in opt.get_slot_arrays()] if opt is not None and opt.built else None
+        model._packed_key = ()
+        model._pack()
+        if state is not None:
+            opt.set_slot_arrays(state)
 
 
 def _unpack(data: Any):

@@ -295,6 +295,8 @@ class Optimizer:
         ids = {id(v) for _, v in kept}
         if not self._groups or not ids <= set(self._where):
             self.build([v for _, v in kept])
+        elif any(v._flat_group is not self._groups[self._where[id(v)][0]] for _, v in kept):
+            self._rebind()
         for g, v in kept:
             g = g.data if getattr(g, "_gpunet_tensor", False) else g
             gi, a, b = self._where[id(v)]
@@ -313,6 +315,13 @@ class Optimizer:
             for n, s in slots.items():
                 self._slots[gi][n][a:b] = s
         return self.iterations
+
+    def _rebind(self) -> None:
+        """The variables were re-packed elsewhere (``compile``, another optimizer): build on
+        their new buffers, keeping the state (slots and scalars) and ``iterations``."""
+        state = [a for _, a in self.get_slot_arrays()]
+        self.build(self._variables)
+        self.set_slot_arrays(state)
 
     def apply(self, grads: Sequence, trainable_variables: Sequence[Variable] | None = None) -> None:
         """Keras 3 API: applies ``grads`` to ``trainable_variables`` (default: the built ones)."""

@@ -91,3 +91,33 @@ def test_loop_from_scratch_learns(backend):
     assert accs[-1] > 0.9, accs  # three Gaussian blobs, 2.5+ standard deviations apart
     final = float(loss_fn(y_train, model(x_train)).numpy())
     assert final < 0.3 * first_losses[0], (first_losses, final)
+
+
+def test_weights_repacked_by_another_optimizer_still_train(backend):
+    # fit packs the weights into the model's buffers; an optimizer given only the last
+    # layer's weights packs those into its own; fit and that optimizer must both keep
+    # updating the weights the model uses (no silent no-op), with their state kept.
+    x, y = _blobs(64)
+    model = get_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=32, verbose=0)
+    head = model.layers[-1].trainable_weights
+    opt = keras.optimizers.SGD(0.1)
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
+    for _ in range(2):
+        model.zero_grad()
+        loss_fn(y, model(x)).backward()
+        before = head[0].numpy().copy()
+        opt.apply([v.value.grad for v in head], head)
+        assert not np.array_equal(head[0].numpy(), before)
+    w = [a.copy() for a in model.get_weights()]
+    model.fit(x, y, batch_size=32, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(model.get_weights(), w))
+    model.compile(optimizer="sgd", loss="mse")  # packs every weight again
+    model.zero_grad()
+    loss_fn(y, model(x)).backward()
+    before = head[0].numpy().copy()
+    opt.apply([v.value.grad for v in head], head)
+    assert not np.array_equal(head[0].numpy(), before)
+    assert opt.iterations == 3
