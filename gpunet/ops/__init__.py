@@ -212,6 +212,8 @@ from gpunet.ops.nn import (
     swish,
 )
 from gpunet.ops.nn_keras import (  # noqa: E402
+    adaptive_average_pool,
+    adaptive_max_pool,
     average_pool,
     batch_normalization,
     binary_crossentropy,
@@ -376,7 +378,8 @@ Tensor.exp = lambda self: exp(self)
 Tensor.log = lambda self: log(self)
 
 # keras.ops.nn: the Keras names on the nn module too (``gpunet.ops.nn.one_hot``)
-_NN_NAMES = ("average_pool batch_normalization binary_crossentropy categorical_crossentropy "
+_NN_NAMES = ("adaptive_average_pool adaptive_max_pool average_pool batch_normalization "
+             "binary_crossentropy categorical_crossentropy "
              "celu conv conv_transpose depth_to_space depthwise_conv dot_product_attention glu "
              "hard_shrink hard_tanh layer_normalization log_sigmoid max_pool moments multi_hot "
              "normalize one_hot psnr rms_normalization separable_conv soft_shrink "
@@ -389,8 +392,6 @@ nn = _nn_module
 # names Keras 3.15's keras.ops has that gpunet leaves out, with the reason (the test
 # tests/ops/test_keras_ops_names.py checks every other Keras name exists here)
 LEFT_OUT = {
-    "adaptive_average_pool": "not implemented yet; use average_pool with computed sizes",
-    "adaptive_max_pool": "not implemented yet; use max_pool with computed sizes",
     "ctc_decode": "CTC is not implemented",
     "ctc_loss": "CTC is not implemented",
     "fold": "torch-style col2im on channels-first data is not implemented",

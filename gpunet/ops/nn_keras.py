@@ -365,3 +365,35 @@ def space_to_depth(x: Any, block_size: int, data_format: str = "channels_last") 
     return _cf(y, data_format)
 
 
+
+
+def _adaptive(mode: str, inputs: Any, output_size: Any, data_format: str | None) -> Tensor:
+    from gpunet.ops.shape_ops import concatenate, getitem
+
+    df = _fmt(data_format)
+    x = _cl(as_tensor(inputs), df)
+    r = x.ndim - 2
+    sizes = (output_size,) * r if isinstance(output_size, int) else tuple(output_size)
+    if len(sizes) != r:
+        raise ValueError(f"adaptive_{mode}_pool: `output_size` needs {r} values for an input "
+                         f"of rank {x.ndim}. Received: output_size={output_size}")
+    reduce = M.mean if mode == "average" else M.max
+    for a, m in enumerate(sizes, start=1):  # separable: one spatial axis at a time
+        n = x.shape[a]
+        pre = (slice(None),) * a
+        parts = [reduce(getitem(x, pre + (slice(i * n // m, -(-(i + 1) * n // m)),)), a, True)
+                 for i in range(m)]
+        x = concatenate(parts, a)
+    return _cf(x, df)
+
+
+def adaptive_average_pool(inputs: Any, output_size: Any, data_format: str | None = None
+                          ) -> Tensor:
+    """Average pooling to a fixed ``output_size``; bin ``i`` of an axis of length ``n``
+    covers ``[floor(i n / m), ceil((i + 1) n / m))`` as in Keras (PyTorch's bins)."""
+    return _adaptive("average", inputs, output_size, data_format)
+
+
+def adaptive_max_pool(inputs: Any, output_size: Any, data_format: str | None = None) -> Tensor:
+    """Max pooling to a fixed ``output_size`` (the bins of ``adaptive_average_pool``)."""
+    return _adaptive("max", inputs, output_size, data_format)

@@ -187,3 +187,17 @@ def test_keras_defaults_of_shared_names(backend):
     np.testing.assert_allclose(ops.convert_to_numpy(ops.geomspace(1, 1000, 4)),
                                [1, 10, 100, 1000], rtol=1e-6)
     np.testing.assert_array_equal(ops.convert_to_numpy(ops.concatenate([x, x])).shape, (6,))
+
+
+def test_adaptive_pools_use_keras_bins(backend):
+    # bins of 7 -> 3: [0, 3), [2, 5), [4, 7); of 5 -> 2: [0, 3), [2, 5) (Keras 3.15 printed
+    # 18, 24 / 48, 54 / 78, 84 for this input)
+    x = np.arange(2 * 7 * 5 * 3, dtype="float32").reshape(2, 7, 5, 3)
+    avg = ops.convert_to_numpy(ops.adaptive_average_pool(x, (3, 2)))
+    np.testing.assert_allclose(avg[0, :, :, 0], [[18, 24], [48, 54], [78, 84]])
+    mx = ops.convert_to_numpy(ops.adaptive_max_pool(x, (3, 2)))
+    np.testing.assert_allclose(mx[0, :, :, 0], [[(2 * 5 + 2) * 3, (2 * 5 + 4) * 3],
+                                                [(4 * 5 + 2) * 3, (4 * 5 + 4) * 3],
+                                                [(6 * 5 + 2) * 3, (6 * 5 + 4) * 3]])
+    cf = ops.adaptive_average_pool(np.moveaxis(x, -1, 1), (3, 2), data_format="channels_first")
+    np.testing.assert_allclose(ops.convert_to_numpy(cf), np.moveaxis(avg, -1, 1))
