@@ -87,7 +87,8 @@ class Adafactor(Optimizer):
             shape = tuple(var.shape)
             w = group.data[a:b]
             g = group.grad[a:b].reshape(shape)
-            alpha = max(self.epsilon_2, float(_rms(xp, w))) * rho
+            # alpha and the clipping divisor stay device scalars (no host read per variable)
+            alpha = xp.maximum(self.epsilon_2, _rms(xp, w)) * rho
             sq = g * g + self.epsilon_1
             vel = slots["velocity"][a:b].reshape(shape)
             factors = self._factors[k]
@@ -99,7 +100,7 @@ class Adafactor(Optimizer):
             else:
                 vel[...] = beta * vel + (1 - beta) * sq
             u = g / xp.sqrt(vel)
-            u /= max(1.0, float(_rms(xp, u)) / self.clip_threshold)
+            u /= xp.maximum(1.0, _rms(xp, u) / self.clip_threshold)
             w -= (alpha * u).reshape(-1).astype(w.dtype, copy=False)
 
     def get_slot_arrays(self):

@@ -43,9 +43,11 @@ class Lamb(Optimizer):
         for a, b in group.spans:
             w = group.data[a:b]
             u = (m_all[a:b] * c1) / (xp.sqrt(v_all[a:b] * c2) + self.epsilon)
-            w_norm, u_norm = float(xp.sqrt(xp.dot(w, w))), float(xp.sqrt(xp.dot(u, u)))
-            ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
-            w -= (ratio * lr) * u
+            # the trust ratio stays a device scalar: no host read per variable and step
+            w_norm, u_norm = xp.sqrt(xp.dot(w, w)), xp.sqrt(xp.dot(u, u))
+            ok = (w_norm > 0) & (u_norm > 0)
+            ratio = xp.where(ok, w_norm / xp.where(ok, u_norm, 1.0), 1.0)
+            w -= (ratio * lr).astype(w.dtype) * u
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
