@@ -6,11 +6,13 @@ its arithmetic operators.
 """
 # ruff: noqa: F401  (the public names are collected into a computed __all__)
 
+import sys as _sys
 import types as _types
 
 from gpunet.autograd.tensor import Tensor
 from gpunet.ops import linalg  # noqa: E402  (the keras.ops.linalg namespace)
 from gpunet.ops import nn as _nn_module  # noqa: E402
+from gpunet.ops._wrap import symbolic as _symbolic_op  # noqa: E402
 from gpunet.ops.attention import scaled_dot_product_attention
 from gpunet.ops.control import (  # noqa: E402
     associative_scan,
@@ -154,7 +156,6 @@ from gpunet.ops.misc import (  # noqa: E402
     append,
     bincount,
     conj,
-    conjugate,
     corrcoef,
     correlate,
     digitize,
@@ -306,10 +307,26 @@ from gpunet.ops.shape_ops import (
     transpose,
 )
 
+# Functional API: every op of the Keras-namespace modules taking tensors accepts KerasTensors
+# (the call is recorded as an op layer); control flow, creation and inspection run as they are.
+_NOT_SYMBOLIC = set("""arange array associative_scan bartlett blackman cond convert_to_numpy
+    convert_to_tensor custom_gradient dtype empty eye fori_loop full geomspace gather_apply
+    hamming hanning identity is_tensor kaiser linspace logspace map ndim ones scan shape size
+    standardize_dtype switch tri vectorize vectorized_map while_loop zeros""".split())
+for _mod in ("control", "creation", "gather", "linalg", "misc", "nn_keras", "products",
+             "reduce"):
+    _m = _sys.modules[f"gpunet.ops.{_mod}"]
+    for _n, _f in list(vars(_m).items()):
+        if (callable(_f) and not isinstance(_f, type) and not _n.startswith("_")
+                and getattr(_f, "__module__", None) == _m.__name__ and _n not in _NOT_SYMBOLIC
+                and not getattr(_f, "_symbolic", False) and globals().get(_n) is _f):
+            globals()[_n] = _symbolic_op(_n)(_f)
+
 globals().update(_ELEMENTWISE)
 absolute = abs
 fabs = abs
 true_divide = divide
+conjugate = conj
 
 
 def _rev(f):

@@ -75,6 +75,7 @@ def symbolic(name: str):
                 return _sym.call(name, args, kwargs)
             return fn(*args, **kwargs)
 
+        inner._symbolic = True
         return inner
 
     return deco

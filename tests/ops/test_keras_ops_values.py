@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+import gpunet
 from gpunet import ops
 from gpunet.autograd import Tensor
 
@@ -201,3 +202,20 @@ def test_adaptive_pools_use_keras_bins(backend):
                                                 [(6 * 5 + 2) * 3, (6 * 5 + 4) * 3]])
     cf = ops.adaptive_average_pool(np.moveaxis(x, -1, 1), (3, 2), data_format="channels_first")
     np.testing.assert_allclose(ops.convert_to_numpy(cf), np.moveaxis(avg, -1, 1))
+
+
+def test_ops_on_functional_inputs_build_a_model(backend):
+    x = gpunet.Input((4,))
+    ids = gpunet.Input((3,), dtype="int32")
+    outs = [ops.one_hot(ids, 5), ops.var(x, axis=-1), ops.einsum("bi,bj->bij", x, x),
+            ops.top_k(x, 2)[0], ops.where(ops.greater(x, 0.5), x, 0.0), ops.moments(x, [1])[1]]
+    model = gpunet.Model([x, ids], outs)
+    xv = np.random.default_rng(0).random((2, 4)).astype("float32")
+    iv = np.array([[0, 1, 4], [2, 2, 3]])
+    got = model.predict([xv, iv], verbose=0)
+    np.testing.assert_array_equal(got[0], np.eye(5)[iv])
+    np.testing.assert_allclose(got[1], xv.var(-1), rtol=1e-5)
+    np.testing.assert_allclose(got[2], xv[:, :, None] * xv[:, None, :], rtol=1e-6)
+    np.testing.assert_allclose(got[3], -np.sort(-xv, -1)[:, :2])
+    np.testing.assert_allclose(got[4], np.where(xv > 0.5, xv, 0))
+    np.testing.assert_allclose(got[5], xv.var(-1), rtol=1e-5)
