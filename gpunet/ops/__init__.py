@@ -307,13 +307,13 @@ from gpunet.ops.shape_ops import (
     transpose,
 )
 
-# Functional API: every op of the Keras-namespace modules taking tensors accepts KerasTensors
+# Functional API: every op of these Keras-namespace modules taking tensors accepts KerasTensors
 # (the call is recorded as an op layer); control flow, creation and inspection run as they are.
 _NOT_SYMBOLIC = set("""arange array associative_scan bartlett blackman cond convert_to_numpy
     convert_to_tensor custom_gradient dtype empty eye fori_loop full geomspace gather_apply
     hamming hanning identity is_tensor kaiser linspace logspace map ndim ones scan shape size
     standardize_dtype switch tri vectorize vectorized_map while_loop zeros""".split())
-for _mod in ("control", "creation", "gather", "linalg", "misc", "nn_keras", "products",
+for _mod in ("control", "creation", "gather", "misc", "nn_keras", "products",
              "reduce"):
     _m = _sys.modules[f"gpunet.ops.{_mod}"]
     for _n, _f in list(vars(_m).items()):
