@@ -243,6 +243,7 @@ from gpunet.ops.nn_keras import (  # noqa: E402
     squareplus,
     threshold,
 )
+from gpunet.ops.patches import fold, unfold  # noqa: E402
 from gpunet.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, upsampling2d
 from gpunet.ops.pool_extra import avg_pool3d, max_pool3d, upsampling3d
 from gpunet.ops.products import (  # noqa: E402
@@ -313,7 +314,7 @@ _NOT_SYMBOLIC = set("""arange array associative_scan bartlett blackman cond conv
     convert_to_tensor custom_gradient dtype empty eye fori_loop full geomspace gather_apply
     hamming hanning identity is_tensor kaiser linspace logspace map ndim ones scan shape size
     standardize_dtype switch tri vectorize vectorized_map while_loop zeros""".split())
-for _mod in ("control", "creation", "gather", "misc", "nn_keras", "products",
+for _mod in ("control", "creation", "gather", "misc", "nn_keras", "patches", "products",
              "reduce"):
     _m = _sys.modules[f"gpunet.ops.{_mod}"]
     for _n, _f in list(vars(_m).items()):
@@ -357,7 +358,13 @@ Tensor.mean = lambda self, axis=None, keepdims=False: mean(self, axis, keepdims)
 
 def _cmp(name):
     op = _ELEMENTWISE[name]
-    return lambda a, b: op(a, b)
+
+    def compare(a, b):
+        if b is None or isinstance(b, (str, bytes, type)):
+            return NotImplemented  # `t == None` is a plain identity test, as in NumPy/torch
+        return op(a, b)
+
+    return compare
 
 
 Tensor.__eq__ = _cmp("equal")
@@ -401,7 +408,7 @@ _NN_NAMES = ("adaptive_average_pool adaptive_max_pool average_pool batch_normali
              "hard_shrink hard_tanh layer_normalization log_sigmoid max_pool moments multi_hot "
              "normalize one_hot psnr rms_normalization separable_conv soft_shrink "
              "space_to_depth sparse_categorical_crossentropy sparse_plus sparse_sigmoid "
-             "sparsemax squareplus tanh_shrink threshold polar").split()
+             "sparsemax squareplus tanh_shrink threshold polar fold unfold").split()
 for _n in _NN_NAMES:
     setattr(_nn_module, _n, globals()[_n])
 nn = _nn_module
@@ -411,8 +418,6 @@ nn = _nn_module
 LEFT_OUT = {
     "ctc_decode": "CTC is not implemented",
     "ctc_loss": "CTC is not implemented",
-    "fold": "torch-style col2im on channels-first data is not implemented",
-    "unfold": "torch-style im2col on channels-first data is not implemented",
     "image": "the keras.ops.image namespace is not provided; the preprocessing layers "
              "(Resizing, CenterCrop, ...) cover resizing and cropping",
     "istft": "short-time Fourier transforms are not implemented",

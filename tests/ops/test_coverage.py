@@ -42,7 +42,7 @@ CHECKED_FUNCTIONS = {
     "Solve": "test_keras_ops_grad", "Cholesky": "test_keras_ops_grad",
     "_Custom": "test_keras_ops_grad", "_Identity": "test_keras_ops_grad",
     "_ScatterUpdate": "test_keras_ops_grad", "_SegmentSum": "test_keras_ops_grad",
-    "_SliceUpdate": "test_keras_ops_grad",
+    "_SliceUpdate": "test_keras_ops_grad", "Fold": "test_keras_ops_grad",
 }
 ABSTRACT = {"_Binary", "_Recurrent"}
 
@@ -63,7 +63,7 @@ CHECKED_OPS = {
     "test_conv_extra_grad": "avg_pool3d conv3d conv_transpose depthwise_conv max_pool3d "
                             "separable_conv upsampling3d",
     "test_keras_ops_grad": (
-        "adaptive_average_pool adaptive_max_pool "
+        "adaptive_average_pool adaptive_max_pool fold unfold "
         "amax amin append arccos arccosh arcsin arcsinh arctan arctan2 arctanh array_split "
         "associative_scan average average_pool batch_normalization binary_crossentropy "
         "broadcast_to categorical_crossentropy cbrt cdist celu cholesky cholesky_inverse cond "

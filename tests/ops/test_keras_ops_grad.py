@@ -155,6 +155,8 @@ CASES = {
                               [R.random((1, 7, 5, 2))]),
     "adaptive_max_pool": (lambda x: ops.adaptive_max_pool(x, 3),
                           [R.permutation(14).reshape(1, 7, 2) / 5.0]),
+    "unfold": (lambda x: ops.unfold(x, 2, padding=1, stride=2), [R.random((1, 2, 3, 4))]),
+    "fold": (lambda c: ops.fold(c, (3, 4), 2, padding=1, stride=1), [R.random((1, 8, 20))]),
     "dot_product_attention": (lambda q, k, v: ops.dot_product_attention(q, k, v,
                                                                         is_causal=True),
                               [R.random((1, 3, 2, 2)), R.random((1, 3, 1, 2)),

@@ -37,6 +37,7 @@ def test_comparisons_give_bool_tensors_without_gradient(backend):
         np.testing.assert_array_equal(got.numpy(), np.array(exp, bool))
     assert isinstance(hash(a), int)  # tensors stay hashable (identity)
     assert {a: 1}[a] == 1
+    assert (a == None) is False and (a != None) is True  # noqa: E711  identity, as NumPy
 
 
 def test_scalar_protocols(backend):
