@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from gpunet import ops
-from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of, epsilon
 from gpunet.losses._common import _KIND, _check_args, _finish, _fused_logits, _pred, _prep, _truth
 from gpunet.losses.classes import LossFunctionWrapper
+from gpunet.ops.ctc import CTCLoss
 from gpunet.registry import register
 
 
@@ -285,90 +285,6 @@ def tversky(y_true: Any, y_pred: Any, alpha: float = 0.5, beta: float = 0.5,
 
 
 # -- CTC ---------------------------------------------------------------------------------------
-def _lse(xp: Any, *xs: Any) -> Any:
-    """Elementwise log(sum(exp(x))) of same-shape arrays; all ``-inf`` gives ``-inf``."""
-    m = xs[0]
-    for x in xs[1:]:
-        m = xp.maximum(m, x)
-    ms = xp.where(xp.isfinite(m), m, 0.0)
-    s = 0.0
-    for x in xs:
-        s = s + xp.exp(x - ms)
-    with np.errstate(divide="ignore"):
-        return xp.log(s) + ms
-
-
-def _shift(xp: Any, a: Any, k: int, fill: Any) -> Any:
-    """``a`` moved ``k`` states along the last axis (right for ``k > 0``), padded with ``fill``."""
-    out = xp.full_like(a, fill)
-    u = a.shape[-1]
-    if abs(k) < u:
-        if k > 0:
-            out[..., k:] = a[..., :u - k]
-        else:
-            out[..., :u + k] = a[..., -k:]
-    return out
-
-
-class CTCLoss(Function):
-    """Per-sample CTC negative log-likelihood ``-log p(labels | logits)`` (blank = class 0).
-
-    ``forward(logits [B, T, K], ext [B, U], lengths [B])``: ``ext`` is the label sequence
-    with blanks interleaved (``0, l1, 0, l2, ..., 0``, ``U = 2 S + 1``) and ``lengths`` the
-    number of labels of each row. The alpha (forward) recursion runs in log space over time,
-    vectorised over the batch and the states; backward runs the beta recursion and returns
-    ``softmax(logits) - occupancy`` (the posterior probability of each class at each step).
-    Rows whose labels cannot fit in ``T`` steps get an infinite loss and a zero gradient.
-    """
-
-    def forward(self, z, ext, lengths):
-        xp = backend_of(z).xp
-        b, t_len, _ = z.shape
-        zm = z - z.max(axis=-1, keepdims=True)
-        logp = zm - xp.log(xp.exp(zm).sum(axis=-1, keepdims=True))
-        u = ext.shape[1]
-        lp = xp.take_along_axis(logp, xp.broadcast_to(ext[:, None, :], (b, t_len, u)), axis=2)
-        skip = (ext != 0) & (ext != _shift(xp, ext, 2, -1))
-        neg = xp.asarray(-np.inf, dtype=z.dtype)
-        alpha = xp.full((t_len, b, u), neg, dtype=z.dtype)
-        alpha[0, :, 0] = lp[:, 0, 0]
-        if u > 1:
-            alpha[0, :, 1] = lp[:, 0, 1]
-        for t in range(1, t_len):
-            a = alpha[t - 1]
-            a2 = xp.where(skip, _shift(xp, a, 2, neg), neg)
-            alpha[t] = _lse(xp, a, _shift(xp, a, 1, neg), a2) + lp[:, t]
-        rows = xp.arange(b)
-        last = alpha[-1, rows, 2 * lengths]
-        prev = xp.where(lengths > 0, alpha[-1, rows, xp.maximum(2 * lengths - 1, 0)], neg)
-        logz = _lse(xp, last, prev)
-        self.logp, self.lp, self.alpha, self.ext, self.skip = logp, lp, alpha, ext, skip
-        self.lengths, self.logz = lengths, logz
-        return -logz
-
-    def backward(self, gy):
-        xp = backend_of(gy).xp
-        alpha, lp, ext, lengths = self.alpha, self.lp, self.ext, self.lengths
-        t_len, b, u = alpha.shape
-        neg = xp.asarray(-np.inf, dtype=alpha.dtype)
-        rows = xp.arange(b)
-        skip2 = _shift(xp, self.skip, -2, False)
-        beta = xp.full_like(alpha, neg)
-        beta[-1, rows, xp.maximum(2 * lengths - 1, 0)] = xp.where(lengths > 0, 0.0, neg)
-        beta[-1, rows, 2 * lengths] = 0.0   # after: with no labels both indices are 0
-        for t in range(t_len - 2, -1, -1):
-            nb = beta[t + 1] + lp[:, t + 1]
-            b2 = xp.where(skip2, _shift(xp, nb, -2, neg), neg)
-            beta[t] = _lse(xp, nb, _shift(xp, nb, -1, neg), b2)
-        ok = xp.isfinite(self.logz)
-        logz = xp.where(ok, self.logz, 0.0)
-        post = xp.exp(alpha + beta - logz[None, :, None]).transpose(1, 0, 2)   # [B, T, U]
-        onehot = (ext[:, :, None] == xp.arange(self.logp.shape[-1])).astype(post.dtype)
-        occ = xp.matmul(post, onehot)                                        # [B, T, K]
-        g = (xp.exp(self.logp) - occ) * (gy * ok)[:, None, None]
-        return g, None, None
-
-
 @register(_KIND)
 def ctc(y_true: Any, y_pred: Any) -> Tensor:
     """Connectionist temporal classification loss, one value per sequence.

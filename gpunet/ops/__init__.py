@@ -70,6 +70,7 @@ from gpunet.ops.creation import (  # noqa: E402
     zeros,
     zeros_like,
 )
+from gpunet.ops.ctc import ctc_decode, ctc_loss  # noqa: E402
 from gpunet.ops.elementwise import OPS as _ELEMENTWISE  # noqa: E402
 from gpunet.ops.embedding import embedding_lookup
 from gpunet.ops.gather import (  # noqa: E402
@@ -403,6 +404,7 @@ Tensor.log = lambda self: log(self)
 
 # keras.ops.nn: the Keras names on the nn module too (``gpunet.ops.nn.one_hot``)
 _NN_NAMES = ("adaptive_average_pool adaptive_max_pool average_pool batch_normalization "
+             "ctc_decode ctc_loss "
              "binary_crossentropy categorical_crossentropy "
              "celu conv conv_transpose depth_to_space depthwise_conv dot_product_attention glu "
              "hard_shrink hard_tanh layer_normalization log_sigmoid max_pool moments multi_hot "
@@ -416,8 +418,6 @@ nn = _nn_module
 # names Keras 3.15's keras.ops has that gpunet leaves out, with the reason (the test
 # tests/ops/test_keras_ops_names.py checks every other Keras name exists here)
 LEFT_OUT = {
-    "ctc_decode": "CTC is not implemented",
-    "ctc_loss": "CTC is not implemented",
     "image": "the keras.ops.image namespace is not provided; the preprocessing layers "
              "(Resizing, CenterCrop, ...) cover resizing and cropping",
     "istft": "short-time Fourier transforms are not implemented",

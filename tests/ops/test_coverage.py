@@ -43,6 +43,7 @@ CHECKED_FUNCTIONS = {
     "_Custom": "test_keras_ops_grad", "_Identity": "test_keras_ops_grad",
     "_ScatterUpdate": "test_keras_ops_grad", "_SegmentSum": "test_keras_ops_grad",
     "_SliceUpdate": "test_keras_ops_grad", "Fold": "test_keras_ops_grad",
+    "CTCLoss": "test_extra_losses",  # tests/losses/test_extra_losses.py
 }
 ABSTRACT = {"_Binary", "_Recurrent"}
 
@@ -63,7 +64,7 @@ CHECKED_OPS = {
     "test_conv_extra_grad": "avg_pool3d conv3d conv_transpose depthwise_conv max_pool3d "
                             "separable_conv upsampling3d",
     "test_keras_ops_grad": (
-        "adaptive_average_pool adaptive_max_pool fold unfold "
+        "adaptive_average_pool adaptive_max_pool ctc_loss fold unfold "
         "amax amin append arccos arccosh arcsin arcsinh arctan arctan2 arctanh array_split "
         "associative_scan average average_pool batch_normalization binary_crossentropy "
         "broadcast_to categorical_crossentropy cbrt cdist celu cholesky cholesky_inverse cond "
@@ -91,7 +92,8 @@ ALIASES = {"absolute": "abs", "fabs": "abs", "true_divide": "divide", "conjugate
 NO_GRADIENT = set("""
     all allclose angle any arange argmax argmin argpartition argsort array bartlett bincount
     bitwise_and bitwise_invert bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift
-    bitwise_xor blackman ceil conj convert_to_numpy convert_to_tensor count_nonzero digitize
+    bitwise_xor blackman ceil conj convert_to_numpy ctc_decode convert_to_tensor count_nonzero
+    digitize
     dtype eig eigh empty empty_like equal eye fft fft2 floor floor_divide full full_like gcd
     geomspace greater greater_equal hamming hanning heaviside histogram i0 identity ifft2 imag
     in_top_k irfft is_tensor isclose isfinite isin isinf isnan isneginf isposinf isreal kaiser

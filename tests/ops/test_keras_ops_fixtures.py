@@ -43,6 +43,12 @@ CASES = {
     "correlate": lambda a, v: ops.correlate(a[0], v[1, :3], "same"),
     "median": lambda x: ops.median(x, axis=0),
     "kron": lambda a, b: ops.kron(a[:2, :2], b[:2, :3]),
+    "ctc_loss": lambda z, t, tl, ol: ops.ctc_loss(t, z, tl, ol),
+    "ctc_loss_blank_last": lambda z, t, tl, ol: ops.ctc_loss(t, z, tl, ol, mask_index=4),
+    "ctc_decode": lambda z, t, tl, ol: ops.ctc_decode(z, ol)[0],
+    "ctc_decode_scores": lambda z, t, tl, ol: ops.ctc_decode(z, ol)[1],
+    "ctc_decode_unmerged": lambda z, t, tl, ol: ops.ctc_decode(z, ol, merge_repeated=False,
+                                                               mask_index=2)[0],
 }
 
 
