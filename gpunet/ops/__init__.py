@@ -258,6 +258,7 @@ from gpunet.ops.products import (  # noqa: E402
     tensordot,
     vdot,
 )
+from gpunet.ops.rearrange import rearrange  # noqa: E402
 from gpunet.ops.reduce import (  # noqa: E402
     all,
     amax,
@@ -316,7 +317,7 @@ _NOT_SYMBOLIC = set("""arange array associative_scan bartlett blackman cond conv
     hamming hanning identity is_tensor kaiser linspace logspace map ndim ones scan shape size
     standardize_dtype switch tri vectorize vectorized_map while_loop zeros""".split())
 for _mod in ("control", "creation", "gather", "misc", "nn_keras", "patches", "products",
-             "reduce"):
+             "rearrange", "reduce"):
     _m = _sys.modules[f"gpunet.ops.{_mod}"]
     for _n, _f in list(vars(_m).items()):
         if (callable(_f) and not isinstance(_f, type) and not _n.startswith("_")
@@ -423,7 +424,6 @@ LEFT_OUT = {
     "istft": "short-time Fourier transforms are not implemented",
     "stft": "short-time Fourier transforms are not implemented",
     "jvp": "gpunet's autograd is reverse-mode only (no forward-mode products)",
-    "rearrange": "einops patterns are not parsed; use reshape/transpose",
 }
 
 numpy = _types.ModuleType("gpunet.ops.numpy", "The NumPy-style ops (``keras.ops.numpy``).")

@@ -158,6 +158,7 @@ CASES = {
     "ctc_loss": (lambda z: ops.ctc_loss(np.array([[1, 2, 7], [2, 2, 1]]), z, np.array([2, 3]),
                                         np.array([5, 4]), mask_index=3),
                  [R.standard_normal((2, 6, 4))]),
+    "rearrange": (lambda x: ops.rearrange(x, "(h p) w -> w (p h)", p=2), [X34[:2]]),
     "unfold": (lambda x: ops.unfold(x, 2, padding=1, stride=2), [R.random((1, 2, 3, 4))]),
     "fold": (lambda c: ops.fold(c, (3, 4), 2, padding=1, stride=1), [R.random((1, 8, 20))]),
     "dot_product_attention": (lambda q, k, v: ops.dot_product_attention(q, k, v,

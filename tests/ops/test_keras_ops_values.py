@@ -219,3 +219,23 @@ def test_ops_on_functional_inputs_build_a_model(backend):
     np.testing.assert_allclose(got[3], -np.sort(-xv, -1)[:, :2])
     np.testing.assert_allclose(got[4], np.where(xv > 0.5, xv, 0))
     np.testing.assert_allclose(got[5], xv.var(-1), rtol=1e-5)
+
+
+def test_rearrange_patterns(backend):
+    x = np.arange(2 * 4 * 6 * 3, dtype="float32").reshape(2, 4, 6, 3)
+
+    def r(pattern, **kw):
+        return ops.convert_to_numpy(ops.rearrange(x, pattern, **kw))
+
+    np.testing.assert_array_equal(r("b h w c -> b (h w) c"), x.reshape(2, 24, 3))
+    np.testing.assert_array_equal(r("b h w c -> c b w h"), x.transpose(3, 0, 2, 1))
+    np.testing.assert_array_equal(r("b (h p) w c -> b h (p w) c", p=2),
+                                  x.reshape(2, 2, 2, 6, 3).reshape(2, 2, 12, 3))
+    np.testing.assert_array_equal(r("b h (w q) c -> (b q) h w c", q=3),
+                                  x.reshape(2, 4, 2, 3, 3).transpose(0, 3, 1, 2, 4)
+                                  .reshape(6, 4, 2, 3))
+    np.testing.assert_array_equal(r("b ... c -> b c ..."), np.moveaxis(x, -1, 1))
+    with pytest.raises(ValueError, match="same axes"):
+        ops.rearrange(x, "b h w c -> b h w")
+    with pytest.raises(ValueError, match="infer"):
+        ops.rearrange(x, "b (h p) w c -> b h p w c")
