@@ -7,12 +7,63 @@ own with ``register_serializable``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 _REGISTRY: dict[str, dict[str, Any]] = {}
 _CUSTOM: dict[str, Any] = {}
+
+# -- safe mode (Keras 3's ``safe_mode`` of load_model / deserialization) ---------------------
+_SAFE = threading.local()
+_UNSAFE_BY_DEFAULT = [False]
+
+
+@contextlib.contextmanager
+def safe_mode_scope(safe_mode: bool | None = True) -> Iterator[None]:
+    """Within the block, configs are deserialized in safe mode (``True``) or not (``False``).
+
+    In safe mode a config may name only registered classes, custom objects the caller passed
+    and gpunet's own functions; Python bytecode and functions of other modules are refused.
+    ``None`` keeps the enclosing setting. Every loader opens this scope with its own
+    ``safe_mode`` argument (default ``True``).
+
+    Example:
+
+    >>> with gpunet.saving.SafeModeScope(False):  # only for files you trust
+    ...     model = Sequential.from_config(config)
+    """
+    old = getattr(_SAFE, "value", None)
+    _SAFE.value = old if safe_mode is None else bool(safe_mode)
+    try:
+        yield
+    finally:
+        _SAFE.value = old
+
+
+SafeModeScope = safe_mode_scope
+
+
+def in_safe_mode() -> bool | None:
+    """The innermost ``safe_mode_scope`` value; ``None`` outside any scope (Keras's name)."""
+    return getattr(_SAFE, "value", None)
+
+
+def safe_mode_enabled() -> bool:
+    """Whether deserialization runs in safe mode now: inside a scope its value, outside any
+    scope ``True`` (fails closed, as Keras 3.15) unless ``enable_unsafe_deserialization()``."""
+    value = in_safe_mode()
+    return (not _UNSAFE_BY_DEFAULT[0]) if value is None else value
+
+
+def enable_unsafe_deserialization() -> None:
+    """Turns safe mode off for deserialization outside any ``safe_mode_scope`` (direct
+    ``from_config`` calls), process-wide, as ``keras.config.enable_unsafe_deserialization``.
+    Loaders still use their own ``safe_mode`` argument. Only for configs you trust."""
+    _UNSAFE_BY_DEFAULT[0] = True
 
 
 def snake_case(name: str) -> str:

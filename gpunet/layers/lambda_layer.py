@@ -4,8 +4,10 @@
 written with ``gpunet.ops`` (or Tensor operators) are differentiable. Its config follows
 Keras: a named module-level function is saved by module and name, any other Python function
 (a ``lambda``, a nested function) as marshalled bytecode in base64 (Keras 2's ``"lambda"``
-type). Loading bytecode runs code from the file, so ``load_model`` and ``model_from_json``
-refuse it unless ``safe_mode=False`` (Keras 3's rule).
+type). Loading is an allow-list (``lambda_functions.py``): in safe mode, the default of
+every loader and of ``from_config`` as in Keras 3, a config may name only custom/registered
+objects and gpunet's own functions; bytecode and other modules' functions need
+``safe_mode=False``.
 
 ``OpLambda`` is what ``x * 2``, ``x[:, 0]`` or ``gpunet.ops.mean(x)`` record when ``x`` is a
 ``KerasTensor`` (Keras 3's automatic op layers, Keras 2's ``TFOpLambda``): it names the
@@ -16,149 +18,24 @@ functions load onto the same class.
 
 from __future__ import annotations
 
-import builtins
-import codecs
-import contextlib
-import importlib
 import inspect
-import json
-import marshal
-import sys
-import threading
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
+from gpunet.layers.lambda_functions import (
+    check_shape,
+    fn_from_config,
+    fn_to_config,
+    func_dump,
+    func_load,
+)
 from gpunet.layers.layer import Layer, unique_name
 from gpunet.layers.node import is_symbolic, symbolic_call
-from gpunet.registry import register
-
-# -- safe mode (Keras 3: ``safe_mode`` of load_model / from_config) ---------------------------
-_SAFE = threading.local()
-
-
-@contextlib.contextmanager
-def safe_mode_scope(safe_mode: bool | None) -> Iterator[None]:
-    """Within the block, ``Lambda`` configs holding bytecode load only if ``safe_mode`` is
-    False (``load_model`` and ``model_from_json`` open this scope)."""
-    old = getattr(_SAFE, "value", None)
-    _SAFE.value = safe_mode
-    try:
-        yield
-    finally:
-        _SAFE.value = old
-
-
-def in_safe_mode() -> bool | None:
-    """The innermost ``safe_mode_scope`` value (None outside any: bytecode loads, as in Keras 3's
-    ``from_config`` called directly, e.g. by ``clone_model``)."""
-    return getattr(_SAFE, "value", None)
-
-
-def _refuse_bytecode(layer_name: str, what: str) -> None:
-    raise ValueError(
-        f"The `{what}` of Lambda layer '{layer_name}' is saved as Python bytecode (a lambda or "
-        "a nested function). Loading it would run arbitrary code from the file, so it is "
-        "refused in safe mode. If you trust the source of this model, load it with "
-        "`safe_mode=False` (load_model(path, safe_mode=False) or model_from_json(text, "
-        "safe_mode=False)), or save a named module-level function instead.")
-
-
-# -- functions to and from configs ------------------------------------------------------------
-def _is_named(fn: Any) -> bool:
-    """A module-level function reachable as ``module.name`` (saved by name, not bytecode)."""
-    name = getattr(fn, "__name__", "")
-    if not name or name == "<lambda>" or getattr(fn, "__qualname__", name) != name:
-        return False
-    mod = sys.modules.get(getattr(fn, "__module__", None) or "")
-    return mod is not None and getattr(mod, name, None) is fn
-
-
-def func_dump(fn: Callable) -> list:
-    """``[base64 bytecode, defaults, closure values]`` of a Python function (Keras 2's form)."""
-    code = codecs.encode(marshal.dumps(fn.__code__), "base64").decode("ascii")
-    closure = [c.cell_contents for c in fn.__closure__] if fn.__closure__ else None
-    defaults = list(fn.__defaults__) if fn.__defaults__ else None
-    for what, value in (("defaults", defaults), ("closure", closure)):
-        try:
-            json.dumps(value)
-        except TypeError:
-            raise ValueError(f"The function {fn.__qualname__!r} cannot be saved: the values "
-                             f"in its {what} are not JSON-serializable ({value!r}). Use "
-                             "`arguments=` for constants, or a named module-level function."
-                             ) from None
-    return [code, defaults, closure]
-
-
-def func_load(dumped: Any, globs: dict) -> Callable:
-    """Rebuilds a function from ``func_dump`` output (Keras 2's ``func_load``)."""
-    if isinstance(dumped, (list, tuple)):
-        code, defaults, closure = (list(dumped) + [None, None])[:3]
-    else:
-        code, defaults, closure = dumped, None, None
-    try:
-        raw = codecs.decode(code.encode("ascii"), "base64")
-        code_obj = marshal.loads(raw)
-    except (ValueError, EOFError, TypeError) as e:
-        raise ValueError("A Lambda function's bytecode could not be read (it was saved by "
-                         f"another Python version, or is damaged): {e}") from None
-    cells = tuple(types.CellType(v) for v in closure) if closure else None
-    return types.FunctionType(code_obj, globs, code_obj.co_name,
-                              tuple(defaults) if defaults else None, cells)
-
-
-def _globals_for(module: str | None) -> dict:
-    import gpunet
-    from gpunet import registry
-
-    globs = {"__builtins__": builtins, "gpunet": gpunet, "ops": gpunet.ops, "np": np}
-    if module and module in sys.modules:
-        globs.update(sys.modules[module].__dict__)
-    globs.update(registry._CUSTOM)
-    return globs
-
-
-def _fn_to_config(fn: Any) -> tuple[Any, str, str | None]:
-    """``(value, type, module)`` for the config: ``"function"`` by name, ``"lambda"``
-    bytecode, or ``"raw"`` (a shape tuple, for ``output_shape``)."""
-    if callable(fn):
-        if _is_named(fn) or not isinstance(fn, types.FunctionType):
-            return fn.__name__, "function", getattr(fn, "__module__", None)
-        return func_dump(fn), "lambda", fn.__module__
-    return (list(fn) if isinstance(fn, tuple) else fn), "raw", None
-
-
-def _fn_from_config(value: Any, kind: str, module: str | None, layer: str, what: str) -> Any:
-    if value is None:
-        return None
-    if kind == "function":
-        from gpunet import registry
-
-        if value in registry._CUSTOM:
-            return registry._CUSTOM[value]
-        if module:
-            if module not in sys.modules:
-                try:
-                    importlib.import_module(module)
-                except ImportError:
-                    pass
-            fn = getattr(sys.modules.get(module), value, None)
-            if fn is not None:
-                return fn
-        raise ValueError(f"Lambda layer '{layer}': cannot find its {what} `{value}` (module "
-                         f"{module!r}). Pass it in `custom_objects` (e.g. load_model(path, "
-                         f"custom_objects={{'{value}': {value}}})).")
-    if kind == "lambda":
-        if in_safe_mode():
-            _refuse_bytecode(layer, what)
-        return func_load(value, _globals_for(module))
-    if kind == "raw":
-        return tuple(value) if isinstance(value, list) else value
-    raise ValueError(f"Lambda layer '{layer}': unknown {what} type {kind!r} in its config.")
+from gpunet.registry import in_safe_mode, register, safe_mode_scope
 
 
 # -- calling on lists ---------------------------------------------------------------------------
@@ -267,6 +144,8 @@ class Lambda(_ListCallMixin, Layer):
         if not callable(function):
             raise TypeError(f"Lambda layer '{self.name}': `function` must be callable. "
                             f"Received: {function!r}")
+        if output_shape is not None and not callable(output_shape):
+            output_shape = check_shape(output_shape, self.name)
         self.function = function
         self.arguments = dict(arguments or {})
         self._output_shape = output_shape
@@ -295,7 +174,10 @@ class Lambda(_ListCallMixin, Layer):
             return spec(input_shape)
         first = input_shape[0] if isinstance(input_shape, list) and input_shape and \
             isinstance(input_shape[0], (list, tuple)) else input_shape
-        return (first[0] if first else None,) + tuple(spec)
+        batch = first[0] if first else None
+        if isinstance(spec, list):  # one shape per output
+            return [(batch,) + tuple(s) for s in spec]
+        return (batch,) + tuple(spec)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         if callable(self.mask):
@@ -304,13 +186,13 @@ class Lambda(_ListCallMixin, Layer):
 
     def get_config(self) -> dict:
         cfg = super().get_config()
-        fn, fn_type, module = _fn_to_config(self.function)
+        fn, fn_type, module = fn_to_config(self.function)
         cfg.update({"function": fn, "function_type": fn_type, "module": module})
         if self._output_shape is None:
             cfg.update({"output_shape": None, "output_shape_type": "raw",
                         "output_shape_module": None})
         else:
-            out, out_type, out_module = _fn_to_config(self._output_shape)
+            out, out_type, out_module = fn_to_config(self._output_shape)
             cfg.update({"output_shape": out, "output_shape_type": out_type,
                         "output_shape_module": out_module})
         cfg["arguments"] = dict(self.arguments)
@@ -318,15 +200,30 @@ class Lambda(_ListCallMixin, Layer):
 
     @classmethod
     def from_config(cls, config: dict) -> Lambda:
+        """Rebuilds the layer; its functions resolve through the allow-list of
+        ``lambda_functions.py``: in safe mode (the default, also outside any loader) only
+        custom/registered objects and gpunet's functions; bytecode needs ``safe_mode=False``."""
         config = dict(config)
-        name = config.get("name", "lambda")
-        fn = _fn_from_config(config.pop("function"), config.pop("function_type", "function"),
-                             config.pop("module", None), name, "function")
-        out = _fn_from_config(config.pop("output_shape", None),
-                              config.pop("output_shape_type", "raw"),
-                              config.pop("output_shape_module", None), name, "output_shape")
+        name = str(config.get("name", "lambda"))
+        fn = fn_from_config(config.pop("function"), config.pop("function_type", "function"),
+                            config.pop("module", None), name, "function")
+        out = fn_from_config(config.pop("output_shape", None),
+                             config.pop("output_shape_type", "raw"),
+                             config.pop("output_shape_module", None), name, "output_shape")
         config.pop("mask", None)
+        if not isinstance(config.get("arguments") or {}, dict):
+            raise ValueError(f"Lambda layer '{name}': `arguments` must be a dict of keyword "
+                             f"arguments. Received: {config['arguments']!r}.")
         return super().from_config({**config, "function": fn, "output_shape": out})
+
+    def clone(self) -> Lambda:
+        """A new Lambda sharing this one's functions (``clone_model``): nothing is rebuilt
+        from a config, so a lambda or closure clones without bytecode."""
+        import copy
+
+        return Lambda(self.function, self._output_shape, self.mask,
+                      copy.deepcopy(self.arguments), name=self.name,
+                      trainable=self.trainable, dtype=self.dtype)
 
 
 # -- op layers ----------------------------------------------------------------------------------
@@ -460,6 +357,9 @@ class OpLambda(_ListCallMixin, Layer):
 
         if callable(function):
             function = function.__name__
+        if not isinstance(function, str):
+            raise ValueError(f"OpLambda '{kwargs.get('name', '?')}': `function` must be the name "
+                             f"of a gpunet.ops function. Received: {function!r}.")
         self._tf_function = None
         if "." in function or function.startswith("__"):  # a Keras 2 TFOpLambda
             if function not in TF_OPS:
@@ -470,8 +370,10 @@ class OpLambda(_ListCallMixin, Layer):
                     "model with a Lambda layer or a custom layer.")
             self._tf_function = function
         op_name = TF_OPS[function][0] if self._tf_function else function
-        if not callable(getattr(ops, op_name, None)):
-            raise ValueError(f"OpLambda: gpunet.ops has no function {op_name!r}.")
+        if op_name not in ops.__all__ or not callable(getattr(ops, op_name, None)):
+            raise ValueError(f"OpLambda '{kwargs.get('name', op_name)}': {op_name!r} is not a "
+                             "public gpunet.ops function (only those can be named in a "
+                             "config).")
         kwargs.setdefault("name", unique_name(op_name))
         super().__init__(**kwargs)
         self.function = function

@@ -21,9 +21,10 @@ def load_model(filepath: Any, custom_objects: dict | None = None,
             and ``Lambda`` functions (not needed for those registered with
             ``gpunet.registry.register_serializable``).
         compile: compile with the saved training config and restore the optimizer state.
-        safe_mode: refuse to load ``Lambda`` layers saved as Python bytecode (lambdas), which
-            would run code from the file (Keras 3's default). Pass ``False`` only for
-            files you trust.
+        safe_mode: the config may name only registered classes, ``custom_objects`` and
+            gpunet's own functions: ``Lambda`` layers saved as Python bytecode (lambdas) or
+            naming another module's function are refused, since they would run code from
+            the file (Keras 3's default). Pass ``False`` only for files you trust.
 
     Returns:
         The model, compiled when ``compile`` and the file holds a training config.
@@ -33,7 +34,7 @@ def load_model(filepath: Any, custom_objects: dict | None = None,
     >>> model.save("model.h5")
     >>> model = gpunet.models.load_model("model.h5")
     """
-    from gpunet.layers.lambda_layer import safe_mode_scope
+    from gpunet.registry import safe_mode_scope
     from gpunet.saving.hdf5 import load_model as _load
 
     if kwargs:
@@ -50,17 +51,16 @@ def model_from_json(json_string: str, custom_objects: dict | None = None,
     Args:
         json_string: the JSON text.
         custom_objects: ``{name: class or function}`` for custom layers and functions.
-        safe_mode: refuse ``Lambda`` layers saved as Python bytecode (see ``load_model``).
+        safe_mode: refuse ``Lambda`` bytecode and functions of other modules (see
+            ``load_model``); ``False`` only for configs you trust.
 
     Example:
 
     >>> clone = gpunet.models.model_from_json(model.to_json())
     """
-    from gpunet.layers.lambda_layer import safe_mode_scope
     from gpunet.saving.serialization import model_from_json as _f
 
-    with safe_mode_scope(bool(safe_mode)):
-        return _f(json_string, custom_objects)
+    return _f(json_string, custom_objects, safe_mode=bool(safe_mode))
 
 
 def model_from_yaml(yaml_string: str, custom_objects: dict | None = None,
@@ -70,11 +70,9 @@ def model_from_yaml(yaml_string: str, custom_objects: dict | None = None,
     Needs PyYAML (``pip install pyyaml``); raises ``ImportError`` saying so when missing.
     ``safe_mode`` as for ``model_from_json``.
     """
-    from gpunet.layers.lambda_layer import safe_mode_scope
     from gpunet.saving.serialization import model_from_yaml as _f
 
-    with safe_mode_scope(bool(safe_mode)):
-        return _f(yaml_string, custom_objects)
+    return _f(yaml_string, custom_objects, safe_mode=bool(safe_mode))
 
 
 def clone_model(model: Model, input_tensors: Any = None,

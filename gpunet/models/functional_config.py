@@ -230,9 +230,7 @@ def clone_functional(model, input_tensors: Any = None, clone_function: Any = Non
 
             return clone_model(layer)
         if type(layer) is Lambda:  # shares the function: a closure need not be serializable
-            return Lambda(layer.function, layer._output_shape, layer.mask,
-                          copy.deepcopy(layer.arguments), name=layer.name,
-                          trainable=layer.trainable, dtype=layer.dtype)
+            return layer.clone()
         return type(layer).from_config(copy.deepcopy(layer.get_config()))
 
     fn = clone_function or default

@@ -8,7 +8,12 @@ Example:
 >>> model.save_weights("w.weights.h5")  # Keras 3 layout; "w.h5" gives the Keras 2 layout
 """
 
-from gpunet.registry import register_serializable
+from gpunet.registry import (
+    SafeModeScope,
+    enable_unsafe_deserialization,
+    register_serializable,
+    safe_mode_scope,
+)
 from gpunet.saving.hdf5 import load_model, save_model
 from gpunet.saving.load_errors import ModelFileError
 from gpunet.saving.serialization import (
@@ -26,7 +31,8 @@ register_keras_serializable = register_serializable
 
 __all__ = [
     "ModelFileError",
-    "CustomObjectScope", "clone_model", "custom_object_scope", "get_custom_objects",
+    "CustomObjectScope", "SafeModeScope", "clone_model", "custom_object_scope",
+    "enable_unsafe_deserialization", "get_custom_objects", "safe_mode_scope",
     "load_model", "load_weights", "model_from_config", "model_from_json", "model_from_yaml",
     "register_keras_serializable", "register_serializable", "save_model", "save_weights",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gpunet import registry
-from gpunet.registry import lookup
+from gpunet.registry import lookup, safe_mode_scope
 
 KERAS_VERSION = "2.15.0"
 
@@ -162,11 +162,22 @@ def model_to_config(model) -> dict:
     return {"class_name": type(model).__name__, "config": model.get_config()}
 
 
-def model_from_config(config: dict, custom_objects: dict | None = None):
-    """Rebuilds an uncompiled model from ``model_to_config`` output (or a Keras config)."""
+def model_from_config(config: dict, custom_objects: dict | None = None,
+                      safe_mode: bool | None = None):
+    """Rebuilds an uncompiled model from ``model_to_config`` output (or a Keras config).
+
+    Args:
+        config: ``{"class_name": ..., "config": ...}``.
+        custom_objects: ``{name: class or function}`` for custom layers and functions.
+        safe_mode: ``True`` (the effective default): only registered classes,
+            ``custom_objects`` and gpunet's own functions may be named by the config;
+            ``Lambda`` bytecode and other modules' functions are refused, as in Keras 3.
+            ``False`` only for configs you trust. ``None`` (default): the enclosing
+            ``SafeModeScope``, and safe outside any scope.
+    """
     if not isinstance(config, dict):
         raise ValueError(f"A model config must be a dict; received {type(config).__name__}.")
-    with custom_object_scope(custom_objects):
+    with safe_mode_scope(safe_mode), custom_object_scope(custom_objects):
         return deserialize_layer(config, custom_objects)
 
 
@@ -177,13 +188,17 @@ def model_to_json(model, **kwargs: Any) -> str:
     return json.dumps(cfg, **kwargs)
 
 
-def model_from_json(json_string: str, custom_objects: dict | None = None):
-    """Rebuilds an uncompiled model (fresh weights) from ``model.to_json()`` or Keras JSON."""
+def model_from_json(json_string: str, custom_objects: dict | None = None,
+                    safe_mode: bool | None = None):
+    """Rebuilds an uncompiled model (fresh weights) from ``model.to_json()`` or Keras JSON.
+
+    ``safe_mode`` as for ``model_from_config`` (safe unless ``False``).
+    """
     try:
         cfg = json.loads(json_string)
     except (TypeError, json.JSONDecodeError) as e:
         raise ValueError(f"model_from_json: the string is not valid JSON ({e}).") from None
-    return model_from_config(cfg, custom_objects)
+    return model_from_config(cfg, custom_objects, safe_mode)
 
 
 def _yaml():
@@ -201,14 +216,18 @@ def model_to_yaml(model, **kwargs: Any) -> str:
     return _yaml().safe_dump(json.loads(model_to_json(model)), **kwargs)
 
 
-def model_from_yaml(yaml_string: str, custom_objects: dict | None = None):
-    """Rebuilds an uncompiled model from ``model.to_yaml()`` (read with ``yaml.safe_load``)."""
+def model_from_yaml(yaml_string: str, custom_objects: dict | None = None,
+                    safe_mode: bool | None = None):
+    """Rebuilds an uncompiled model from ``model.to_yaml()`` (read with ``yaml.safe_load``).
+
+    ``safe_mode`` as for ``model_from_config`` (safe unless ``False``).
+    """
     yaml = _yaml()
     try:
         cfg = yaml.safe_load(yaml_string)
     except yaml.YAMLError as e:
         raise ValueError(f"model_from_yaml: the string is not valid YAML ({e}).") from None
-    return model_from_config(cfg, custom_objects)
+    return model_from_config(cfg, custom_objects, safe_mode)
 
 
 def clone_model(model, clone_function: Any = None):
@@ -228,8 +247,12 @@ def clone_model(model, clone_function: Any = None):
                         f"{type(model).__name__}")
 
     def default(layer):
+        from gpunet.layers.lambda_layer import Lambda
+
         if isinstance(layer, Sequential):
             return clone_model(layer)
+        if type(layer) is Lambda:  # shares the function: no bytecode round trip
+            return layer.clone()
         return type(layer).from_config(copy.deepcopy(layer.get_config()))
 
     fn = clone_function or default
