@@ -195,6 +195,9 @@ class Lambda(_ListCallMixin, Layer):
             out, out_type, out_module = fn_to_config(self._output_shape)
             cfg.update({"output_shape": out, "output_shape_type": out_type,
                         "output_shape_module": out_module})
+        if callable(self.mask):  # Keras 2's mask / mask_type / mask_module keys
+            mask, mask_type, mask_module = fn_to_config(self.mask)
+            cfg.update({"mask": mask, "mask_type": mask_type, "mask_module": mask_module})
         cfg["arguments"] = dict(self.arguments)
         return cfg
 
@@ -210,11 +213,18 @@ class Lambda(_ListCallMixin, Layer):
         out = fn_from_config(config.pop("output_shape", None),
                              config.pop("output_shape_type", "raw"),
                              config.pop("output_shape_module", None), name, "output_shape")
-        config.pop("mask", None)
+        mask = config.pop("mask", None)
+        mask_type = config.pop("mask_type", "function")
+        mask_module = config.pop("mask_module", None)
+        if mask is not None and mask_type == "raw":
+            raise ValueError(f"Lambda layer '{name}': a constant `mask` in a config is not "
+                             f"supported (received {mask!r}); use a mask function.")
+        mask = fn_from_config(mask, mask_type, mask_module, name, "mask")
         if not isinstance(config.get("arguments") or {}, dict):
             raise ValueError(f"Lambda layer '{name}': `arguments` must be a dict of keyword "
                              f"arguments. Received: {config['arguments']!r}.")
-        return super().from_config({**config, "function": fn, "output_shape": out})
+        return super().from_config({**config, "function": fn, "output_shape": out,
+                                    "mask": mask})
 
     def clone(self) -> Lambda:
         """A new Lambda sharing this one's functions (``clone_model``): nothing is rebuilt

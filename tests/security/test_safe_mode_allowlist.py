@@ -191,3 +191,29 @@ def test_clone_model_shares_lambda_functions_without_bytecode(backend, monkeypat
         clone = gpunet.models.clone_model(model)
         assert clone.layers[-1] is not model.layers[-1]
         np.testing.assert_allclose(clone.predict(X, verbose=0), expected)
+
+
+def test_mask_functions_load_through_the_allow_list(backend):
+    def positive(inputs, mask=None):
+        return inputs.data > 0
+
+    model = Sequential([Input((3,)), Lambda(gpunet.ops.abs, mask=positive, name="m")])
+    text = model.to_json()
+    cfg = json.loads(text)
+    lam = cfg["config"]["layers"][-1]["config"]
+    assert lam["mask_type"] == "lambda"  # a nested function: bytecode
+    with pytest.raises(ValueError, match="'m': its `mask` is Python bytecode"):
+        gpunet.models.model_from_json(text)
+    loaded = gpunet.models.model_from_json(text, safe_mode=False)
+    out = loaded.layers[-1](X)
+    np.testing.assert_array_equal(backend.to_numpy(out._keras_mask), X > 0)
+    lam.update({"mask": "positive", "mask_type": "function", "mask_module": "elsewhere"})
+    with pytest.raises(ValueError, match="'m': its `mask` is the function `elsewhere.positive`"):
+        gpunet.models.model_from_json(json.dumps(cfg))
+    loaded = gpunet.models.model_from_json(json.dumps(cfg), custom_objects={"positive": positive})
+    out = loaded.layers[-1](X)
+    np.testing.assert_array_equal(backend.to_numpy(out._keras_mask), X > 0)
+    np.testing.assert_array_equal(out.numpy(), np.abs(X))
+    lam.update({"mask": [True, False], "mask_type": "raw"})
+    with pytest.raises(ValueError, match="'m': a constant `mask` in a config is not supported"):
+        gpunet.models.model_from_json(json.dumps(cfg))
