@@ -309,6 +309,7 @@ from gpunet.ops.shape_ops import (
     stack,
     transpose,
 )
+from gpunet.ops.signal import istft, stft  # noqa: E402
 
 # Functional API: every op of these Keras-namespace modules taking tensors accepts KerasTensors
 # (the call is recorded as an op layer); control flow, creation and inspection run as they are.
@@ -317,7 +318,7 @@ _NOT_SYMBOLIC = set("""arange array associative_scan bartlett blackman cond conv
     hamming hanning identity is_tensor kaiser linspace logspace map ndim ones scan shape size
     standardize_dtype switch tri vectorize vectorized_map while_loop zeros""".split())
 for _mod in ("control", "creation", "gather", "misc", "nn_keras", "patches", "products",
-             "rearrange", "reduce"):
+             "rearrange", "reduce", "signal"):
     _m = _sys.modules[f"gpunet.ops.{_mod}"]
     for _n, _f in list(vars(_m).items()):
         if (callable(_f) and not isinstance(_f, type) and not _n.startswith("_")
@@ -421,8 +422,6 @@ nn = _nn_module
 LEFT_OUT = {
     "image": "the keras.ops.image namespace is not provided; the preprocessing layers "
              "(Resizing, CenterCrop, ...) cover resizing and cropping",
-    "istft": "short-time Fourier transforms are not implemented",
-    "stft": "short-time Fourier transforms are not implemented",
     "jvp": "gpunet's autograd is reverse-mode only (no forward-mode products)",
 }
 

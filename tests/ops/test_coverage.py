@@ -64,7 +64,7 @@ CHECKED_OPS = {
     "test_conv_extra_grad": "avg_pool3d conv3d conv_transpose depthwise_conv max_pool3d "
                             "separable_conv upsampling3d",
     "test_keras_ops_grad": (
-        "adaptive_average_pool adaptive_max_pool ctc_loss fold rearrange unfold "
+        "adaptive_average_pool adaptive_max_pool ctc_loss fold istft rearrange stft unfold "
         "amax amin append arccos arccosh arcsin arcsinh arctan arctan2 arctanh array_split "
         "associative_scan average average_pool batch_normalization binary_crossentropy "
         "broadcast_to categorical_crossentropy cbrt cdist celu cholesky cholesky_inverse cond "
