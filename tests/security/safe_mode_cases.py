@@ -19,8 +19,7 @@ import h5py
 
 import gpunet
 from gpunet import Input, Model, Sequential, layers
-from gpunet.layers.lambda_functions import func_dump
-from gpunet.registry import SafeModeScope
+from gpunet.layers.lambda_layer import func_dump
 
 
 def lambda_cfg(name: str, function="square", function_type="function", module="gpunet.ops",
@@ -152,6 +151,8 @@ def _kw(safe_mode: bool | None) -> dict:
 def _scoped(fn: Callable, safe_mode: bool | None):
     if safe_mode is None:
         return fn()
+    from gpunet.registry import SafeModeScope
+
     with SafeModeScope(safe_mode):
         return fn()
 

@@ -217,3 +217,25 @@ def test_mask_functions_load_through_the_allow_list(backend):
     lam.update({"mask": [True, False], "mask_type": "raw"})
     with pytest.raises(ValueError, match="'m': a constant `mask` in a config is not supported"):
         gpunet.models.model_from_json(json.dumps(cfg))
+
+
+def test_nested_lambda_configs_are_refused_too(backend, tmp_path):
+    """A Lambda inside TimeDistributed is rebuilt by the wrapper's from_config: the same
+    allow-list applies there."""
+    model = Sequential([Input((2, 3)), layers.TimeDistributed(Lambda(gpunet.ops.abs, name="in"),
+                                                              name="td")])
+    cfg = json.loads(model.to_json())
+    inner = cfg["config"]["layers"][-1]["config"]["layer"]["config"]
+    assert (inner["function"], inner["module"]) == ("abs", "gpunet.ops")
+    x = np.stack([X, -X])
+    np.testing.assert_allclose(gpunet.models.model_from_json(json.dumps(cfg)).predict(
+        x, verbose=0), np.abs(x))
+    marker = str(tmp_path / "PWNED")
+    inner.update({"function": lf.func_dump(lambda t, p=marker: (open(p, "w").close(), t)[1]),  # noqa: SIM115
+                  "function_type": "lambda"})
+    with pytest.raises(ValueError, match="'in': its `function` is Python bytecode"):
+        gpunet.models.model_from_json(json.dumps(cfg))
+    inner.update({"function": "system", "function_type": "function", "module": "os"})
+    with pytest.raises(ValueError, match="'in': its `function` is the function `os.system`"):
+        gpunet.saving.model_from_json(json.dumps(cfg))
+    assert not (tmp_path / "PWNED").exists()
