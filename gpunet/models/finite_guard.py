@@ -1,35 +1,60 @@
-"""Keeps the weights finite during ``fit``: a step whose loss or new weights are not finite is
-undone, without a host read per step on a GPU.
+"""Keeps the weights finite during ``fit``: a step whose loss, gradients or new weights are not
+finite is undone, without a host read per step on a GPU.
 
-Before a training step the guard copies the trainable and non-trainable flat buffers and the
-optimizer's slots into reused backup buffers. After the step it computes one device flag,
-``isfinite(loss) & all(isfinite(buffer))`` over every buffer, and puts the backups back where
-the flag is false (on a GPU: a masked copy, no sync; on NumPy the flag is read at once, which is
-cheap, and the copy is made only for a bad step). Skipped steps are counted in a device scalar
-that ``fit`` reads when it reads the logs.
+The built-in step checks in two places. Before the optimizer update, ``isfinite(loss)`` and
+the gradients: when they are not finite the update is skipped (weights, optimizer slots and
+normalization statistics unchanged; ``iterations`` still counts the step). After the update,
+the new weights: when they are not finite the weights and normalization statistics are put
+back (the slots keep that step's finite-gradient update). On NumPy the flags are read at once
+(cheap) and only the weights are copied before a step; on a GPU nothing is read: the update
+always runs and the backups are put back with masked copies. Skipped steps are counted in a
+device scalar that ``fit`` reads when it reads the logs.
+
+A user ``train_step`` is guarded as a whole (``custom=True``): every weight buffer and the
+slots of every optimizer the model holds are copied before it and put back if any of them is
+not finite after it.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
+
+from gpunet.autograd.tensor import Tensor
+from gpunet.backend import backend_of
+
+
+def _array(loss: Any) -> Any:
+    return loss.data if isinstance(loss, Tensor) else loss
+
+
+def _host_finite(a: Any, scratch: Any) -> bool:
+    """Whether every element of the NumPy array ``a`` is finite: one BLAS dot (fast, reads
+    once), confirmed element-wise only when the sum of squares is not finite (a NaN/Inf, or
+    values so large that the sum overflows)."""
+    if math.isfinite(float(np.dot(a, a))):
+        return True
+    return bool(np.isfinite(a, out=scratch).all())
 
 
 class FiniteGuard:
-    """Undoes training steps that leave a non-finite loss, weight or optimizer slot.
+    """Undoes training steps that give a non-finite loss, gradient or weight.
 
     Args:
         model: the model being trained (its ``_groups`` and ``_state_groups`` are guarded).
-        optimizer: its optimizer (slots and scalar state are guarded); may be None.
-        custom: the step is a user ``train_step``: guard the buffers the weights live in now
-            (optimizers given the variables directly may have re-packed them) and the slots of
-            every optimizer the model holds as an attribute (a GAN's two optimizers).
+        optimizer: its optimizer (slots guarded); may be None.
+        custom: guard a user ``train_step`` as a whole (see the module docstring).
 
     Example:
 
     >>> guard = FiniteGuard(model, model.optimizer)
     >>> guard.begin()
-    >>> loss = run_one_step()
-    >>> guard.end(loss)          # restores the weights if the step was not finite
+    >>> loss = forward_and_backward()
+    >>> if guard.before_update(loss):
+    ...     model.optimizer.step()
+    >>> guard.end()
     >>> guard.skipped()          # host read: how many steps were undone so far
     """
 
@@ -38,11 +63,15 @@ class FiniteGuard:
         self.optimizer = optimizer
         self.custom = custom
         self._key: tuple = ()
-        self._pairs: list = []
-        self._count = None
-        self._scalars: dict = {}
         self._b = None
+        self._weights: list = []   # (buffer, backup): put back when the step was bad
+        self._slots: list = []     # (buffer, backup): put back when the loss/grads were bad
+        self._grads: list = []
+        self._count = None
+        self._pre = None
+        self._host = False
 
+    # -- what is guarded ----------------------------------------------------------------------
     def _optimizers(self) -> list:
         opts = [] if self.optimizer is None else [self.optimizer]
         if self.custom:
@@ -51,84 +80,130 @@ class FiniteGuard:
             opts += [o for o in vars(self.model).values() if isinstance(o, Optimizer)]
         return list({id(o): o for o in opts}.values())
 
-    def _buffers(self) -> list:
+    def _layout(self) -> tuple:
         model = self.model
+        slots = [s for o in self._optimizers() if getattr(o, "_groups", None)
+                 for g in o._slots for s in g.values()]
         if self.custom:
             found: dict = {}
             for v in model.weights:
                 g = getattr(v, "_flat_group", None)
                 a = g.data if g is not None else v.data
                 found.setdefault(id(a), a)
-            bufs = list(found.values())
-        else:
-            bufs = [g.data for g in model._groups] + [g.data for g in model._state_groups]
-        for opt in self._optimizers():
-            if getattr(opt, "_groups", None):
-                bufs += [s for slots in opt._slots for s in slots.values()]
-        return bufs
+            return list(found.values()) + slots, [], []
+        weights = [g.data for g in model._groups] + [g.data for g in model._state_groups]
+        return weights, slots, [g.grad for g in model._groups]
 
+    def _refresh(self) -> bool:
+        opt = self.optimizer
+        key = (self.model._groups, self.model._state_groups,
+               getattr(opt, "_slots", None)) if not self.custom else None
+        if key is not None and len(key) == len(self._key) and all(
+                a is b for a, b in zip(key, self._key)):
+            return True
+        weights, slots, grads = self._layout()
+        numpy = bool(weights) and backend_of(weights[0]).name == "numpy"
+        self._b = backend_of(weights[0]) if weights else None
+        self._host = numpy
+
+        def scratch(a):
+            return self._b.xp.empty(a.shape, dtype=bool) if numpy else None
+
+        self._weights = [(a, a.copy(), scratch(a)) for a in weights]
+        # NumPy skips a bad update instead of undoing it: slots need no copy there
+        self._slots = [(a, None if numpy else a.copy(), None) for a in slots]
+        # a LossScaleOptimizer skips non-finite gradients itself (and halves its scale):
+        # the guard leaves its gradients alone
+        if getattr(opt, "inner_optimizer", None) is not None:
+            grads = []
+        self._grads = [(g, scratch(g)) for g in grads]
+        if self._b is not None and self._count is None:
+            self._count = 0 if numpy else self._b.xp.zeros((), dtype="int64")
+        self._key = key if key is not None else ()
+        return False
+
+    # -- the step -----------------------------------------------------------------------------
     def begin(self) -> None:
-        """Copies the weights and the optimizer state before a step."""
-        bufs = self._buffers()
-        key = tuple(id(a) for a in bufs)
-        if not bufs:  # nothing to guard (a model without weights)
-            self._key, self._pairs = key, []
-        elif key != self._key:
-            from gpunet.backend import backend_of
-
-            self._key = key
-            self._pairs = [(a, a.copy()) for a in bufs]
-            self._b = backend_of(bufs[0])
-            if self._count is None:
-                self._count = self._b.xp.zeros((), dtype="int64")
-        else:
-            xp = self._b.xp
-            for a, backup in self._pairs:
+        """Copies what the step may have to put back."""
+        fresh = self._refresh()
+        if self._b is None:
+            return
+        xp = self._b.xp
+        self._pre = None
+        if fresh:
+            for a, backup, _ in self._weights:
                 xp.copyto(backup, a)
-        self._scalars = {id(o): (o, dict(o._scalars)) for o in self._optimizers()
-                         if getattr(o, "_scalars", None)}
+            for a, backup, _ in self._slots:
+                if backup is not None:
+                    xp.copyto(backup, a)
 
-    def end(self, loss: Any = None) -> Any:
-        """Checks the step; restores the copies if the loss or any buffer is not finite.
+    def before_update(self, loss: Any) -> bool:
+        """Checks the loss and the gradients; False: skip the optimizer update (NumPy only,
+        where the flag is read at once; a GPU always updates and undoes it in ``end``)."""
+        b = self._b
+        if b is None:
+            return True
+        loss = _array(loss)
+        if self._host:  # NumPy: read at once, cheap; few calls per step
+            if math.isfinite(float(loss)) and all(
+                    _host_finite(g, scratch) for g, scratch in self._grads):
+                return True
+            self._count += 1
+            self._pre = True
+            self._put_back(self._weights, None)  # normalization statistics of the forward
+            return False
+        xp = b.xp
+        ok = xp.isfinite(b.asarray(loss)).all()
+        for g, _ in self._grads:
+            ok = ok & xp.isfinite(g).all()
+        self._pre = ~ok
+        return True
+
+    def end(self, loss: Any = None) -> None:
+        """Checks the new weights (and, for a custom step, everything) and puts back the
+        copies where the step was not finite.
 
         Args:
-            loss: the step's loss (an array or a ``Tensor``), or None to check only the
-                buffers.
-
-        Returns:
-            The "step was bad" flag as a 0-d device array (read it only when needed).
+            loss: a custom step's loss to check too, or None.
         """
-        if not self._pairs:
-            return None
-        xp = self._b.xp
+        b = self._b
+        if b is None:
+            return
+        if self._host:
+            if self._pre:
+                return  # skipped in before_update
+            ok = loss is None or math.isfinite(float(_array(loss)))
+            if not (ok and all(_host_finite(a, scratch) for a, _, scratch in self._weights)):
+                self._count += 1
+                self._put_back(self._weights, None)
+            return
+        xp = b.xp
         ok = xp.ones((), dtype=bool)
         if loss is not None:
-            data = getattr(loss, "data", loss)
-            ok &= xp.isfinite(self._b.asarray(data)).all()
-        for a, _ in self._pairs:
+            ok &= xp.isfinite(b.asarray(_array(loss))).all()
+        for a, _, _ in self._weights:
             ok &= xp.isfinite(a).all()
         bad = ~ok
+        pre = self._pre
+        if pre is not None:
+            bad = bad | pre
         self._count += bad
-        if self._b.name == "numpy":
-            if bad:
-                self._restore(None)
-        else:
-            self._restore(bad)
-        return bad
+        self._put_back(self._weights, bad)
+        self._put_back(self._slots, bad if pre is None else pre)
 
-    def _restore(self, where: Any) -> None:
+    def _put_back(self, pairs: list, where: Any) -> None:
         xp = self._b.xp
-        for a, backup in self._pairs:
+        for a, backup, _ in pairs:
+            if backup is None:
+                continue
             if where is None:
                 xp.copyto(a, backup)
             else:
                 xp.copyto(a, backup, where=where)
-        if where is None:
-            for opt, scalars in self._scalars.values():
-                opt._scalars.update(scalars)
 
     def skipped(self) -> int:
         """How many steps were undone since the guard was made (a host read)."""
         if self._count is None:
             return 0
-        return int(self._b.to_numpy(self._count))
+        return int(self._count if isinstance(self._count, int) else
+                   self._b.to_numpy(self._count))

@@ -49,9 +49,9 @@ class _Step:
         for g in groups:
             g.end_step()
         if groups:  # a model without trainable weights has nothing to update
-            model.optimizer.step()
+            _update(model.optimizer, guard, total)
         if guard is not None:
-            guard.end(total.data)
+            guard.end()
         n = xb.shape[0]
         self.tracker.update_total(total.data * n, n)
         if self.metrics.specs or self.metrics.weighted_specs:
@@ -81,6 +81,15 @@ class _Step:
         for m in self.metrics.all:
             out[prefix + m.name] = log_value(m.result())
         return out
+
+
+def _update(optimizer, guard, total) -> None:
+    """The optimizer update, unless the guard finds the loss or gradients not finite (then
+    the step still counts in ``iterations``, as every attempted step does)."""
+    if guard is None or guard.before_update(total.data):
+        optimizer.step()
+    else:
+        optimizer.iterations += 1
 
 
 def log_value(value: Any) -> Any:
@@ -143,9 +152,9 @@ class MultiStep(_Step):
         for g in model._groups:
             g.end_step()
         if model._groups:
-            model.optimizer.step()
+            _update(model.optimizer, guard, total)
         if guard is not None:
-            guard.end(total.data)
+            guard.end()
         self._track(total, xb[0].shape[0])
         self._metrics(yb, outs, wb)
 

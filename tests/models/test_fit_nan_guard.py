@@ -12,6 +12,35 @@ import pytest
 import gpunet
 from gpunet import layers
 from gpunet.callbacks import Callback, ModelCheckpoint, TerminateOnNaN
+from gpunet.models import finite_guard
+
+
+class _MaskedNumpy:
+    """NumPy arrays driven through the guard's GPU path (flags never read, masked copies)."""
+
+    name = "masked"
+    xp = np
+
+    @staticmethod
+    def asarray(a):
+        return np.asarray(a)
+
+    @staticmethod
+    def to_numpy(a):
+        return np.asarray(a)
+
+
+@pytest.fixture(params=["host", "masked"])
+def guard_path(request, monkeypatch):
+    """Runs a test with the guard's NumPy path and with its GPU (no host read) path."""
+    if request.param == "masked":
+        real = finite_guard.backend_of
+
+        def fake(a):
+            return _MaskedNumpy if real(a).name == "numpy" else real(a)
+
+        monkeypatch.setattr(finite_guard, "backend_of", fake)
+    return request.param
 
 
 def _dense(backend, optimizer, units=1, inputs=3, act=None):
@@ -25,7 +54,7 @@ def _finite(model) -> bool:
     return all(np.isfinite(w).all() for w in model.get_weights())
 
 
-def test_update_that_overflows_is_skipped_with_a_finite_loss(backend):
+def test_update_that_overflows_is_skipped_with_a_finite_loss(backend, guard_path):
     # w = b = 0, x = 1, y = 10: loss 100 (finite), d loss / d b = -20, and SGD with
     # lr = 1e38 gives b = 2e39, which overflows float32: every step is undone.
     m = _dense(backend, gpunet.optimizers.SGD(1e38))
@@ -40,7 +69,7 @@ def test_update_that_overflows_is_skipped_with_a_finite_loss(backend):
     assert m.optimizer.iterations == 4  # every attempted step counts, as in Keras
 
 
-def test_nan_batch_is_skipped_and_training_goes_on(backend):
+def test_nan_batch_is_skipped_and_training_goes_on(backend, guard_path):
     # Plain SGD: skipping batch 2 must equal training on the other three batches.
     rng = np.random.default_rng(0)
     x = rng.normal(size=(8, 3)).astype("float32")
@@ -70,7 +99,7 @@ def test_nan_batch_is_skipped_and_training_goes_on(backend):
     assert not m.stop_training
 
 
-def test_skipped_step_keeps_adam_slots_and_batchnorm_statistics(backend):
+def test_skipped_step_keeps_adam_slots_and_batchnorm_statistics(backend, guard_path):
     with gpunet.backend.device(backend.name if backend.name == "numpy" else "gpu"):
         m = gpunet.Sequential([layers.Input((3,)), layers.BatchNormalization(),
                                layers.Dense(2)])
@@ -90,7 +119,7 @@ def test_skipped_step_keeps_adam_slots_and_batchnorm_statistics(backend):
         np.testing.assert_array_equal(got, exp)
 
 
-def test_checkpoints_never_hold_non_finite_weights(backend, tmp_path):
+def test_checkpoints_never_hold_non_finite_weights(backend, guard_path, tmp_path):
     # Adam at lr=1e4 on a ReLU network whose targets are huge: the loss and gradients
     # overflow after a few steps; every checkpoint stays finite.
     rng = np.random.default_rng(0)
