@@ -328,13 +328,32 @@ def segment_min(data: Any, segment_ids: Any, num_segments: int | None = None,
 
 def segment_prod(data: Any, segment_ids: Any, num_segments: int | None = None,
                  sorted: bool = False) -> Tensor:  # noqa: A002
-    """Product of the rows of ``data`` per segment (no gradient)."""
+    """Product of the rows of ``data`` per segment (empty segments: 1; no gradient).
+
+    Computed with scatter-adds only (CuPy has no ``multiply.at``): the magnitude as the
+    exponential of summed logarithms, the sign from the count of negative entries, and
+    zero where a segment holds a zero.
+    """
     x, ids, n = _segments(data, segment_ids, num_segments)
     xp = xp_of(x)
-    out = xp.ones((n,) + x.shape[1:], x.dtype)
+    d = x.data
     ok = (ids >= 0) & (ids < n)
-    xp.multiply.at(out, ids[ok], x.data[ok])
-    return Tensor(out)
+    acc = xp.zeros((3, n) + d.shape[1:], "float64")
+    with xp.errstate(divide="ignore") if hasattr(xp, "errstate") else _nullcontext():
+        logs = xp.log(xp.abs(d[ok]).astype("float64"))
+    zero = d[ok] == 0
+    xp.add.at(acc[0], ids[ok], xp.where(zero, 0.0, logs))
+    xp.add.at(acc[1], ids[ok], (d[ok] < 0).astype("float64"))
+    xp.add.at(acc[2], ids[ok], zero.astype("float64"))
+    mag = xp.exp(acc[0]) * (1 - 2 * (acc[1] % 2))
+    out = xp.where(acc[2] > 0, 0.0, mag)
+    return Tensor(out.astype(d.dtype) if d.dtype.kind == "f" else xp.rint(out).astype(d.dtype))
+
+
+def _nullcontext():
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def in_top_k(targets: Any, predictions: Any, k: int) -> Tensor:

@@ -138,9 +138,9 @@ def empty(shape: Any, dtype: Any = None) -> Tensor:
 
 def full(shape: Any, fill_value: Any, dtype: Any = None) -> Tensor:
     """A tensor filled with ``fill_value`` (``floatx()`` unless ``dtype``, as in Keras)."""
-    fv = raw(fill_value)
-    return Tensor(_xp().full(shape if isinstance(shape, int) else tuple(shape), fv,
-                             _dt(dtype)))
+    out = _xp().empty(shape if isinstance(shape, int) else tuple(shape), _dt(dtype))
+    out[...] = raw(fill_value)  # a device scalar is broadcast on the device
+    return Tensor(out)
 
 
 def _like(name: str):

@@ -55,8 +55,8 @@ UNARY = {
 }
 # Piecewise-constant functions: derivative zero almost everywhere (Keras's gradient is 0 too).
 ZERO_GRAD = ("floor", "ceil", "trunc")
-NONDIFF_UNARY = ("isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit",
-                 "logical_not", "bitwise_not", "bitwise_invert", "isreal")
+NONDIFF_UNARY = ("isnan", "isinf", "isfinite", "signbit", "logical_not", "bitwise_not",
+                 "bitwise_invert")
 NONDIFF_BINARY = ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
                   "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
                   "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "left_shift",
@@ -191,7 +191,7 @@ for _n, (_f, _da, _db) in BINARY.items():
 
 def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001
     """Rounds half to even to ``decimals`` places (no gradient, as in Keras)."""
-    return wrap(xp_for(x).round(raw(as_tensor(x)), decimals))
+    return wrap(xp_for(x).around(raw(as_tensor(x)), decimals))
 
 
 def isclose(x1: Any, x2: Any, rtol: float = 1e-5, atol: float = 1e-8,
@@ -208,4 +208,17 @@ def allclose(x1: Any, x2: Any, rtol: float = 1e-5, atol: float = 1e-8,
     return bool(isclose(x1, x2, rtol, atol, equal_nan).data.all())
 
 
-OPS.update(round=round, isclose=isclose, allclose=allclose)
+def isposinf(x: Any) -> Tensor:
+    """Whether each element is ``+inf``."""
+    a = raw(as_tensor(x))
+    return wrap(xp_for(a).isinf(a) & (a > 0))
+
+
+def isneginf(x: Any) -> Tensor:
+    """Whether each element is ``-inf``."""
+    a = raw(as_tensor(x))
+    return wrap(xp_for(a).isinf(a) & (a < 0))
+
+
+OPS.update(round=round, isclose=isclose, allclose=allclose, isposinf=isposinf,
+           isneginf=isneginf)

@@ -135,8 +135,8 @@ def unique(x: Any, sorted: bool = True, return_index: bool = False,  # noqa: A00
     out = list(out) if isinstance(out, tuple) else [out]
     if size is not None:
         vals = out[0]
-        fv = vals.min() if fill_value is None and vals.size else (fill_value or 0)
-        padded = xp.full((size,) + vals.shape[1:], fv, vals.dtype)
+        padded = xp.empty((size,) + vals.shape[1:], vals.dtype)
+        padded[...] = vals.min() if fill_value is None and vals.size else (fill_value or 0)
         padded[: builtins.min(size, len(vals))] = vals[:size]
         out[0] = padded
     out = [wrap(o) for o in out]

@@ -239,3 +239,23 @@ def test_rearrange_patterns(backend):
         ops.rearrange(x, "b h w c -> b h w")
     with pytest.raises(ValueError, match="infer"):
         ops.rearrange(x, "b (h p) w c -> b h p w c")
+
+
+def test_segment_prod_signs_zeros_and_empty_segments(backend):
+    d = np.array([[2.0, -3], [0.5, 4], [1, 0], [-1, -1]])
+    got = ops.convert_to_numpy(ops.segment_prod(d, np.array([0, 0, 1, 1]), 3))
+    np.testing.assert_allclose(got, [[1, -12], [-1, 0], [1, 1]], rtol=1e-12)
+    ints = ops.segment_prod(np.array([2, 3, 4]), np.array([0, 0, 1]), 2)
+    np.testing.assert_array_equal(ops.convert_to_numpy(ints), [6, 4])
+
+
+def test_infinity_tests_and_rounding(backend):
+    x = np.array([np.inf, -np.inf, 1.0, np.nan])
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.isposinf(x)), [1, 0, 0, 0])
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.isneginf(x)), [0, 1, 0, 0])
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.round(np.array([0.5, 1.5, 2.25]),
+                                                                 1)), [0.5, 1.5, 2.2])
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.round(np.array([0.5, 1.5]))),
+                                  [0, 2])  # half to even, as Keras
+    full = ops.full((2,), ops.convert_to_tensor(3.0))
+    assert full.dtype == np.float32 and ops.convert_to_numpy(full).tolist() == [3, 3]
