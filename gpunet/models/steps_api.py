@@ -112,6 +112,18 @@ class TrainerAPI:
             object.__setattr__(self, "_compile_metrics", cm)
         return cm
 
+    def _output_loss_trackers(self) -> list:
+        """``(output index, Mean("<output>_loss"))`` of a model with several outputs and
+        losses (Keras 3's ``CompileLoss.metrics``), made once per ``compile``."""
+        lc = getattr(self, "_loss", None)
+        if lc is None or len(getattr(lc, "names", ())) < 2:
+            return []
+        cached = self.__dict__.get("_output_loss_metrics")
+        if cached is None or cached[0] is not lc:
+            cached = (lc, [(i, Mean(name=f"{lc.names[i]}_loss")) for i in lc.active])
+            object.__setattr__(self, "_output_loss_metrics", cached)
+        return cached[1]
+
     @property
     def metrics(self) -> list:
         """The model's metrics, Keras 3 order: the loss tracker (once compiled), the compiled
@@ -123,6 +135,7 @@ class TrainerAPI:
             cm = self._compile_metrics_metric
             if cm is not None:
                 out.append(cm)
+            out.extend(tr for _, tr in self._output_loss_trackers())
         seen = {id(m) for m in out}
         for value in _attribute_metrics(self):
             if id(value) not in seen:
@@ -170,8 +183,11 @@ class TrainerAPI:
 
                 yt = _raw(y)
                 yt = [yt[k] for k in self.output_names] if isinstance(yt, dict) else yt
-                total = lc(yt if isinstance(yt, list) else [yt],
-                           _flat_outputs(self, y_pred), _raw(sample_weight))
+                outs = _flat_outputs(self, y_pred)
+                total = lc(yt if isinstance(yt, list) else [yt], outs, _raw(sample_weight))
+                n = _batch_size(outs)
+                for i, tracker in self._output_loss_trackers():
+                    tracker.update_state(lc.values[i].data, sample_weight=n)
             else:
                 total = lc(_raw(y), y_pred, _raw(sample_weight))
         for r in self.losses:

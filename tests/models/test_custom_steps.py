@@ -254,3 +254,33 @@ def test_non_finite_custom_step_is_undone(backend):
     model.fit(*_data(), batch_size=8, verbose=0)
     for got, exp in zip(model.get_weights(), w):
         np.testing.assert_array_equal(got, exp)
+
+
+def test_default_steps_of_a_two_output_model_equal_the_built_in_ones(backend):
+    # Overriding compute_metrics routes fit/evaluate through the default train_step /
+    # test_step; their logs (per-output losses included) equal the fused step's.
+    class Routed(keras.Model):
+        def compute_metrics(self, x, y, y_pred, sample_weight=None):
+            return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    ya = rng.normal(size=(16, 1)).astype("float32")
+    yb = rng.integers(0, 2, 16)
+    models = []
+    for cls in (Routed, keras.Model):
+        i = keras.Input((3,))
+        outs = [keras.layers.Dense(1, name="a")(i),
+                keras.layers.Dense(2, activation="softmax", name="b")(i)]
+        m = cls(i, outs)
+        m.compile(keras.optimizers.SGD(0.1), loss=["mse", "sparse_categorical_crossentropy"],
+                  metrics=[["mae"], ["accuracy"]])
+        models.append(m)
+    models[1].set_weights(models[0].get_weights())
+    hs = [m.fit(x, [ya, yb], batch_size=8, shuffle=False, verbose=0).history for m in models]
+    assert sorted(hs[0]) == sorted(hs[1]) == ["a_loss", "a_mae", "b_accuracy", "b_loss", "loss"]
+    for k in hs[1]:
+        np.testing.assert_allclose(hs[0][k], hs[1][k], rtol=1e-6)
+    logs = [m.evaluate(x, [ya, yb], verbose=0, return_dict=True) for m in models]
+    for k in logs[1]:
+        np.testing.assert_allclose(logs[0][k], logs[1][k], rtol=1e-6)
