@@ -131,9 +131,13 @@ class Lambda(_ListCallMixin, Layer):
     >>> y = Lambda(lambda t: gpunet.ops.square(t) + 1.0)(x)
     >>> model = Model(x, y)
 
-    Saving: a named module-level function is stored by name (loads anywhere it is
-    importable, or via ``custom_objects``); a lambda as bytecode, which only loads on the
-    same Python version and with ``safe_mode=False``.
+    Saving: ``gpunet.ops`` functions and activations are stored by their public name and
+    load anywhere. Another named module-level function is stored by module and name; in safe
+    mode (the default) it loads only from ``custom_objects`` or
+    ``register_serializable``, never by importing the module the file names
+    (``safe_mode=False`` does that, for trusted files). A lambda or nested function is
+    stored as bytecode, which loads only on the same Python version and with
+    ``safe_mode=False``.
     """
 
     _keeps_input_dtype = True
