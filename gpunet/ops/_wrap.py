@@ -81,16 +81,17 @@ def symbolic(name: str):
     return deco
 
 
-def nondiff(name: str, doc: str | None = None):
-    """A ``gpunet.ops`` op that applies ``xp.<name>`` to the raw arrays and returns Tensors
-    without a gradient (comparisons, indices, rounding, bit operations)."""
+def nondiff(name: str, xp_name: str | None = None):
+    """The ``gpunet.ops`` op ``name`` applying ``xp.<xp_name>`` (default: ``name``) to the raw
+    arrays and returning Tensors without a gradient (comparisons, logic, bit operations)."""
+    fn_name = xp_name or name
 
     def op(*args, **kwargs):
         xp = xp_for(*args)
         a = [arr(x, xp) if isinstance(x, (Tensor, list)) or hasattr(x, "shape") else x
              for x in args]
-        return wrap(getattr(xp, name)(*a, **{k: raw(v) for k, v in kwargs.items()}))
+        return wrap(getattr(xp, fn_name)(*a, **{k: raw(v) for k, v in kwargs.items()}))
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = doc or f"``numpy.{name}`` on the backend arrays (no gradient)."
+    op.__doc__ = f"``numpy.{fn_name}`` on the backend arrays (no gradient)."
     return symbolic(name)(op)

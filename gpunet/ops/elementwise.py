@@ -183,8 +183,7 @@ for _n in ZERO_GRAD:
 for _n in NONDIFF_UNARY + NONDIFF_BINARY:
     _np = {"bitwise_not": "invert", "bitwise_invert": "invert",
            "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift"}.get(_n, _n)
-    OPS[_n] = nondiff(_np)
-    OPS[_n].__name__ = _n
+    OPS[_n] = nondiff(_n, _np)
 for _n, (_f, _da, _db) in BINARY.items():
     OPS[_n] = _binary(_n, _f, _da, _db)
 
