@@ -38,7 +38,21 @@ def switch(index: Any, branches: list, *operands: Any) -> Any:
 
 
 def fori_loop(lower: int, upper: int, body_fun: Callable, init_val: Any) -> Any:
-    """``val = body_fun(i, val)`` for ``i`` in ``range(lower, upper)``."""
+    """``val = body_fun(i, val)`` for ``i`` in ``range(lower, upper)`` (eager Python loop;
+    gradients flow through every iteration).
+
+    Args:
+        lower, upper: the loop bounds (ints or scalar tensors).
+        body_fun: ``(i, val) -> val``.
+        init_val: the initial value (any structure ``body_fun`` accepts).
+
+    Returns:
+        The final value.
+
+    Example:
+
+    >>> ops.fori_loop(0, 3, lambda i, v: v * 2.0, x)    # x * 8
+    """
     val = init_val
     for i in range(int(raw(lower)), int(raw(upper))):
         val = body_fun(i, val)

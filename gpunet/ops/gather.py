@@ -277,8 +277,22 @@ def sort(x: Any, axis: int = -1) -> Tensor:
 
 @symbolic("top_k")
 def top_k(x: Any, k: int, sorted: bool = True) -> tuple:  # noqa: A002
-    """The ``k`` largest values along the last axis and their indices (ties: lower index
-    first). Returns ``(values, indices)``; the values carry the gradient."""
+    """The ``k`` largest values along the last axis and their indices.
+
+    Args:
+        x: the input, ``(..., n)``.
+        k: how many to keep.
+        sorted: accepted for Keras compatibility; the values always come largest first
+            (ties: the lower index first, as Keras).
+
+    Returns:
+        ``(values, indices)``, each ``(..., k)``; the values carry the gradient, the int32
+        indices none.
+
+    Example:
+
+    >>> values, idx = ops.top_k(np.array([1.0, 3.0, 2.0]), 2)   # [3., 2.], [1, 2]
+    """
     x = as_tensor(x)
     xp = xp_of(x)
     order = xp.argsort(-x.data, axis=-1, kind="stable")[..., :k]

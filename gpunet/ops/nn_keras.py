@@ -26,7 +26,23 @@ from gpunet.ops.shape_ops import reshape, squeeze, transpose
 
 def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = None,
             sparse: bool = False) -> Tensor:
-    """One-hot encodes integer ``x`` along a new ``axis``; out-of-range ids give all zeros."""
+    """One-hot encodes integer ``x`` along a new ``axis``.
+
+    Args:
+        x: integer class ids, any shape.
+        num_classes: the depth of the encoding.
+        axis: where the new axis goes (last by default).
+        dtype: the output dtype (``floatx()`` by default).
+        sparse: must be False (no sparse tensors in gpunet).
+
+    Returns:
+        A Tensor of shape ``x.shape`` with ``num_classes`` inserted at ``axis``; ids outside
+        ``[0, num_classes)`` give all-zero rows, as in Keras.
+
+    Example:
+
+    >>> ops.one_hot(np.array([1, 0, 2]), 3)     # [[0, 1, 0], [1, 0, 0], [0, 0, 1]]
+    """
     if sparse:
         raise ValueError("one_hot: gpunet has no sparse tensors (sparse=True).")
     ids = as_tensor(x).data

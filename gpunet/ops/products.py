@@ -80,7 +80,20 @@ class Einsum(Function):
 
 @symbolic("einsum")
 def einsum(subscripts: str, *operands: Any) -> Tensor:
-    """Einstein summation (``numpy.einsum`` notation, ``...`` allowed); differentiable."""
+    """Einstein summation over the operands (one differentiable node).
+
+    Args:
+        subscripts: ``numpy.einsum`` notation, e.g. ``"bij,bjk->bik"``; ``...`` and the
+            implicit output form are allowed.
+        *operands: the tensors.
+
+    Returns:
+        The contracted Tensor; the gradient of each operand is itself an einsum.
+
+    Example:
+
+    >>> ops.einsum("btnh,bsnh->bnts", q, k)     # attention scores
+    """
     ts = [as_tensor(o) for o in operands]
     ins, out = _parse(subscripts, [t.shape for t in ts])
     return Einsum(ins, out)(*ts)
