@@ -432,4 +432,4 @@ __all__ = sorted(n for n, v in list(globals().items())
 for _n in __all__:
     if _n not in _NN_NAMES:
         setattr(numpy, _n, globals()[_n])
-__all__ += ["linalg", "nn", "numpy"]
+__all__ += ["linalg", "nn"]  # `numpy` stays an attribute: a star import must not shadow NumPy

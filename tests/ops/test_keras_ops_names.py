@@ -49,3 +49,9 @@ def test_shape_is_the_function_not_a_module():
 def test_numpy_namespace_holds_the_numpy_style_ops():
     assert ops.numpy.sum is ops.sum and ops.numpy.einsum is ops.einsum
     assert ops.nn.one_hot is ops.one_hot and ops.linalg.inv is ops.inv
+
+
+def test_star_import_keeps_numpy():
+    namespace: dict = {}
+    exec("import numpy\nfrom gpunet.ops import *", namespace)
+    assert namespace["numpy"].__name__ == "numpy" and callable(namespace["one_hot"])
