@@ -127,3 +127,21 @@ def test_normal_end_removes_only_its_own_files(tmp_path, outside, xy):
     m.fit(*xy, epochs=3, verbose=0, callbacks=[BackupAndRestore(str(backup))])
     assert sorted(os.listdir(backup)) == sorted(foreign)
     assert all(os.path.exists(p) for p in outside)
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"{not json", "is not valid JSON"),
+    (b"\xff\xfe", "is not valid JSON"),
+    (b"[1, 2]", "holds a list; expected an object"),
+    (b'{"epoch": 2}', "has no 'latest' checkpoint record"),
+    (b'{"latest": {"checkpoint": "ckpt-1", "epoch": 1}, "counter": -3}', "counter=-3"),
+    (b" " * (5 << 20), "is larger than"),
+])
+def test_unreadable_metadata_is_a_clear_error(tmp_path, xy, content, match):
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    (backup / "ckpt-1.weights.h5").write_bytes(b"kept")
+    (backup / "training_metadata.json").write_bytes(content)
+    with pytest.raises(ValueError, match=match):
+        make_model().fit(*xy, epochs=1, verbose=0, callbacks=[BackupAndRestore(str(backup))])
+    assert sorted(os.listdir(backup)) == ["ckpt-1.weights.h5", "training_metadata.json"]
