@@ -92,3 +92,16 @@ def test_imagenet_weights_from_the_cache_or_a_clear_error(monkeypatch, tmp_path)
                             **KW)
     np.testing.assert_array_equal(np.asarray(model.get_weights()[0]),
                                   np.asarray(reference.get_weights()[0]))
+
+
+def test_efficientnet_saves_and_loads_as_a_whole_model(tmp_path):
+    """Its config holds Rescaling, Normalization, dict initializers and drop-connect
+    Dropout(noise_shape); ``load_model`` rebuilds it with the same predictions."""
+    clear_session()
+    model = A.EfficientNetB0(weights=None, input_shape=(32, 32, 3), classes=3)
+    x = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    want = np.asarray(model.predict(x, verbose=0))
+    model.save(tmp_path / "e.keras")
+    loaded = gpunet.models.load_model(tmp_path / "e.keras", compile=False)
+    assert [lyr.name for lyr in loaded.layers] == [lyr.name for lyr in model.layers]
+    np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)), want, atol=1e-6)
