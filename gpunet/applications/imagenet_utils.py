@@ -133,9 +133,10 @@ def decode_predictions(preds: Any, top: int = 5, class_index: Any = None) -> lis
         if CLASS_INDEX is None:
             CLASS_INDEX = _load_class_index()
         index = CLASS_INDEX
+    from gpunet.autograd import Tensor
     from gpunet.backend import backend_of
 
-    raw = getattr(preds, "data", preds)
+    raw = preds.data if isinstance(preds, Tensor) else preds
     preds = np.asarray(backend_of(raw).to_numpy(raw) if hasattr(raw, "dtype") else raw)
     results = []
     for pred in preds:

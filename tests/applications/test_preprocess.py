@@ -81,6 +81,14 @@ def test_decode_predictions_with_class_index(tmp_path):
     assert A.vgg16.decode_predictions(preds, top=1, class_index=str(path))[1][0][1] == "class_42"
 
 
+def test_decode_predictions_of_a_tensor(backend):
+    preds = np.zeros((1, 1000), "float32")
+    preds[0, 5] = 0.9
+    out = imagenet_utils.decode_predictions(Tensor(backend.asarray(preds)), top=2,
+                                            class_index=_index())
+    assert out[0][0][1] == "class_5" and float(out[0][0][2]) == pytest.approx(0.9)
+
+
 def test_decode_predictions_errors(monkeypatch):
     with pytest.raises(ValueError, match=r"\(samples, 1000\).*\(2, 10\)"):
         imagenet_utils.decode_predictions(np.zeros((2, 10)))
