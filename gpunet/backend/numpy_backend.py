@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
+from gpunet.backend.host_memory import tune_host_malloc
 
 
 class NumpyBackend(Backend):
@@ -18,6 +19,7 @@ class NumpyBackend(Backend):
 
     def __init__(self) -> None:
         self._rng = np.random.default_rng()
+        tune_host_malloc()  # large temporaries reused from the heap (GPUNET_HOST_MALLOC=0: off)
 
     def asarray(self, x: Any, dtype: Any = None) -> Array:
         if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
