@@ -99,8 +99,10 @@ def test_utils_and_saving_names(tmp_path):
 
 
 def test_register_and_round_trip_a_custom_object():
+    from gpunet import registry
+
     @gpunet.utils.register_keras_serializable(package="TopLevelTest")
-    class Scale(gpunet.Layer):
+    class TopLevelScale(gpunet.Layer):
         def __init__(self, factor=2.0, **kwargs):
             super().__init__(**kwargs)
             self.factor = factor
@@ -108,10 +110,14 @@ def test_register_and_round_trip_a_custom_object():
         def get_config(self):
             return {**super().get_config(), "factor": self.factor}
 
-    assert gpunet.utils.get_registered_name(Scale) == "TopLevelTest>Scale"
-    assert gpunet.utils.get_registered_object("TopLevelTest>Scale") is Scale
-    cfg = gpunet.utils.serialize_keras_object(Scale(3.0, name="s"))
-    back = gpunet.utils.deserialize_keras_object(cfg)
-    assert isinstance(back, Scale) and back.factor == 3.0 and back.name == "s"
-    with pytest.raises(ValueError, match="unknown class"):
-        gpunet.utils.deserialize_keras_object({"class_name": "Nope", "config": {}})
+    try:
+        assert gpunet.utils.get_registered_name(TopLevelScale) == "TopLevelTest>TopLevelScale"
+        assert gpunet.utils.get_registered_object("TopLevelTest>TopLevelScale") is TopLevelScale
+        cfg = gpunet.utils.serialize_keras_object(TopLevelScale(3.0, name="s"))
+        back = gpunet.utils.deserialize_keras_object(cfg)
+        assert isinstance(back, TopLevelScale) and back.factor == 3.0 and back.name == "s"
+        with pytest.raises(ValueError, match="unknown class"):
+            gpunet.utils.deserialize_keras_object({"class_name": "Nope", "config": {}})
+    finally:  # the registry is process-wide: leave it as it was
+        registry._CUSTOM.pop("TopLevelScale", None)
+        registry._CUSTOM.pop("TopLevelTest>TopLevelScale", None)
