@@ -95,12 +95,14 @@ class FiniteGuard:
         return weights, slots, [g.grad for g in model._groups]
 
     def _refresh(self) -> bool:
-        opt = self.optimizer
-        key = (self.model._groups, self.model._state_groups,
-               getattr(opt, "_slots", None)) if not self.custom else None
-        if key is not None and len(key) == len(self._key) and all(
-                a is b for a, b in zip(key, self._key)):
+        """True when the guarded buffers are those of the last step (the common case)."""
+        model, opt = self.model, self.optimizer
+        key = self._key
+        if key and key[0] is model._groups and key[1] is model._state_groups and \
+                key[2] is getattr(opt, "_slots", None):
             return True
+        key = () if self.custom else (model._groups, model._state_groups,
+                                      getattr(opt, "_slots", None))
         weights, slots, grads = self._layout()
         numpy = bool(weights) and backend_of(weights[0]).name == "numpy"
         self._b = backend_of(weights[0]) if weights else None
@@ -119,23 +121,21 @@ class FiniteGuard:
         self._grads = [(g, scratch(g)) for g in grads]
         if self._b is not None and self._count is None:
             self._count = 0 if numpy else self._b.xp.zeros((), dtype="int64")
-        self._key = key if key is not None else ()
+        self._key = key
         return False
 
     # -- the step -----------------------------------------------------------------------------
     def begin(self) -> None:
         """Copies what the step may have to put back."""
-        fresh = self._refresh()
-        if self._b is None:
-            return
-        xp = self._b.xp
         self._pre = None
-        if fresh:
-            for a, backup, _ in self._weights:
-                xp.copyto(backup, a)
-            for a, backup, _ in self._slots:
-                if backup is not None:
-                    xp.copyto(backup, a)
+        if not self._refresh() or self._b is None:
+            return  # fresh copies were just made (or there is nothing to guard)
+        copyto = self._b.xp.copyto
+        for a, backup, _ in self._weights:
+            copyto(backup, a)
+        for a, backup, _ in self._slots:
+            if backup is not None:
+                copyto(backup, a)
 
     def before_update(self, loss: Any) -> bool:
         """Checks the loss and the gradients; False: skip the optimizer update (NumPy only,
@@ -145,8 +145,10 @@ class FiniteGuard:
             return True
         loss = _array(loss)
         if self._host:  # NumPy: read at once, cheap; few calls per step
-            if math.isfinite(float(loss)) and all(
-                    _host_finite(g, scratch) for g, scratch in self._grads):
+            ok = math.isfinite(float(loss))
+            for g, scratch in self._grads:
+                ok = ok and _host_finite(g, scratch)
+            if ok:
                 return True
             self._count += 1
             self._pre = True
@@ -173,7 +175,9 @@ class FiniteGuard:
             if self._pre:
                 return  # skipped in before_update
             ok = loss is None or math.isfinite(float(_array(loss)))
-            if not (ok and all(_host_finite(a, scratch) for a, _, scratch in self._weights)):
+            for a, _, scratch in self._weights:
+                ok = ok and _host_finite(a, scratch)
+            if not ok:
                 self._count += 1
                 self._put_back(self._weights, None)
             return
