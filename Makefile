@@ -28,8 +28,10 @@ test: install
 test-gpu: install
 	GPUNET_BACKEND=cupy $(PY) -m pytest tests
 
+# every CPU workload, gpunet beside PyTorch eager and Keras 3 (when installed), interleaved;
+# KERAS_PYTHON: an interpreter with Keras 3 + JAX (default: this venv's, when it has Keras)
 bench: install
-	$(PY) bench/bench_mlp.py
+	GPUNET_BENCH_KERAS_PYTHON=$(KERAS_PYTHON) $(PY) bench/run_all.py --rss $(BENCH_ARGS)
 
 lint: install
 	$(PY) -m ruff check gpunet tests bench examples
