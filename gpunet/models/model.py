@@ -17,9 +17,10 @@ from gpunet.backend import Backend, backend_for, backend_of, get_backend
 from gpunet.layers.layer import Layer, unique_name
 from gpunet.layers.node import is_symbolic, symbolic_call
 from gpunet.models.compile_utils import LossContainer, MetricsContainer
+from gpunet.models.steps_api import TrainerAPI
 
 
-class Model(Layer):
+class Model(TrainerAPI, Layer):
     """Base class of models: the training API over a network of layers.
 
     ``Model(inputs, outputs)`` builds a ``Functional`` model (a graph of layers called on
@@ -202,6 +203,11 @@ class Model(Layer):
             loss_weights: scalar factor on the loss.
             metrics: names / ``Metric`` instances (``"accuracy"`` is resolved from shapes).
             weighted_metrics: metrics that use ``sample_weight`` / ``class_weight``.
+            run_eagerly: accepted for Keras code (gpunet always runs eagerly).
+            steps_per_execution: a positive integer: the batch callbacks run once every
+                this many steps, as in Keras 3 (each step still runs and updates).
+            jit_compile: True, False or ``"auto"``; accepted and kept as
+                ``self.jit_compile``, with no effect on the NumPy (CPU) backend.
         """
         self.optimizer = optimizers_mod.get(optimizer)
         names = self._multi_output_names()
@@ -215,6 +221,10 @@ class Model(Layer):
                           else None)
             self._metrics = MultiMetricsContainer(metrics, weighted_metrics, names)
         self._loss_tracker = None
+        from gpunet.models.compile_options import execution_options
+
+        self.steps_per_execution, self.jit_compile = execution_options(
+            steps_per_execution, jit_compile)
         self.compiled = True
         self._compile_config = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
                                 "weighted_metrics": weighted_metrics}
@@ -249,10 +259,6 @@ class Model(Layer):
         return names + plain + [("weighted_" + n if n in plain else n)
                                 for n in map(_spec_name, mc.weighted_specs)]
 
-    @property
-    def metrics(self) -> list:
-        return [] if self._metrics is None else list(self._metrics.all)
-
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Tensor:
         if inputs.__class__ is not Tensor and is_symbolic(inputs):
@@ -270,7 +276,52 @@ class Model(Layer):
             sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
             validation_steps: int | None = None, validation_batch_size: int | None = None,
             validation_freq: Any = 1, **kwargs: Any):
-        """Trains the model; returns a ``History``. See Keras's ``Model.fit``."""
+        """Trains the model for ``epochs`` passes over the data; returns a ``History``.
+
+        The arguments are Keras 3's. ``fit`` calls ``self.train_step(data)`` for each batch
+        when a subclass overrides ``train_step`` (or ``compute_loss``, ``compute_metrics``,
+        ``metrics``); otherwise a fused built-in step computes the same numbers.
+
+        Non-finite steps: Keras 3 keeps training when the loss becomes NaN or Inf and lets
+        the weights become non-finite. gpunet keeps training too, but never keeps non-finite
+        weights: a step whose loss or gradients are not finite makes no update (weights,
+        optimizer slots and normalization statistics unchanged), and a step whose new
+        weights are not finite is undone (weights and statistics put back; the slots keep
+        that step's finite-gradient update); ``iterations`` counts every attempted step.
+        The batch and epoch ``loss`` logs show the non-finite value, as Keras's would; a
+        ``RuntimeWarning`` at the end of the epoch counts the skipped steps (none with
+        ``verbose=0``); ``TerminateOnNaN`` stops (or raises) at that batch. So checkpoints
+        never hold non-finite weights. On a GPU the checks are device flags, with no host
+        read per step; a custom ``train_step`` is checked as a whole after it runs.
+
+        Args:
+            x: input array(s), or a generator / ``Sequence`` yielding ``(x, y)`` or
+                ``(x, y, sample_weight)`` batches.
+            y: targets (None when ``x`` yields them, or for a custom ``train_step`` that
+                needs none).
+            batch_size: a positive integer (default 32).
+            epochs: the epoch to stop at (a non-negative integer).
+            verbose: ``"auto"``, 0, 1 (progress bar) or 2 (one line per epoch).
+            callbacks: a ``Callback`` or a list of them.
+            validation_split: the last fraction of the arrays held out for validation.
+            validation_data: ``(x_val, y_val)``, ``(x_val, y_val, w_val)`` or a generator.
+            shuffle: ``True``, ``False`` or ``"batch"``.
+            class_weight: ``{class: weight}``.
+            sample_weight: per-sample weights.
+            initial_epoch: the epoch to start at.
+            steps_per_epoch: batches per epoch (a positive integer or None).
+            validation_steps: validation batches (a positive integer or None).
+            validation_batch_size: a positive integer, default ``batch_size``.
+            validation_freq: validate every n-th epoch, or at the epochs listed.
+
+        Returns:
+            A ``History`` whose ``history`` maps each log name to its per-epoch values.
+
+        Example:
+
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        >>> history = model.fit(x, y, batch_size=64, epochs=5, validation_split=0.1)
+        """
         from gpunet.models.training import fit
 
         return fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
