@@ -19,6 +19,7 @@ class _MaskedNumpy:
     """NumPy arrays driven through the guard's GPU path (flags never read, masked copies)."""
 
     name = "masked"
+    is_host = False
     xp = np
 
     @staticmethod
