@@ -16,6 +16,7 @@ import numpy as np
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
+from gpunet.backend.kernels.numba_cpu import max_pool2x2_bwd, max_pool2x2_fwd
 from gpunet.ops._utils import as_tensor, xp_of
 from gpunet.ops.conv import _pads, _tuple, pad_nhwc, slab
 
@@ -51,6 +52,12 @@ class Pool(Function):
         offsets = [(i, j) for i in range(ph) for j in range(pw)]
         track = bool(self.needs_input_grad)
         sl = [xpad[slab((oh, ow), off, self.strides)] for off in offsets]
+        self.nidx = None
+        if is_max and self.pool == (2, 2) and self.strides == (2, 2):
+            res = max_pool2x2_fwd(xpad, oh, ow, track)  # one Numba pass (None without it)
+            if res is not None:
+                y, self.nidx = res
+                return self._out(y)
         if is_max:
             self.idx = None
             if len(sl) == 1:
@@ -91,7 +98,11 @@ class Pool(Function):
         disjoint = sh >= ph and sw >= pw
         cover = disjoint and (out_hw[0] * sh, out_hw[1] * sw) == pshape[1:3] and (sh, sw) == (
             ph, pw)
-        gx = (xp.empty if cover else xp.zeros)(pshape, gy.dtype)
+        if self.nidx is not None:  # the Numba pass wrote every cell
+            gx = max_pool2x2_bwd(gy, self.nidx, pshape)
+            offsets = []
+        else:
+            gx = (xp.empty if cover else xp.zeros)(pshape, gy.dtype)
         if self.mode == "avg":
             gy = gy / self.div
         for k, off in enumerate(offsets):

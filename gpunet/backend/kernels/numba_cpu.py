@@ -1,0 +1,115 @@
+"""Optional Numba kernels for CPU loops that NumPy runs as many short strided passes.
+
+Installed with ``pip install gpunet[numba]``; without Numba, or with ``GPUNET_NUMBA=0`` in
+the environment, every caller keeps its pure-NumPy path (which the tests use as the reference
+for these kernels). Kernels compile on first use (cached on disk by Numba) and split the
+batch over the cores with ``prange``, as the BLAS does with its products.
+
+- ``max_pool2x2_fwd`` / ``max_pool2x2_bwd``: 2x2, stride-2 max pooling of NHWC arrays. NumPy
+  reads each window corner as a strided slab whose contiguous runs are only ``C`` long; one
+  pass here reads the four corners, writes the maximum and the winning corner (the first
+  one in row-major order on ties, as the NumPy path), and backward writes every input cell
+  once.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_STATE: dict[str, Any] = {}
+
+
+def numba_enabled() -> bool:
+    """Whether Numba is importable and not turned off by ``GPUNET_NUMBA=0``."""
+    if os.environ.get("GPUNET_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    if "numba" not in _STATE:
+        try:
+            import numba
+        except ImportError:
+            numba = None
+        _STATE["numba"] = numba
+    return _STATE["numba"] is not None
+
+
+def _build_pool() -> tuple:
+    import numba
+    from numba import prange
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def fwd(x, y, idx, track):  # pragma: no cover - compiled
+        n, oh, ow, c = y.shape
+        for b in prange(n):
+            for i in range(oh):
+                for j in range(ow):
+                    for k in range(c):
+                        best = x[b, 2 * i, 2 * j, k]
+                        w = 0
+                        v = x[b, 2 * i, 2 * j + 1, k]
+                        if v > best or v != v:
+                            best, w = v, 1
+                        v = x[b, 2 * i + 1, 2 * j, k]
+                        if v > best or v != v:
+                            best, w = v, 2
+                        v = x[b, 2 * i + 1, 2 * j + 1, k]
+                        if v > best or v != v:
+                            best, w = v, 3
+                        y[b, i, j, k] = best
+                        if track:
+                            idx[b, i, j, k] = w
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def bwd(gy, idx, gx):  # pragma: no cover - compiled
+        n, oh, ow, c = gy.shape
+        zero = gy.dtype.type(0)
+        for b in prange(n):
+            for i in range(oh):
+                for j in range(ow):
+                    for k in range(c):
+                        g = gy[b, i, j, k]
+                        w = idx[b, i, j, k]
+                        gx[b, 2 * i, 2 * j, k] = g if w == 0 else zero
+                        gx[b, 2 * i, 2 * j + 1, k] = g if w == 1 else zero
+                        gx[b, 2 * i + 1, 2 * j, k] = g if w == 2 else zero
+                        gx[b, 2 * i + 1, 2 * j + 1, k] = g if w == 3 else zero
+
+    return fwd, bwd
+
+
+def _pool_kernels() -> tuple | None:
+    if not numba_enabled():
+        return None
+    if "pool" not in _STATE:
+        _STATE["pool"] = _build_pool()
+    return _STATE["pool"]
+
+
+def max_pool2x2_fwd(x: Any, oh: int, ow: int, track: bool) -> tuple | None:
+    """``(y, idx)`` of 2x2 stride-2 max pooling of NHWC ``x`` (``idx``: the winning corner,
+    0..3 row-major, as uint8; None unless ``track``), or None without Numba."""
+    import numpy as np
+
+    k = _pool_kernels()
+    if k is None or not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        return None
+    n, _, _, c = x.shape
+    y = np.empty((n, oh, ow, c), x.dtype)
+    idx = np.empty((n, oh, ow, c) if track else (1, 1, 1, 1), np.uint8)
+    k[0](x, y, idx, track)
+    return y, (idx if track else None)
+
+
+def max_pool2x2_bwd(gy: Any, idx: Any, pshape: tuple) -> Any:
+    """The input gradient ``(N, H, W, C)`` of ``max_pool2x2_fwd`` (cells outside every
+    window, the last row / column of an odd size, get zero)."""
+    import numpy as np
+
+    n, oh, ow, c = gy.shape
+    gx = np.empty(pshape, gy.dtype)
+    if pshape[1] > 2 * oh:
+        gx[:, 2 * oh:] = 0
+    if pshape[2] > 2 * ow:
+        gx[:, :, 2 * ow:] = 0
+    _pool_kernels()[1](np.ascontiguousarray(gy), idx, gx)
+    return gx

@@ -1,0 +1,59 @@
+"""The CPU fast paths (Numba kernels, ``gpunet[numba]``) equal the pure-NumPy reference paths
+(``GPUNET_NUMBA=0``) exactly, ties included, and pass float64 gradient checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gpunet import ops
+from gpunet.autograd import Tensor
+from gpunet.autograd.gradcheck import check_grad
+from gpunet.backend.kernels.numba_cpu import numba_enabled
+
+pytest.importorskip("numba")
+
+
+def _pool_run(x, padding, monkeypatch, numba_on):
+    monkeypatch.setenv("GPUNET_NUMBA", "1" if numba_on else "0")
+    assert numba_enabled() is numba_on
+    t = Tensor(x, requires_grad=True)
+    y = ops.max_pool2d(t, 2, 2, padding)
+    g = np.random.default_rng(1).standard_normal(y.shape).astype(x.dtype)
+    y.backward(g)
+    return y.data, t.grad
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 6, 5), (2, 7, 9, 3), (1, 5, 5, 1), (4, 26, 26, 32)])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_2x2_numba_equals_numpy(shape, padding, dtype, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, shape).astype(dtype)  # few values: many ties inside windows
+    ref = _pool_run(x, padding, monkeypatch, False)
+    fast = _pool_run(x, padding, monkeypatch, True)
+    for a, b in zip(ref, fast):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_max_pool_2x2_ties_go_to_the_first_cell(monkeypatch):
+    monkeypatch.setenv("GPUNET_NUMBA", "1")
+    x = np.array([[1., 3.], [3., 3.]])[None, :, :, None]  # the max 3 is at (0,1), (1,0), (1,1)
+    t = Tensor(x, requires_grad=True)
+    ops.max_pool2d(t, 2).backward(np.ones((1, 1, 1, 1)))
+    np.testing.assert_array_equal(t.grad[0, :, :, 0], [[0., 1.], [0., 0.]])
+
+
+def test_max_pool_2x2_numba_gradient(monkeypatch):
+    monkeypatch.setenv("GPUNET_NUMBA", "1")
+    x = np.random.default_rng(2).standard_normal((2, 5, 6, 3))  # odd height: a dropped row
+    check_grad(lambda t: ops.max_pool2d(t, 2, 2, "valid"), [x])
+    check_grad(lambda t: ops.max_pool2d(t, 2, 2, "same"), [x])
+
+
+def test_max_pool_2x2_inference_keeps_no_index(monkeypatch):
+    monkeypatch.setenv("GPUNET_NUMBA", "1")
+    x = np.random.default_rng(3).standard_normal((2, 4, 4, 3)).astype("float32")
+    y = ops.max_pool2d(Tensor(x), 2)
+    np.testing.assert_array_equal(y.data, x.reshape(2, 2, 2, 2, 2, 3).max(axis=(2, 4)))
