@@ -99,7 +99,46 @@ class Metric:
         raise NotImplementedError
 
     def reset_state(self) -> None:
-        raise NotImplementedError
+        """Sets every state variable made with ``add_variable`` back to zeros (as Keras 3);
+        metrics keeping their state otherwise override it."""
+        for v in self.variables:
+            v.assign(backend_of(v.data).xp.zeros(v.shape, dtype=v.dtype))
+
+    def add_variable(self, shape: Any, initializer: Any, dtype: Any = None,
+                     aggregation: str = "sum", name: str | None = None) -> Any:
+        """Creates a non-trainable state variable of the metric (Keras 3's
+        ``Metric.add_variable``), listed in ``metric.variables`` and zeroed by the default
+        ``reset_state``.
+
+        Args:
+            shape: the variable's shape, e.g. ``()``.
+            initializer: an initializer or its name, e.g. ``"zeros"``.
+            dtype: the dtype (default: the metric's ``dtype``, else ``floatx()``).
+            aggregation: accepted for Keras compatibility (``"sum"``, ``"mean"``, ...).
+            name: the variable's name.
+
+        Returns:
+            The ``Variable``; update it with ``assign``/``assign_add``/``assign_sub``.
+        """
+        from gpunet.autograd.variable import Variable
+        from gpunet.initializers import get as get_initializer
+
+        del aggregation
+        dtype = dtype or self.__dict__.get("dtype") or floatx()
+        variable = Variable(get_initializer(initializer), shape=tuple(shape), dtype=dtype,
+                            trainable=False, name=name or "variable")
+        self.__dict__.setdefault("_state_variables", []).append(variable)
+        return variable
+
+    def add_weight(self, shape: Any = (), initializer: Any = None, dtype: Any = None,
+                   name: str | None = None) -> Any:
+        """Keras's alias of ``add_variable`` (``initializer`` None means zeros)."""
+        return self.add_variable(shape, initializer or "zeros", dtype=dtype, name=name)
+
+    @property
+    def variables(self) -> list:
+        """The state variables made with ``add_variable``, in creation order."""
+        return list(self.__dict__.get("_state_variables", []))
 
     def reset_states(self) -> None:
         """Keras 2 spelling of ``reset_state``."""
