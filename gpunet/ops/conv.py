@@ -19,6 +19,7 @@ from typing import Any
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
+from gpunet.backend.kernels.numba_cpu import relu_grad as relu_grad_cpu
 from gpunet.ops._utils import as_tensor, xp_of
 
 
@@ -143,7 +144,8 @@ class Conv(Function):
         g, m = self.groups, n * oh * ow
         gy = gy.reshape(m, f)
         if self.activation == "relu":
-            gy = backend_of(gy).relu_grad(gy, self.y)
+            fused = relu_grad_cpu(gy, self.y)  # one Numba pass on NumPy arrays (or None)
+            gy = backend_of(gy).relu_grad(gy, self.y) if fused is None else fused
         need = self.needs_input_grad
         gx = gw = gb = None
         need_b = len(need) > 2 and need[2]

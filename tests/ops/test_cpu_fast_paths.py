@@ -57,3 +57,31 @@ def test_max_pool_2x2_inference_keeps_no_index(monkeypatch):
     x = np.random.default_rng(3).standard_normal((2, 4, 4, 3)).astype("float32")
     y = ops.max_pool2d(Tensor(x), 2)
     np.testing.assert_array_equal(y.data, x.reshape(2, 2, 2, 2, 2, 3).max(axis=(2, 4)))
+
+
+@pytest.mark.parametrize("shape,kw", [((3, 9, 8, 1), {}), ((2, 7, 7, 4), {"padding": "same"}),
+                                      ((2, 8, 9, 3), {"strides": 2})])
+def test_conv_fused_relu_gradient_numba_equals_numpy(shape, kw, monkeypatch):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape).astype("float32")
+    w = rng.standard_normal((3, 3, shape[-1], 5)).astype("float32")
+    b = rng.standard_normal(5).astype("float32")
+    out, g = [], None
+    for flag in ("0", "1"):
+        monkeypatch.setenv("GPUNET_NUMBA", flag)
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = ops.conv2d(*ts, activation="relu", **kw)
+        if g is None:  # the same upstream gradient for both paths
+            g = rng.standard_normal(y.shape).astype("float32")
+        y.backward(g)
+        out.append([y.data] + [t.grad for t in ts])
+    for a, c in zip(*out):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_conv_fused_relu_numba_gradient(monkeypatch):
+    monkeypatch.setenv("GPUNET_NUMBA", "1")
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 6, 5, 2)), rng.standard_normal((3, 3, 2, 3))
+    b = rng.standard_normal(3)
+    check_grad(lambda *t: ops.conv2d(*t, activation="relu"), [x, w, b])
