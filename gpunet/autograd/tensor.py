@@ -78,7 +78,7 @@ class Tensor:
         copy is always explicit there (``t.numpy()`` or ``gpunet.ops.convert_to_numpy(t)``).
         """
         b = backend_of(self.data)
-        if b.name != "numpy":
+        if not b.is_host:
             raise TypeError(
                 "Implicit conversion of a GPU tensor to a NumPy array is not allowed (it would "
                 "be a hidden device-to-host copy). Use `tensor.numpy()` or "

@@ -34,7 +34,7 @@ __all__ = [
     "Array", "Backend", "backend", "backend_for", "backend_of", "clear_session", "device",
     "epsilon", "floatx",
     "get_backend", "has_gpu", "image_data_format", "set_backend", "set_epsilon",
-    "set_floatx", "set_image_data_format", "available_backends", "numpy_backend",
+    "set_floatx", "set_image_data_format", "available_backends", "numpy_backend", "to_numpy",
 ]
 
 _NUMPY = NumpyBackend()
@@ -98,6 +98,20 @@ def backend_of(x: Any) -> Backend:
     if type(x).__module__.startswith("cupy"):
         return _cupy_backend(x.device.id)
     return _NUMPY
+
+
+def to_numpy(x: Any) -> Any:
+    """A host NumPy copy of ``x`` (an array of any backend, a Tensor or Variable, a scalar or
+    a sequence), made by the backend that owns it: the one way data leaves a device.
+
+    Example:
+
+    >>> gpunet.backend.to_numpy(gpunet.ops.ones((2,))).tolist()
+    [1.0, 1.0]
+    """
+    if getattr(x, "_gpunet_tensor", False):
+        x = x.data
+    return backend_of(x).to_numpy(x)
 
 
 def _initial_default() -> Backend:

@@ -70,5 +70,72 @@ class Backend:
         """Gradient of ReLU given the output ``y``: ``gy * (y > 0)``."""
         return gy * (y > 0)
 
+    # -- device routines whose best form differs per device (see ``numpy_routines`` and
+    #    ``cupy_routines``; every op above the backend calls these, never ``xp``'s name) -------
+    is_host = True  # arrays live in host memory: reading a value back costs no device sync
+
+    def scatter_add(self, out: Array, indices: Any, values: Array) -> None:
+        """``out[indices] += values`` in place, with repeated indices accumulated.
+
+        Args:
+            out: the array to add into.
+            indices: any NumPy-style index (integer arrays, tuples of them, slices).
+            values: broadcastable to ``out[indices]``.
+        """
+        raise NotImplementedError
+
+    def scatter_add_rows(self, out: Array, ids: Array, values: Array) -> None:
+        """``out[ids[k]] += values[k]`` for every row ``k`` (repeated ids accumulated).
+
+        Args:
+            out: ``(rows, d)`` array added into in place.
+            ids: integer ids of any shape.
+            values: ``ids.shape + (d,)``.
+        """
+        raise NotImplementedError
+
+    def bincount(self, idx: Array, size: int, weights: Array | None = None) -> Array:
+        """Counts (or sums ``weights``) of the integers ``idx`` in ``[0, size)``, computed on
+        the device without reading ``max(idx)`` back. The result's dtype is the device's
+        accumulator (integers or float64 on the CPU, int32/float32 on a GPU): cast it."""
+        raise NotImplementedError
+
+    def argsort(self, x: Array, axis: int = -1) -> Array:
+        """A stable ``argsort`` along ``axis`` (equal values keep their order)."""
+        raise NotImplementedError
+
+    def erf(self, x: Array) -> Array:
+        """The error function, elementwise, in ``x``'s dtype."""
+        raise NotImplementedError
+
+    def ignore_overflow(self) -> Any:
+        """A context manager inside which an ``exp`` overflowing to inf is not warned about."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def single_thread_blas(self) -> Any:
+        """A context manager running the matrix products inside it on one BLAS thread (the
+        small per-step products of a recurrent time loop); nothing where that does not help."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def matmul_tn(self, a: Array, b: Array, out: Array | None = None) -> Array:
+        """``a.T @ b`` (a weight gradient: a long reduction over the batch), into ``out``."""
+        if out is None:
+            return a.T @ b
+        return self.xp.matmul(a.T, b, out=out)
+
+    def lstm_step_kernels(self) -> tuple | None:
+        """The fused per-step forward and backward kernels of the default LSTM (tanh and
+        sigmoid), or ``None`` where the time loop runs on array operations."""
+        return None
+
+    def gru_step_kernels(self) -> tuple | None:
+        """The fused per-step kernels of the default GRU (``reset_after``, tanh and sigmoid),
+        or ``None`` where the time loop runs on array operations."""
+        return None
+
     def __repr__(self) -> str:
         return f"<gpunet backend {self.name} on {self.device}>"

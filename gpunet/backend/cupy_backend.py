@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
+from gpunet.backend.cupy_routines import CupyRoutines
 
 
-class CupyBackend(Backend):
-    """Backend running on a CUDA device through CuPy.
+class CupyBackend(CupyRoutines, Backend):
+    """Backend running on a CUDA device through CuPy (its device routines: ``CupyRoutines``).
 
     Args:
         device_id: the CUDA device ordinal.

@@ -8,10 +8,11 @@ import numpy as np
 
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.host_memory import tune_host_malloc
+from gpunet.backend.numpy_routines import NumpyRoutines
 
 
-class NumpyBackend(Backend):
-    """Backend running on the CPU through NumPy."""
+class NumpyBackend(NumpyRoutines, Backend):
+    """Backend running on the CPU through NumPy (its device routines: ``NumpyRoutines``)."""
 
     name = "numpy"
     device = "cpu"

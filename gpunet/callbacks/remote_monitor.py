@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from gpunet.backend import to_numpy
 from gpunet.callbacks.base import Callback
 
 
@@ -18,8 +19,8 @@ def _jsonable(value):
         return value.tolist()
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
-    if hasattr(value, "get") and hasattr(value, "__cuda_array_interface__"):
-        return value.get().tolist()
+    if hasattr(value, "__cuda_array_interface__"):
+        return to_numpy(value).tolist()
     return value
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import to_numpy
 from gpunet.layers.lambda_functions import (
     check_shape,
     fn_from_config,
@@ -265,7 +266,7 @@ def _encode(value: Any, slots: list) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        arr = value.get() if hasattr(value, "get") else np.asarray(value)
+        arr = to_numpy(value)
         return {"class_name": "__ndarray__", "config": {"value": arr.tolist(),
                                                         "dtype": str(arr.dtype)}}
     if isinstance(value, dict):

@@ -320,7 +320,7 @@ def ctc(y_true: Any, y_pred: Any) -> Tensor:
                          f"{tuple(lab.shape)}")
     lab = lab.astype(xp.int64)
     k = p.shape[-1]
-    if lab.size and bk.name == "numpy" and (int(lab.min()) < 0 or int(lab.max()) >= k):
+    if lab.size and bk.is_host and (int(lab.min()) < 0 or int(lab.max()) >= k):
         raise ValueError(f"Loss 'ctc': labels must be in [0, {k - 1}] (0 is the blank) for "
                          f"y_pred with {k} classes. Received labels in "
                          f"[{int(lab.min())}, {int(lab.max())}].")

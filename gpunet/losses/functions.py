@@ -113,7 +113,7 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
         lab = xp.where(valid, lab, 0)
     if lab.dtype.kind not in "iu":
         lab = lab.astype(xp.int64)
-    if lab.size and b.name == "numpy":
+    if lab.size and b.is_host:
         lo, hi = int(lab.min()), int(lab.max())
         if lo < 0 or hi >= k:
             raise ValueError(

@@ -52,24 +52,13 @@ def _parse_thresholds(owner: str, thresholds: Any, default: float) -> list[float
 
 def _hist(xp: Any, idx: Any, weights: Any, size: int) -> Any:
     """Weighted histogram of integer ``idx`` in ``[0, size)``, on the device, no host sync."""
-    if xp is np:
-        return np.bincount(idx, weights=weights, minlength=size)
-    out = xp.zeros(size, dtype=xp.float32)
-    w = weights.astype(xp.float32)
-    try:
-        xp.add.at(out, idx, w)
-    except (AttributeError, NotImplementedError, TypeError):  # older CuPy
-        import cupyx
-
-        cupyx.scatter_add(out, idx, w)
-    return out.astype(ACC)
+    return backend_of(idx).bincount(idx, size, weights).astype(ACC, copy=False)
 
 
 def _filter_top_k(xp: Any, p: Any, k: int) -> Any:
     """Keeps the ``k`` largest values of the last axis, the rest become ``NEG_INF``."""
-    kind = "stable" if xp is np else None      # CuPy's sort is always stable
-    order = xp.argsort(-p, axis=-1, kind=kind)
-    ranks = xp.argsort(order, axis=-1, kind=kind)
+    b = backend_of(p)
+    ranks = b.argsort(b.argsort(-p, axis=-1), axis=-1)
     return xp.where(ranks < k, p, NEG_INF)
 
 

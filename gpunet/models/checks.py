@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.backend import to_numpy
+
 
 def positive_int(name: str, value: Any, where: str, allow_none: bool = True) -> Any:
     """``value`` if it is an integer >= 1 (or None when allowed), else a ValueError.
@@ -74,7 +76,7 @@ def check_sparse_labels(model, y: Any) -> None:
     array (a per-batch check would sync every step on a GPU)."""
     if y is None or not _sparse_loss(model):
         return
-    labels = y.get() if hasattr(y, "get") and not isinstance(y, np.ndarray) else np.asarray(y)
+    labels = to_numpy(y)
     if labels.size == 0 or labels.dtype.kind not in "iuf":
         return
     if labels.dtype.kind == "f":

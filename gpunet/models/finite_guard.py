@@ -104,7 +104,7 @@ class FiniteGuard:
         key = () if self.custom else (model._groups, model._state_groups,
                                       getattr(opt, "_slots", None))
         weights, slots, grads = self._layout()
-        numpy = bool(weights) and backend_of(weights[0]).name == "numpy"
+        numpy = bool(weights) and backend_of(weights[0]).is_host
         self._b = backend_of(weights[0]) if weights else None
         self._host = numpy
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gpunet.backend import to_numpy
 from gpunet.models.checks import check_sparse_labels, positive_int, target_checker
 from gpunet.models.data import class_weights_to_sample_weights, split_validation
 from gpunet.models.data_adapters import fit_stream, is_stream, validation_stream
@@ -46,10 +47,7 @@ def _class_weighted(model, multi, x, y, sample_weight, class_weight):
     elif class_weight is not None:
         cw = class_weights_to_sample_weights(y, class_weight)
         if sample_weight is not None:
-            import numpy as np
-
-            sw = sample_weight.get() if hasattr(sample_weight, "get") else np.asarray(
-                sample_weight)
+            sw = to_numpy(sample_weight)
             cw = cw * sw.reshape(len(sw), -1)[:, 0].astype(cw.dtype)
         sample_weight = cw
     return x, y, sample_weight

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from gpunet.autograd.tensor import Tensor
-from gpunet.backend import Backend
+from gpunet.backend import Backend, to_numpy
 from gpunet.models.compile_utils import LossContainer, MetricsContainer
 from gpunet.models.data import ArrayData, _check_numeric, _host, to_device
 
@@ -215,7 +215,7 @@ def class_weights_multi(model: Any, ys: list | None, ws: list | None,
         sw = class_weights_to_sample_weights(ys[i], cw)
         if out[i] is not None:
             prev = _host(out[i])
-            prev = prev.get() if hasattr(prev, "get") else np.asarray(prev)
+            prev = to_numpy(prev)
             sw = sw * prev.reshape(len(prev), -1)[:, 0].astype(sw.dtype)
         out[i] = sw
     return out

@@ -10,6 +10,7 @@ from typing import Any
 
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import to_numpy
 from gpunet.metrics import Mean
 
 
@@ -97,7 +98,7 @@ def log_value(value: Any) -> Any:
     vector result (``F1Score(average=None)``, ``Precision(thresholds=[...])``), as in Keras."""
     import numpy as np
 
-    arr = value.get() if hasattr(value, "get") else np.asarray(value)
+    arr = to_numpy(value)
     return float(arr) if arr.ndim == 0 else np.array(arr)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import backend_of
 from gpunet.ops import _symbolic as _sym
 from gpunet.ops._utils import as_tensor, unbroadcast, xp_of
 from gpunet.ops._wrap import nondiff, raw, wrap, xp_for
@@ -141,9 +142,7 @@ def _zero_grad(name: str):
 
 
 def _erf_entry():
-    from gpunet.ops.nn import _erf
-
-    return (lambda xp, x: _erf(xp, x),
+    return (lambda xp, x: backend_of(x).erf(x),
             lambda xp, x, y, g: g * (2 / _math.sqrt(_math.pi)) * xp.exp(-x * x))
 
 

@@ -6,23 +6,8 @@ from typing import Any
 
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import backend_of
 from gpunet.ops._utils import xp_of
-
-
-def scatter_add_rows(xp: Any, out: Any, ids: Any, values: Any) -> None:
-    """``out[ids[k]] += values[k]`` for every k, duplicates accumulated.
-
-    NumPy: ``np.add.at`` on the flattened buffer with element indices (its 1-D fast path is
-    about ten times faster than row-wise ``add.at``). CuPy: ``cupy.add.at``, the operation
-    behind ``cupyx.scatter_add`` (which CuPy 14 deprecates); it uses atomics, so the
-    summation order, and the last bits, vary between runs.
-    """
-    d = out.shape[-1]
-    if xp.__name__ == "numpy":
-        idx = ids.reshape(-1, 1).astype(xp.intp) * d + xp.arange(d)
-        xp.add.at(out.reshape(-1), idx.reshape(-1), values.reshape(-1))
-    else:
-        xp.add.at(out, ids.reshape(-1), values.reshape(-1, d))
 
 
 class EmbeddingLookup(Function):
@@ -42,7 +27,7 @@ class EmbeddingLookup(Function):
             out = xp.zeros(self.wshape, gy.dtype)
         else:
             out.fill(0)
-        scatter_add_rows(xp, out, self.ids, gy)
+        backend_of(gy).scatter_add_rows(out, self.ids, gy)
         return out
 
 

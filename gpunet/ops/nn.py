@@ -236,41 +236,6 @@ def leaky_relu(x: Any, negative_slope: float = 0.2) -> Tensor:
                  lambda xp, v, y, g: g * xp.where(v >= 0, 1, negative_slope).astype(v.dtype))(x)
 
 
-def _erf_numpy(x):
-    """``erf`` to ~1e-15 relative without SciPy: a positive series below 2.5, erfc's
-    continued fraction above (both evaluated in float64, then cast back)."""
-    import numpy as np
-
-    a = np.abs(x.astype(np.float64))
-    out = np.empty_like(a)
-    small = a <= 2.5
-    s = a[small]
-    # erf(s) = 2/sqrt(pi) * exp(-s^2) * sum_n (2 s^2)^n s / (2n+1)!!  (no cancellation)
-    term, total, s2 = s.copy(), s.copy(), 2 * s * s
-    for n in range(1, 56):
-        term *= s2 / (2 * n + 1)
-        total += term
-    out[small] = (2 / _math.sqrt(_math.pi)) * np.exp(-s * s) * total
-    b = a[~small]
-    frac = b.copy()  # erfc(b) = exp(-b^2) / sqrt(pi) / (b + (1/2)/(b + 1/(b + (3/2)/(b + ...))))
-    for k in range(70, 0, -1):
-        frac = b + (k / 2) / frac
-    out[~small] = 1 - np.exp(-b * b) / (_math.sqrt(_math.pi) * frac)
-    return (np.sign(x) * out).astype(x.dtype)
-
-
-def _erf(xp, x):
-    if xp.__name__ == "numpy":
-        try:
-            from scipy.special import erf
-        except ImportError:
-            return _erf_numpy(x)
-        return erf(x).astype(x.dtype)
-    from cupyx.scipy.special import erf
-
-    return erf(x)
-
-
 def gelu(x: Any, approximate: bool = True) -> Tensor:
     """Gaussian error linear unit; ``approximate=True`` (the default of ``keras.ops.gelu``;
     the activation ``gelu`` passes ``False``) uses the tanh formula."""
@@ -287,8 +252,8 @@ def gelu(x: Any, approximate: bool = True) -> Tensor:
         return unary(f, df)(x)
     inv = 1 / _math.sqrt(2)
     k = 1 / _math.sqrt(2 * _math.pi)
-    return unary(lambda xp, v: 0.5 * v * (1 + _erf(xp, v * inv)),
-                 lambda xp, v, y, g: g * (0.5 * (1 + _erf(xp, v * inv))
+    return unary(lambda xp, v: 0.5 * v * (1 + backend_of(v).erf(v * inv)),
+                 lambda xp, v, y, g: g * (0.5 * (1 + backend_of(v).erf(v * inv))
                                           + v * k * xp.exp(-0.5 * v * v)))(x)
 
 

@@ -23,10 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gpunet.backend import backend_of
 from gpunet.ops._rnn_base import _Recurrent
-from gpunet.ops._rnn_support import (
-    _single_thread_gemm,
-)
 from gpunet.ops._utils import as_tensor, xp_of
 from gpunet.ops.rnn_gru import GRUFunction
 from gpunet.ops.rnn_lstm import LSTMFunction
@@ -49,7 +47,7 @@ class SimpleRNNFunction(_Recurrent):
             H[0] = h0
         tmp = xp.empty((N, u), x.dtype)
         act, m, nm = self.act, self.m, self.nm
-        with _single_thread_gemm(xp):
+        with backend_of(x).single_thread_blas():
             for t in range(T):
                 z = Z[t]
                 self._rec_fwd(xp, H[t], U, tmp)
@@ -77,7 +75,7 @@ class SimpleRNNFunction(_Recurrent):
         dZ = xp.empty((T, N, u), dh.dtype)
         act = self.act
         carry = xp.empty_like(dh) if m is not None else None
-        with _single_thread_gemm(xp):
+        with backend_of(gys[0]).single_thread_blas():
             for t in range(T - 1, -1, -1):
                 if gseq is not None:
                     dh += gseq[t]

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpunet.backend import backend_of
 from gpunet.ops._rnn_base import _Recurrent, _tmatmul
-from gpunet.ops._rnn_support import (
-    _gru_kernels,
-    _single_thread_gemm,
-)
 from gpunet.ops._utils import xp_of
 
 
@@ -45,17 +42,18 @@ class GRUFunction(_Recurrent):
         act, ract, m, nm = self.act, self.ract, self.m, self.nm
         generic = act.needs_z or ract.needs_z
         Zpre = xp.empty_like(Z) if generic else None
-        self.cuda = (ra and xp.__name__ != "numpy" and act.name == "tanh"
-                     and ract.name == "sigmoid")
+        fused = ra and act.name == "tanh" and ract.name == "sigmoid"
+        self.kernels = backend_of(x).gru_step_kernels() if fused else None
+        self.cuda = self.kernels is not None
         if self.cuda:  # one fused kernel per step
-            kfwd, _ = _gru_kernels(x)
+            kfwd, _ = self.kernels
             has_m, has_b = int(m is not None), int(bh is not None)
             mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
             for t in range(T):
                 self._rec_fwd(xp, H[t], U, rec)
                 kfwd(rec, bh if has_b else rec, H[t], mk[t], u, has_b, has_m, Z[t], RH[t],
                      H[t + 1], size=N * u)
-        with _single_thread_gemm(xp):
+        with backend_of(x).single_thread_blas():
             for t in range(T if self.cuda else 0, T):
                 z, h = Z[t], H[t]
                 if ra:
@@ -114,7 +112,7 @@ class GRUFunction(_Recurrent):
         carry = xp.empty((N, u), dt) if m is not None else None
         Uh_T = None if ra else xp.ascontiguousarray(U[:, u2:].T)
         if self.cuda:
-            _, kbwd = _gru_kernels(dh)
+            _, kbwd = self.kernels
             has_m, has_gs = int(m is not None), int(gseq is not None)
             mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
             for t in range(T - 1, -1, -1):
@@ -122,7 +120,7 @@ class GRUFunction(_Recurrent):
                      dZ[t], dR[t], dhprev, size=N * u)
                 self._rec_back(xp, dR[t], U, dh)
                 dh += dhprev
-        with _single_thread_gemm(xp):
+        with backend_of(gys[0]).single_thread_blas():
             for t in range(-1 if self.cuda else T - 1, -1, -1):
                 if gseq is not None:
                     dh += gseq[t]

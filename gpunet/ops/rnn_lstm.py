@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpunet.backend import backend_of
 from gpunet.ops._rnn_base import _Recurrent
-from gpunet.ops._rnn_support import (
-    _lstm_kernels,
-    _quiet,
-    _single_thread_gemm,
-)
 from gpunet.ops._utils import xp_of
 
 
@@ -37,7 +33,9 @@ class LSTMFunction(_Recurrent):
         u = self.units
         act, ract = self.act, self.ract
         default = act.name == "tanh" and ract.name == "sigmoid"
-        self.cuda = default and xp.__name__ != "numpy"  # one fused kernel per step
+        bk = backend_of(x)
+        self.kernels = bk.lstm_step_kernels() if default else None
+        self.cuda = self.kernels is not None  # one fused kernel per step
         fast = self.fast = default and not self.cuda  # NumPy: the reordered exp form
         self.W, self.U = W, U
         if fast:  # columns i, f, o, c; gate-wise dropout masks follow the same order
@@ -74,14 +72,14 @@ class LSTMFunction(_Recurrent):
         Zpre = xp.empty_like(Z) if generic else None
         si, sf, sg, so = (slice(k * u, (k + 1) * u) for k in (gi, gf, gg, go))
         if self.cuda:
-            kfwd, _ = _lstm_kernels(x)
+            kfwd, _ = self.kernels
             has_m = int(m is not None)
             mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
             for t in range(T):
                 self._rec_fwd(xp, H[t], U, tmp)
                 kfwd(tmp, C[t], H[t], mk[t], u, has_m,
                      Z[t], C[t + 1], TC[t], H[t + 1], size=N * u)
-        with _quiet(xp), _single_thread_gemm(xp):
+        with bk.ignore_overflow(), bk.single_thread_blas():
             for t in range(T if self.cuda else 0, T):
                 z = Z[t]
                 self._rec_fwd(xp, H[t], U, tmp)
@@ -130,7 +128,7 @@ class LSTMFunction(_Recurrent):
         Zpre = self.Zpre
         generic_c = act.needs_z
         if self.cuda:
-            _, kbwd = _lstm_kernels(dh)
+            _, kbwd = self.kernels
             has_m, has_gs = int(m is not None), int(gseq is not None)
             carry = xp.empty((N, u), dt)
             mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
@@ -140,7 +138,7 @@ class LSTMFunction(_Recurrent):
                 self._rec_back(xp, dZ[t], U, dh)
                 if has_m:
                     dh += carry
-        with _single_thread_gemm(xp):
+        with backend_of(gys[0]).single_thread_blas():
             for t in range(-1 if self.cuda else T - 1, -1, -1):
                 if gseq is not None:
                     dh += gseq[t]

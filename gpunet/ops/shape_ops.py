@@ -6,6 +6,7 @@ from typing import Any
 
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import backend_of
 from gpunet.ops import _symbolic as _sym
 from gpunet.ops._utils import as_tensor, xp_of
 
@@ -54,14 +55,8 @@ class GetItem(Function):
         ):
             g[self.key] = gy
         else:
-            xp.add.at(g, self.key, gy) if xp.__name__ == "numpy" else _scatter_add(g, self.key, gy)
+            backend_of(gy).scatter_add(g, self.key, gy)
         return g
-
-
-def _scatter_add(g, key, gy):
-    import cupyx
-
-    cupyx.scatter_add(g, key, gy)
 
 
 class Concatenate(Function):

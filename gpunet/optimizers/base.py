@@ -221,7 +221,7 @@ class Optimizer:
             if self.gradient_accumulation_steps:
                 slots["gradient_accumulator"] = g.backend.xp.zeros_like(g.data)
             self._slots.append(slots)
-            numpy = g.backend.name == "numpy"
+            numpy = g.backend.is_host
             self._scratch.append(tuple(np.empty_like(g.data) for _ in range(self._n_scratch))
                                  if numpy else (None,) * self._n_scratch)
         self._scalars = self._init_scalars()

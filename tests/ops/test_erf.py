@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from gpunet.ops.nn import _erf_numpy
+from gpunet.backend.numpy_routines import erf_numpy as _erf_numpy
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -60,6 +60,7 @@ class FakeCupyBackend:
     """Looks like the CuPy backend to the kernels (``name == "cupy"``) but holds NumPy arrays."""
 
     name = "cupy"
+    is_host = False
     device = "gpu:fake"
     xp = np
 

@@ -134,11 +134,7 @@ def encode_categorical(xp: Any, idx: Any, output_mode: str, depth: int, dtype: A
     size = rows * depth
     pos = xp.arange(rows, dtype=np.int64)[:, None] * depth + flat
     pos = xp.where((flat >= 0) & (flat < depth), pos, size).reshape(-1)  # invalid: spare slot
-    if xp.__name__ == "numpy":
-        counts = np.bincount(pos, minlength=size + 1)
-    else:  # no host sync (cupy.bincount reads max(x) back)
-        counts = xp.zeros(size + 1, np.int32)
-        xp.add.at(counts, pos, 1)
+    counts = backend_of(pos).bincount(pos, size + 1)  # on the device, no host sync
     counts = counts[:size].reshape(tuple(lead) + (depth,))
     if output_mode == "multi_hot":
         counts = counts > 0
