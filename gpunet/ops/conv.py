@@ -19,6 +19,8 @@ from typing import Any
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
+from gpunet.backend.kernels.numba_cpu import col2im as col2im_cpu
+from gpunet.backend.kernels.numba_cpu import numba_enabled
 from gpunet.backend.kernels.numba_cpu import relu_grad as relu_grad_cpu
 from gpunet.ops._utils import as_tensor, xp_of
 
@@ -166,7 +168,11 @@ class Conv(Function):
             if self.one_d:
                 gw = gw[0]
         if need[0]:
-            if g == 1:  # one GEMM per kernel offset, each added onto its input slab
+            if g == 1 and xp.__name__ == "numpy" and numba_enabled():
+                # one GEMM for every offset's columns, summed back by one Numba pass
+                dcols = (gy @ self.w2.T).reshape(n, oh, ow, -1)
+                gx = col2im_cpu(dcols, pshape, (kh, kw), self.strides, self.dilation)
+            elif g == 1:  # one GEMM per kernel offset, each added onto its input slab
                 gx = col2im_gemm(xp, gy, self.w2.reshape(kh, kw, c, f), (n, oh, ow), pshape,
                                  self.strides, self.dilation)
             else:

@@ -148,3 +148,41 @@ def relu_grad(gy: Any, y: Any) -> Any:
     out = np.empty(gy.shape, gy.dtype)
     _STATE["relu_grad"](gy, y, out)
     return out
+
+
+def _build_col2im() -> Any:
+    import numba
+    from numba import prange
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def col2im(dcols, gx, kh, kw, sh, sw, dh, dw):  # pragma: no cover - compiled
+        n_, oh, ow, k = dcols.shape
+        c = gx.shape[3]
+        for n in prange(n_):
+            gx[n] = 0
+            for i in range(oh):
+                for j in range(ow):
+                    for a in range(kh):
+                        r = i * sh + a * dh
+                        for b in range(kw):
+                            q = j * sw + b * dw
+                            o = (a * kw + b) * c
+                            for ch in range(c):
+                                gx[n, r, q, ch] += dcols[n, i, j, o + ch]
+
+    return col2im
+
+
+def col2im(dcols: Any, pshape: tuple, ksize: tuple, strides: tuple, dilation: tuple) -> Any:
+    """Sums the column gradients ``dcols`` ``(N, OH, OW, kh*kw*C)`` back onto a (padded)
+    NHWC input of shape ``pshape``, one image per thread; None without Numba."""
+    import numpy as np
+
+    if not numba_enabled() or not isinstance(dcols, np.ndarray):
+        return None
+    if "col2im" not in _STATE:
+        _STATE["col2im"] = _build_col2im()
+    gx = np.empty(pshape, dcols.dtype)
+    _STATE["col2im"](dcols, gx, ksize[0], ksize[1], strides[0], strides[1], dilation[0],
+                     dilation[1])
+    return gx
