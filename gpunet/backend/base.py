@@ -137,5 +137,22 @@ class Backend:
         or ``None`` where the time loop runs on array operations."""
         return None
 
+    def max_pool2x2(self, x: Array, out_hw: tuple[int, int], track: bool) -> tuple | None:
+        """2x2 stride-2 max pooling of NHWC ``x`` in one fused pass: ``(y, winners)`` (the
+        winning cell of each window, first on ties; None unless ``track``), or ``None`` where
+        the op's array path is the fast one."""
+        return None
+
+    def max_pool2x2_grad(self, gy: Array, winners: Array, in_shape: tuple) -> Array:
+        """The input gradient of ``max_pool2x2`` (cells in no window get zero)."""
+        raise NotImplementedError
+
+    def conv_input_grad(self, gy: Array, w2: Array, out_nhw: tuple, in_shape: tuple,
+                        ksize: tuple, strides: tuple, dilation: tuple) -> Array | None:
+        """The (padded) input gradient of a groups=1 NHWC convolution, ``col2im(gy @ w2.T)``
+        with ``w2`` the ``(kh*kw*C, F)`` kernel, in a fused form; or ``None`` where the op's
+        own per-offset products are the fast path."""
+        return None
+
     def __repr__(self) -> str:
         return f"<gpunet backend {self.name} on {self.device}>"

@@ -8,6 +8,7 @@ import numpy as np
 
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.host_memory import tune_host_malloc
+from gpunet.backend.kernels import numba_cpu
 from gpunet.backend.numpy_routines import NumpyRoutines
 
 
@@ -42,6 +43,22 @@ class NumpyBackend(NumpyRoutines, Backend):
         return self._rng.permutation(n)
 
     def relu_grad(self, gy: Array, y: Array) -> Array:
-        out = np.empty_like(gy)
-        np.multiply(gy, y > 0, out=out)
+        out = numba_cpu.relu_grad(gy, y)  # one pass with Numba (gpunet[numba])
+        if out is None:
+            out = np.empty_like(gy)
+            np.multiply(gy, y > 0, out=out)
         return out
+
+    # -- fused CPU loops (Numba when installed; ``None`` sends the op to its array path) --
+    def max_pool2x2(self, x: Array, out_hw: tuple[int, int], track: bool) -> tuple | None:
+        return numba_cpu.max_pool2x2_fwd(x, out_hw[0], out_hw[1], track)
+
+    def max_pool2x2_grad(self, gy: Array, winners: Array, in_shape: tuple) -> Array:
+        return numba_cpu.max_pool2x2_bwd(gy, winners, in_shape)
+
+    def conv_input_grad(self, gy: Array, w2: Array, out_nhw: tuple, in_shape: tuple,
+                        ksize: tuple, strides: tuple, dilation: tuple) -> Array | None:
+        if not numba_cpu.numba_enabled():
+            return None
+        dcols = (gy @ w2.T).reshape(out_nhw + (-1,))  # one GEMM for every kernel offset
+        return numba_cpu.col2im(dcols, in_shape, ksize, strides, dilation)

@@ -19,9 +19,6 @@ from typing import Any
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
-from gpunet.backend.kernels.numba_cpu import col2im as col2im_cpu
-from gpunet.backend.kernels.numba_cpu import numba_enabled
-from gpunet.backend.kernels.numba_cpu import relu_grad as relu_grad_cpu
 from gpunet.ops._utils import as_tensor, xp_of
 
 
@@ -146,8 +143,7 @@ class Conv(Function):
         g, m = self.groups, n * oh * ow
         gy = gy.reshape(m, f)
         if self.activation == "relu":
-            fused = relu_grad_cpu(gy, self.y)  # one Numba pass on NumPy arrays (or None)
-            gy = backend_of(gy).relu_grad(gy, self.y) if fused is None else fused
+            gy = backend_of(gy).relu_grad(gy, self.y)
         need = self.needs_input_grad
         gx = gw = gb = None
         need_b = len(need) > 2 and need[2]
@@ -168,13 +164,13 @@ class Conv(Function):
             if self.one_d:
                 gw = gw[0]
         if need[0]:
-            if g == 1 and xp.__name__ == "numpy" and numba_enabled():
-                # one GEMM for every offset's columns, summed back by one Numba pass
-                dcols = (gy @ self.w2.T).reshape(n, oh, ow, -1)
-                gx = col2im_cpu(dcols, pshape, (kh, kw), self.strides, self.dilation)
-            elif g == 1:  # one GEMM per kernel offset, each added onto its input slab
-                gx = col2im_gemm(xp, gy, self.w2.reshape(kh, kw, c, f), (n, oh, ow), pshape,
-                                 self.strides, self.dilation)
+            if g == 1:  # the backend's fused form, else one GEMM per kernel offset, each
+                # added onto its input slab
+                gx = backend_of(gy).conv_input_grad(gy, self.w2, (n, oh, ow), pshape, (kh, kw),
+                                                    self.strides, self.dilation)
+                if gx is None:
+                    gx = col2im_gemm(xp, gy, self.w2.reshape(kh, kw, c, f), (n, oh, ow),
+                                     pshape, self.strides, self.dilation)
             else:
                 dcols = xp.matmul(gyg, self.w2.transpose(0, 2, 1))  # (g, m, k)
                 dcols = dcols.reshape(g, n, oh, ow, kh, kw, cg).transpose(1, 2, 3, 4, 5, 0, 6)

@@ -16,7 +16,6 @@ import numpy as np
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
-from gpunet.backend.kernels.numba_cpu import max_pool2x2_bwd, max_pool2x2_fwd
 from gpunet.ops._utils import as_tensor, xp_of
 from gpunet.ops.conv import _pads, _tuple, pad_nhwc, slab
 
@@ -54,7 +53,7 @@ class Pool(Function):
         sl = [xpad[slab((oh, ow), off, self.strides)] for off in offsets]
         self.nidx = None
         if is_max and self.pool == (2, 2) and self.strides == (2, 2):
-            res = max_pool2x2_fwd(xpad, oh, ow, track)  # one Numba pass (None without it)
+            res = backend_of(x).max_pool2x2(xpad, (oh, ow), track)  # a fused pass, if any
             if res is not None:
                 y, self.nidx = res
                 return self._out(y)
@@ -99,7 +98,7 @@ class Pool(Function):
         cover = disjoint and (out_hw[0] * sh, out_hw[1] * sw) == pshape[1:3] and (sh, sw) == (
             ph, pw)
         if self.nidx is not None:  # the Numba pass wrote every cell
-            gx = max_pool2x2_bwd(gy, self.nidx, pshape)
+            gx = backend_of(gy).max_pool2x2_grad(gy, self.nidx, pshape)
             offsets = []
         else:
             gx = (xp.empty if cover else xp.zeros)(pshape, gy.dtype)
