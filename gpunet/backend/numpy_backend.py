@@ -58,7 +58,7 @@ class NumpyBackend(NumpyRoutines, Backend):
 
     def conv_input_grad(self, gy: Array, w2: Array, out_nhw: tuple, in_shape: tuple,
                         ksize: tuple, strides: tuple, dilation: tuple) -> Array | None:
-        if not numba_cpu.numba_enabled():
+        if not numba_cpu.numba_enabled() or gy.size * len(w2) < numba_cpu.MIN_SIZE:
             return None
         dcols = (gy @ w2.T).reshape(out_nhw + (-1,))  # one GEMM for every kernel offset
         return numba_cpu.col2im(dcols, in_shape, ksize, strides, dilation)

@@ -14,6 +14,14 @@ from gpunet.backend.kernels.numba_cpu import numba_enabled
 pytest.importorskip("numba")
 
 
+@pytest.fixture(autouse=True)
+def _small_arrays_too(monkeypatch):
+    """The kernels serve large arrays only; these tests run them on small ones too."""
+    from gpunet.backend.kernels import numba_cpu
+
+    monkeypatch.setattr(numba_cpu, "MIN_SIZE", 0)
+
+
 def _pool_run(x, padding, monkeypatch, numba_on):
     monkeypatch.setenv("GPUNET_NUMBA", "1" if numba_on else "0")
     assert numba_enabled() is numba_on
@@ -89,3 +97,17 @@ def test_conv_fused_relu_numba_gradient(monkeypatch):
     check_grad(lambda *t: ops.conv2d(*t, activation="relu"), [x, w, b])
     check_grad(lambda *t: ops.conv2d(*t, strides=2, padding="same"), [x, w, b])
     check_grad(lambda *t: ops.conv2d(*t, dilation_rate=2), [x, w, b])
+
+
+def test_the_backend_serves_the_kernels_only_when_enabled(monkeypatch):
+    from gpunet.backend import numpy_backend
+
+    b = numpy_backend()
+    x = np.ones((2, 4, 4, 3), "float32")
+    gy, w2 = np.ones((32, 5), "float32"), np.ones((27, 5), "float32")
+    monkeypatch.setenv("GPUNET_NUMBA", "1")
+    assert b.max_pool2x2(x, (2, 2), True) is not None
+    assert b.conv_input_grad(gy, w2, (2, 4, 4), (2, 6, 6, 3), (3, 3), (1, 1), (1, 1)) is not None
+    monkeypatch.setenv("GPUNET_NUMBA", "0")
+    assert b.max_pool2x2(x, (2, 2), True) is None
+    assert b.conv_input_grad(gy, w2, (2, 4, 4), (2, 6, 6, 3), (3, 3), (1, 1), (1, 1)) is None
