@@ -41,6 +41,8 @@ def temp_name(filepath: str) -> str:
 
 
 def _pid_running(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there: assume alive
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
