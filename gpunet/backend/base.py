@@ -154,5 +154,17 @@ class Backend:
         own per-offset products are the fast path."""
         return None
 
+    def lstm_cell_step(self) -> Any:
+        """The element-wise forward of one step of the array-path LSTM after its ``exp`` (the
+        gates and the new cell state) as one fused call, or ``None`` (see
+        ``gpunet.backend.kernels.numba_cpu.lstm_cell_step``)."""
+        return None
+
+    def lstm_bptt_step(self) -> Any:
+        """The element-wise back-propagation of one step of the array-path LSTM (gates
+        ``i, f, o, g`` after activation) as one fused call, or ``None`` where the op's array
+        operations are the path (see ``gpunet.backend.kernels.numba_cpu.lstm_bptt_step``)."""
+        return None
+
     def __repr__(self) -> str:
         return f"<gpunet backend {self.name} on {self.device}>"

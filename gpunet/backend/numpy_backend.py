@@ -56,6 +56,12 @@ class NumpyBackend(NumpyRoutines, Backend):
     def max_pool2x2_grad(self, gy: Array, winners: Array, in_shape: tuple) -> Array:
         return numba_cpu.max_pool2x2_bwd(gy, winners, in_shape)
 
+    def lstm_cell_step(self) -> Any:
+        return numba_cpu.lstm_cell_step()
+
+    def lstm_bptt_step(self) -> Any:
+        return numba_cpu.lstm_bptt_step()
+
     def conv_input_grad(self, gy: Array, w2: Array, out_nhw: tuple, in_shape: tuple,
                         ksize: tuple, strides: tuple, dilation: tuple) -> Array | None:
         if not numba_cpu.numba_enabled() or gy.size * len(w2) < numba_cpu.MIN_SIZE:

@@ -79,11 +79,22 @@ class LSTMFunction(_Recurrent):
                 self._rec_fwd(xp, H[t], U, tmp)
                 kfwd(tmp, C[t], H[t], mk[t], u, has_m,
                      Z[t], C[t + 1], TC[t], H[t + 1], size=N * u)
+        cell = bk.lstm_cell_step() if fast else None  # gates and new cell in one pass
         with bk.ignore_overflow(), bk.single_thread_blas():
             for t in range(T if self.cuda else 0, T):
                 z = Z[t]
                 self._rec_fwd(xp, H[t], U, tmp)
                 z += tmp
+                if cell is not None:
+                    xp.exp(z, out=z)
+                    cn = C[t + 1]
+                    cell(z, C[t], cn)
+                    act.fwd(xp, cn, out=TC[t])
+                    xp.multiply(z[:, so], TC[t], out=H[t + 1])
+                    if m is not None:
+                        xp.copyto(H[t + 1], H[t], where=nm[t])
+                        xp.copyto(cn, C[t], where=nm[t])
+                    continue
                 if fast:
                     xp.exp(z, out=z)
                     z += 1
@@ -138,6 +149,16 @@ class LSTMFunction(_Recurrent):
                 self._rec_back(xp, dZ[t], U, dh)
                 if has_m:
                     dh += carry
+        fused = backend_of(gys[0]).lstm_bptt_step() if self.fast else None
+        if fused is not None:  # one pass per step for the element-wise work (Numba)
+            with backend_of(gys[0]).single_thread_blas():
+                for t in range(T - 1, -1, -1):
+                    fused(Z[t], C[t], TC[t], None if gseq is None else gseq[t],
+                          None if m is None else m[t, :, 0], dh, dZ[t], dc, carry_h)
+                    self._rec_back(xp, dZ[t], U, dh)
+                    if m is not None:
+                        dh += carry_h
+            return self._backward_permuted(xp, dZ, dh, dc)
         with backend_of(gys[0]).single_thread_blas():
             for t in range(-1 if self.cuda else T - 1, -1, -1):
                 if gseq is not None:

@@ -111,3 +111,33 @@ def test_the_backend_serves_the_kernels_only_when_enabled(monkeypatch):
     monkeypatch.setenv("GPUNET_NUMBA", "0")
     assert b.max_pool2x2(x, (2, 2), True) is None
     assert b.conv_input_grad(gy, w2, (2, 4, 4), (2, 6, 6, 3), (3, 3), (1, 1), (1, 1)) is None
+
+
+_MASK = np.random.default_rng(7).random((5, 6)) > 0.3
+RNN_CASES = {
+    "last": {},
+    "sequences_states": {"return_sequences": True, "return_state": True},
+    "masked": {"return_sequences": True, "return_state": True, "mask": _MASK},
+    "masked_last_backwards": {"mask": _MASK, "go_backwards": True},
+    "zero_output": {"return_sequences": True, "mask": _MASK, "zero_output_for_mask": True},
+}
+
+
+@pytest.mark.parametrize("case", sorted(RNN_CASES))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_fused_steps_equal_numpy(case, dtype, monkeypatch):
+    rng = np.random.default_rng(8)
+    u = 4
+    args = [rng.standard_normal(s).astype(dtype) * 0.7
+            for s in ((5, 6, 3), (3, 4 * u), (u, 4 * u), (4 * u,), (5, u), (5, u))]
+    results = []
+    for flag in ("0", "1"):
+        monkeypatch.setenv("GPUNET_NUMBA", flag)
+        ts = [Tensor(a, requires_grad=True) for a in args]
+        out = ops.lstm(ts[0], ts[1], ts[2], ts[3], [ts[4], ts[5]], **RNN_CASES[case])
+        outs = out if isinstance(out, tuple) else (out,)
+        total = sum((o * (k + 1.5)).sum() for k, o in enumerate(outs))
+        total.backward()
+        results.append([o.data for o in outs] + [t.grad for t in ts])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

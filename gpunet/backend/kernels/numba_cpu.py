@@ -193,3 +193,82 @@ def col2im(dcols: Any, pshape: tuple, ksize: tuple, strides: tuple, dilation: tu
     _STATE["col2im"](dcols, gx, ksize[0], ksize[1], strides[0], strides[1], dilation[0],
                      dilation[1])
     return gx
+
+
+def _build_lstm_bptt() -> Any:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def step(z, cprev, tc, gs, has_gs, keep, has_m, dh, dz, dc, carry):  # pragma: no cover
+        n_, u = dc.shape
+        one, zero = dz.dtype.type(1), dz.dtype.type(0)
+        for n in range(n_):
+            mm = zero if has_m and not keep[n] else one
+            for j in range(u):
+                dhi = dh[n, j] + gs[n, j] if has_gs else dh[n, j]
+                dhn, dcn = dhi * mm, dc[n, j] * mm
+                ig, fg, og, gg = z[n, j], z[n, u + j], z[n, 2 * u + j], z[n, 3 * u + j]
+                t = tc[n, j]
+                dct = dcn + dhn * og * (one - t * t)
+                dz[n, j] = dct * gg * (ig * (one - ig))
+                dz[n, u + j] = dct * cprev[n, j] * (fg * (one - fg))
+                dz[n, 2 * u + j] = dhn * t * (og * (one - og))
+                dz[n, 3 * u + j] = dct * ig * (one - gg * gg)
+                dc[n, j] = dct * fg + dc[n, j] * (one - mm)
+                carry[n, j] = dhi * (one - mm)
+
+    return step
+
+
+def lstm_bptt_step() -> Any:
+    """The element-wise back-propagation of one LSTM step (tanh / sigmoid) in one pass, for
+    the NumPy layout of ``gpunet.ops.rnn_lstm`` (gates ``i, f, o, g`` after activation):
+    ``step(z, c_prev, act_c, g_seq or None, mask_row or None, dh, dz, dc, carry)`` writes
+    ``dz`` (pre-activation gradients), updates ``dc`` and, with a mask, ``carry`` (the part
+    of ``dh`` that skips the step). None without Numba."""
+    if not numba_enabled():
+        return None
+    if "lstm_bptt" not in _STATE:
+        import numpy as np
+
+        kernel = _build_lstm_bptt()
+        no_mask = np.ones(1, bool)
+
+        def step(z, cprev, tc, gs, keep, dh, dz, dc, carry):
+            kernel(z, cprev, tc, dh if gs is None else gs, gs is not None,
+                   no_mask if keep is None else keep, keep is not None, dh, dz, dc,
+                   dh if carry is None else carry)  # no mask: dh is overwritten next anyway
+
+        _STATE["lstm_bptt"] = step
+    return _STATE["lstm_bptt"]
+
+
+def _build_lstm_cell() -> Any:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def cell(z, cprev, cnew):  # pragma: no cover - compiled
+        n_, u = cnew.shape
+        one, two = z.dtype.type(1), z.dtype.type(2)
+        for n in range(n_):
+            for j in range(u):
+                ig = one / (one + z[n, j])
+                fg = one / (one + z[n, u + j])
+                og = one / (one + z[n, 2 * u + j])
+                gg = one / (one + z[n, 3 * u + j]) * two - one
+                z[n, j], z[n, u + j], z[n, 2 * u + j], z[n, 3 * u + j] = ig, fg, og, gg
+                cnew[n, j] = fg * cprev[n, j] + ig * gg
+
+    return cell
+
+
+def lstm_cell_step() -> Any:
+    """The element-wise forward of one LSTM step after ``z = exp(-pre-activations)`` (NumPy
+    layout ``i, f, o, g``, the ``g`` column scaled by 2): ``cell(z, c_prev, c_new)`` turns
+    ``z`` into the gates (``1 / (1 + z)``; ``g``: ``2 / (1 + z) - 1``) and writes
+    ``c_new = f c_prev + i g`` in one pass. None without Numba."""
+    if not numba_enabled():
+        return None
+    if "lstm_cell" not in _STATE:
+        _STATE["lstm_cell"] = _build_lstm_cell()
+    return _STATE["lstm_cell"]
