@@ -15,6 +15,8 @@ after the last (successful) save, are counted.
 ``sweep``: one save into a tmpfs with ``free`` bytes left, ``free`` stepping from 0 to the
 file's size, so that the write fails at every stage (raw data, metadata, final flush).
 
+``cost``: the time of one save and one load of an 81 MB ``.h5`` (best of ``--runs``).
+
 Run: ``GPUNET_BACKEND=numpy python tools/save_faults.py disk-full --runs 10``
      ``GPUNET_BACKEND=numpy python tools/save_faults.py sweep --runs 40``
      ``GPUNET_BACKEND=numpy python tools/save_faults.py kill --runs 200``
@@ -271,13 +273,41 @@ def kill(runs: int, suffix: str) -> None:
     print(f"kill {suffix}: {dict(sorted(counts.items()))}")
 
 
+def cost(runs: int, suffix: str) -> None:
+    """Best-of-``runs`` save and load times of a 3 x Dense(1500) model with Adam state."""
+    import numpy as np
+
+    import gpunet
+    from gpunet import Sequential, layers
+
+    m = Sequential([layers.Input((1500,)), layers.Dense(1500), layers.Dense(1500),
+                    layers.Dense(1500)])
+    m.compile(optimizer="adam", loss="mse")
+    m.train_on_batch(np.ones((2, 1500), "float32"), np.ones((2, 1500), "float32"))
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "m" + suffix)
+        weights_only = suffix.endswith(".weights.h5")
+        steps = [("save", lambda: (m.save_weights if weights_only else m.save)(p)),
+                 ("load", lambda: m.load_weights(p) if weights_only
+                  else gpunet.models.load_model(p))]
+        for name, fn in steps:
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t)
+            print(f"{name} {suffix} ({os.path.getsize(p) / 1e6:.0f} MB): "
+                  f"{min(times) * 1000:.0f} ms (best of {runs})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=["disk-full", "sweep", "kill"])
+    ap.add_argument("mode", choices=["disk-full", "sweep", "kill", "cost"])
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--suffix", default=".h5", choices=[".h5", ".weights.h5", ".keras"])
     args = ap.parse_args()
-    {"disk-full": disk_full, "sweep": sweep, "kill": kill}[args.mode](args.runs, args.suffix)
+    modes = {"disk-full": disk_full, "sweep": sweep, "kill": kill, "cost": cost}
+    modes[args.mode](args.runs, args.suffix)
 
 
 if __name__ == "__main__":
