@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from gpunet import registry
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
 
@@ -116,10 +117,8 @@ def _initial_value(value: Any, shape: Any, dtype: Any, name: str) -> Any:
     if isinstance(value, str) or (callable(value) and not isinstance(value, Tensor)):
         if shape is None:
             raise ValueError(f"Variable '{name}': an initializer needs a `shape`.")
-        if isinstance(value, str):
-            from gpunet import initializers  # lazy: the catalogue sits above autograd
-
-            value = initializers.get(value)
+        if isinstance(value, str):  # a registered initializer's name ("zeros", ...)
+            value = registry.deserialize("initializer", value)
         value = value(tuple(shape), dtype=dtype or floatx())
     if isinstance(value, Tensor):
         value = value.data.copy()

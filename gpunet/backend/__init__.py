@@ -29,6 +29,7 @@ from gpunet.backend.config import (
 )
 from gpunet.backend.numpy_backend import NumpyBackend
 from gpunet.backend.probe import cupy_status, has_gpu
+from gpunet.backend.session import NAME_COUNTS
 
 __all__ = [
     "Array", "Backend", "backend", "backend_for", "backend_of", "clear_session", "device",
@@ -182,9 +183,7 @@ def clear_session(free_memory: bool = True) -> None:
     including the cached blocks of CuPy's memory pools."""
     import gc
 
-    from gpunet.layers import clear_session as _reset_names  # lazy: layers sit above
-
-    _reset_names()
+    NAME_COUNTS.clear()
     if free_memory:
         gc.collect()
         for b in _CUPY.values():

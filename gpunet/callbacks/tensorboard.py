@@ -9,7 +9,7 @@ from typing import Any
 
 from gpunet.callbacks._batch_hooks import configure_batch_hooks
 from gpunet.callbacks.base import Callback
-from gpunet.utils.tfevents import EventFileWriter
+from gpunet.callbacks.tfevents import EventFileWriter
 
 
 class TensorBoard(Callback):

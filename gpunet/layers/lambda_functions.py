@@ -118,9 +118,9 @@ def func_load(dumped: Any, globs: dict) -> Callable:
 
 
 def _globals_for(module: str | None) -> dict:
-    import gpunet
-
-    globs = {"__builtins__": builtins, "gpunet": gpunet, "ops": ops, "np": np}
+    # The package itself, as the function's code may name it: it is always imported before
+    # any of its submodules, so it is read from sys.modules rather than imported from here.
+    globs = {"__builtins__": builtins, "gpunet": sys.modules["gpunet"], "ops": ops, "np": np}
     if module and module in sys.modules:
         globs.update(sys.modules[module].__dict__)
     globs.update(registry._CUSTOM)

@@ -15,6 +15,7 @@ from typing import Any
 from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.backend import backend_of
 from gpunet.backend.random import SeedStream
+from gpunet.deserialization import deserialize_layer
 from gpunet.layers.layer import Layer
 from gpunet.registry import register, serialize_nested_layer
 
@@ -333,8 +334,6 @@ class StackedRNNCells(Layer):
 
     @classmethod
     def from_config(cls, config: dict) -> StackedRNNCells:
-        from gpunet.saving.serialization import deserialize_layer
-
         config = dict(config)
         config["cells"] = [deserialize_layer(c) for c in config["cells"]]
         return cls(**config)

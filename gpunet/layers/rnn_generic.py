@@ -12,6 +12,7 @@ from typing import Any
 
 from gpunet import ops
 from gpunet.autograd.tensor import Tensor
+from gpunet.deserialization import deserialize_layer
 from gpunet.layers.layer import Layer, shape_str
 from gpunet.ops._utils import xp_of
 from gpunet.registry import register
@@ -193,8 +194,6 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> RNN:
-        from gpunet.saving.serialization import deserialize_layer
-
         config = dict(config)
         cell = config.pop("cell")
         if isinstance(cell, Sequence) and not isinstance(cell, dict):

@@ -7,6 +7,7 @@ from typing import Any
 
 from gpunet import ops, registry
 from gpunet.autograd.tensor import Tensor
+from gpunet.deserialization import deserialize_layer
 from gpunet.layers.layer import Layer, shape_str
 from gpunet.registry import register
 
@@ -332,6 +333,4 @@ class TimeDistributed(Wrapper):
 
 def _deserialize_layer(config):
     """A nested layer config, cleaned of Keras 3's extra keys like a top-level one."""
-    from gpunet.saving.serialization import deserialize_layer
-
     return deserialize_layer(config)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpunet.deserialization import deserialize_layer
 from gpunet.layers.node import KerasTensor, input_tensor
 
 
@@ -135,8 +136,6 @@ def _is_ref(v: Any) -> bool:
 
 def functional_from_config(cls, config: dict, custom_objects: dict | None = None):
     """Rebuilds a Functional model (fresh weights) from ``functional_config`` output."""
-    from gpunet.saving.serialization import deserialize_layer
-
     created: dict[str, Any] = {}
     outputs: dict[tuple[str, int], list] = {}
     pending: dict[str, list] = {}

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from gpunet.preprocessing._affine import (
+from gpunet.layers.preprocessing._affine import (
     _check_fill_mode,
     apply_affine_transform,
     apply_brightness_shift,
@@ -51,6 +51,11 @@ from gpunet.preprocessing._affine import (
     random_shift,
     random_zoom,
 )
+from gpunet.layers.preprocessing._scipy_warp import (
+    check_spline_order,
+    keras_affine_matrix,
+    warp_like_scipy,
+)
 from gpunet.preprocessing._image_io import (
     _check_data_format,
     array_to_img,
@@ -63,11 +68,6 @@ from gpunet.preprocessing._image_iterators import (
     Iterator,
     NumpyArrayIterator,
     check_rank4,
-)
-from gpunet.preprocessing._scipy_warp import (
-    check_spline_order,
-    keras_affine_matrix,
-    warp_like_scipy,
 )
 
 __all__ = [

@@ -8,153 +8,20 @@ writes the Keras 2 layout, which both Keras versions load.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
-from gpunet import registry
-from gpunet.registry import lookup, safe_mode_scope
+from gpunet.deserialization import (  # noqa: F401 (re-exported: the saving API)
+    CustomObjectScope,
+    custom_object_scope,
+    deserialize_layer,
+    get_custom_objects,
+    normalize,
+)
+from gpunet.registry import safe_mode_scope
 
 KERAS_VERSION = "2.15.0"
-
-# Keras 3 layer options that mean nothing to gpunet while at these (default) values.
-_IGNORABLE = {"lora_rank": (None, 0), "lora_alpha": (None,), "quantization_config": (None,),
-              "gradient_checkpointing": (None, False), "optional": (False,),
-              # Keras 3.15 MultiHeadAttention options, meaningless at their defaults
-              "use_gate": (False,), "sliding_window": (None,)}
-_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "Policy", "QuantizedDTypePolicy")
-
-
-@contextlib.contextmanager
-def custom_object_scope(*objects: dict | None) -> Iterator[None]:
-    """Makes the given ``{name: class or function}`` dicts visible to every lookup by name.
-
-    Example:
-
-    >>> with custom_object_scope({"MyLayer": MyLayer}):
-    ...     model = gpunet.models.model_from_json(text)
-    """
-    table = registry._CUSTOM
-    added = {k: v for d in objects for k, v in (d or {}).items()}
-    missing = object()
-    saved = {k: table.get(k, missing) for k in added}
-    table.update(added)
-    try:
-        yield
-    finally:
-        for k, old in saved.items():
-            if old is missing:
-                table.pop(k, None)
-            else:
-                table[k] = old
-
-
-CustomObjectScope = custom_object_scope
-
-
-def get_custom_objects() -> dict:
-    """The live dict of objects registered with ``register_serializable`` (Keras's name)."""
-    return registry._CUSTOM
-
-
-def _strip_package(name: str) -> str:
-    return name.split(">", 1)[1] if ">" in name else name
-
-
-def normalize(value: Any, where: str = "config", keep: tuple = ()) -> Any:
-    """Keras 3 → Keras 2 spelling of a config value, recursively (see the module docstring).
-
-    Keys of a top-level dict listed in ``keep`` are left alone (nested layer lists are
-    normalised when each layer is rebuilt, so errors name the right layer).
-
-    Raises:
-        ValueError: for options gpunet cannot honour (mixed-precision policies, lambdas).
-    """
-    if isinstance(value, list):
-        return [normalize(v, where) for v in value]
-    if not isinstance(value, dict):
-        return value
-    cls = value.get("class_name")
-    if cls == "__tuple__":
-        return normalize(list(value.get("config", {}).get("value", [])), where)
-    if cls == "__lambda__":
-        raise ValueError(f"{where} holds a Python lambda, which gpunet cannot load. Replace it "
-                         "by a named function and pass it in `custom_objects`.")
-    if cls == "function" and isinstance(value.get("config"), str):
-        return _strip_package(value["config"])
-    out = {}
-    for k, v in value.items():
-        if k in keep:
-            out[k] = v
-            continue
-        if k == "dtype" and isinstance(v, dict) and v.get("class_name") in _POLICIES:
-            v = (v.get("config") or {}).get("name")
-            if isinstance(v, str) and v.startswith("mixed_"):
-                raise ValueError(f"{where} uses the dtype policy {v!r}; gpunet does not "
-                                 "support mixed precision. Use 'float32'.")
-        out[k] = normalize(v, where)
-    return out
-
-
-def _clean(class_name: str, layer_name: str, config: dict) -> dict:
-    config = normalize(dict(config), f"Layer '{layer_name}' ({class_name})", keep=("layers",))
-    for key, harmless in _IGNORABLE.items():
-        if key in config:
-            if config[key] in harmless:
-                config.pop(key)
-            else:
-                raise ValueError(f"Layer '{layer_name}' ({class_name}) uses the option "
-                                 f"{key}={config[key]!r}, which gpunet does not support.")
-    return config
-
-
-def _layer_class(name: str, registered: str | None, custom_objects: dict | None):
-    for candidate in (name, registered):
-        if not candidate:
-            continue
-        try:
-            return lookup("layer", candidate, custom_objects)
-        except ValueError:
-            pass
-    if name in ("Functional", "Model"):
-        raise ValueError(f"Unsupported model class '{name}': gpunet loads Sequential models "
-                         "(Functional models are not supported yet).")
-    raise ValueError(f"Unknown layer: '{name}'. gpunet has no layer class of that name. If it "
-                     "is a custom layer, pass it in `custom_objects` (e.g. load_model(path, "
-                     f"custom_objects={{'{name}': {name}}})) or decorate the class with "
-                     "gpunet.registry.register_serializable().")
-
-
-def deserialize_layer(cfg: dict, custom_objects: dict | None = None):
-    """Builds a layer (or nested model) from ``{"class_name": ..., "config": ...}``."""
-    if not isinstance(cfg, dict) or "class_name" not in cfg:
-        raise ValueError(f"Invalid layer config (expected a dict with 'class_name'): {cfg!r}")
-    name = cfg["class_name"]
-    cls = _layer_class(name, cfg.get("registered_name"), custom_objects)
-    raw = cfg.get("config", {}) or {}
-    layer_name = raw.get("name", "?") if isinstance(raw, dict) else "?"
-    config = _clean(name, layer_name, raw)
-    from gpunet.models.model import Model
-
-    with custom_object_scope(custom_objects):
-        try:
-            if isinstance(cls, type) and issubclass(cls, Model):
-                layer = cls.from_config(config, custom_objects)
-                if config.get("trainable") is False:
-                    layer.trainable = False
-            else:
-                layer = cls.from_config(config)
-        except TypeError as e:
-            raise ValueError(f"Layer '{layer_name}' (class {name}) cannot be rebuilt from its "
-                             f"config: {e}. The option is not supported by gpunet's "
-                             f"{name}.") from None
-    build = cfg.get("build_config") or {}
-    if build.get("input_shape") is not None and not layer.built:
-        layer.build(tuple(build["input_shape"]))
-        layer.built = True
-    return layer
 
 
 def model_to_config(model) -> dict:

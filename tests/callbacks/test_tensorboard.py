@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gpunet.callbacks import CallbackList, LambdaCallback, TensorBoard
-from gpunet.utils.tfevents import event_files, read_events
+from gpunet.callbacks.tfevents import event_files, read_events
 
 
 def events_of(run_dir):

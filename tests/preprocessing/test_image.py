@@ -518,7 +518,7 @@ def test_array_img_round_trip(tmp_path):
 @pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "wrap", "constant"])
 def test_whole_pixel_translation_equals_index_shift(fill_mode):
     """The one-gather path for whole-pixel shifts gives what bilinear sampling gives."""
-    from gpunet.preprocessing._affine import warp_affine
+    from gpunet.layers.preprocessing._affine import warp_affine
 
     rng = np.random.default_rng(0)
     imgs = rng.random((3, 5, 6, 2)).astype(np.float32)

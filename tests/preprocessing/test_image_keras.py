@@ -220,7 +220,7 @@ def test_standalone_brightness_scale_true_stretches_like_keras(ref):
 @pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "wrap", "constant"])
 def test_whole_pixel_fast_path_equals_bilinear_sampling(fill_mode):
     """Whole-pixel shifts take one gather (order 0); bilinear sampling gives the same numbers."""
-    from gpunet.preprocessing._scipy_warp import sample_like_scipy, warp_like_scipy
+    from gpunet.layers.preprocessing._scipy_warp import sample_like_scipy, warp_like_scipy
 
     rng = np.random.default_rng(0)
     imgs = rng.random((3, 5, 6, 2)).astype(np.float32)

@@ -5,7 +5,7 @@ generator when given a ``seed`` (the same draws run after run) and from the host
 seeded by ``gpunet.utils.set_random_seed`` otherwise. ``RandomFlip``, ``RandomContrast`` and
 ``RandomBrightness`` then run on the backend (``xp``); ``RandomTranslation``,
 ``RandomRotation`` and ``RandomZoom`` warp on the host with
-``gpunet.preprocessing._affine.warp_affine`` (one vectorised gather per batch) and copy the
+``gpunet.layers.preprocessing._affine.warp_affine`` (one vectorised gather per batch) and copy the
 result back. Outside training every layer returns its input unchanged. Gradients do not
 cross these layers: put them at the start of a model.
 
@@ -23,6 +23,7 @@ import numpy as np
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import image_data_format
 from gpunet.layers.layer import shape_str
+from gpunet.layers.preprocessing._affine import FILL_MODES, transform_matrices, warp_affine
 from gpunet.layers.preprocessing._base import (
     PreprocessingLayer,
     RandomStream,
@@ -30,7 +31,6 @@ from gpunet.layers.preprocessing._base import (
     host,
     raw,
 )
-from gpunet.preprocessing._affine import FILL_MODES, transform_matrices, warp_affine
 from gpunet.registry import register
 
 

@@ -1,4 +1,4 @@
-"""Tests for gpunet.utils.tfevents (TensorBoard event-file writer/reader)."""
+"""Tests for gpunet.callbacks.tfevents (TensorBoard event-file writer/reader)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gpunet.utils import tfevents
-from gpunet.utils.tfevents import (
+from gpunet.callbacks import tfevents
+from gpunet.callbacks.tfevents import (
     EventFileWriter,
     crc32c,
     encode_varint,

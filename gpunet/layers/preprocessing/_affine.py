@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gpunet.preprocessing._scipy_warp import (
+from gpunet.layers.preprocessing._scipy_warp import (
     check_spline_order,
     keras_affine_matrix,
     warp_like_scipy,
@@ -217,7 +217,7 @@ def apply_affine_transform(
     """Applies one affine transformation to a single rank-3 image, as Keras 3.15 does.
 
     The numbers are those of Keras's `apply_affine_transform` (SciPy's `affine_transform`
-    channel by channel), computed in NumPy: see `gpunet.preprocessing._scipy_warp` for the
+    channel by channel), computed in NumPy: see `gpunet.layers.preprocessing._scipy_warp` for the
     centre Keras uses on non-square images and for the fill modes.
 
     Args:
