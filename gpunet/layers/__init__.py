@@ -107,6 +107,7 @@ from gpunet.layers.reshaping import Permute, RepeatVector, Reshape
 from gpunet.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gpunet.layers.rnn_generic import RNN
 from gpunet.layers.rnn_wrappers import Bidirectional, TimeDistributed, Wrapper
+from gpunet.layers.serialization import deserialize, serialize
 from gpunet.layers.spatial import (
     Cropping1D,
     Cropping2D,
@@ -161,3 +162,4 @@ __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
             "StringLookup", "TextVectorization"]
 __all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 __all__ += ["ConvLSTM1D", "ConvLSTM2D"]
+__all__ += ["deserialize", "serialize"]

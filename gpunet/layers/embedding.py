@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 from gpunet import constraints, initializers, ops, regularizers
@@ -25,7 +26,8 @@ class Embedding(Layer):
         mask_zero: id 0 is padding: the layer emits the mask ``inputs != 0`` for the layers
             that follow (so ``input_dim`` should be the vocabulary size + 1). The row for 0
             is not zeroed.
-        input_length: Keras 2 argument, accepted (and kept in the config).
+        input_length: Keras 2 argument: ignored with Keras 3's warning ("Argument
+            `input_length` is deprecated. Just remove it.") and not kept in the config.
 
     Input shape:
         ``(batch, ...)`` integer ids (float arrays of whole numbers are cast to int32, as
@@ -49,6 +51,9 @@ class Embedding(Layer):
                  input_length: int | None = None, **kwargs: Any) -> None:
         kwargs.pop("sparse", None)
         super().__init__(**kwargs)
+        if input_length is not None:
+            warnings.warn("Argument `input_length` is deprecated. Just remove it.",
+                          stacklevel=2)
         for name, v in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"Both `input_dim` and `output_dim` should be positive "
@@ -59,7 +64,6 @@ class Embedding(Layer):
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
-        self.input_length = input_length
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(
@@ -102,8 +106,6 @@ class Embedding(Layer):
                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
                "mask_zero": self.mask_zero}
-        if self.input_length is not None:
-            cfg["input_length"] = self.input_length
         return cfg
 
 

@@ -12,9 +12,11 @@ from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
 from gpunet.autograd.variable import Variable
 from gpunet.backend import backend_of, floatx, get_backend
-from gpunet.backend.session import NAME_COUNTS as _NAME_COUNTS
 from gpunet.layers.node import is_symbolic, layer_io, layer_io_at, symbolic_call
+from gpunet.layers.tracking import Tracker, flatten_layers
 from gpunet.registry import register, snake_case
+
+_NAME_COUNTS: dict[str, int] = {}
 
 
 def unique_name(base: str) -> str:
@@ -61,6 +63,40 @@ class Layer:
     """
 
     supports_masking = False
+    _auto_track = True  # attributes holding layers / variables are tracked (Keras 3 rules)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self._auto_track and name not in _NOT_TRACKED and isinstance(
+                value, _TRACKABLE_TYPES):
+            value = self._get_tracker().track(value)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        value = self.__dict__.get(name)
+        if isinstance(value, Variable) and "_tracker" in self.__dict__:
+            self._tracker.untrack(value)  # Keras 3 untracks deleted variables, not layers
+        object.__delattr__(self, name)
+
+    def _get_tracker(self) -> Tracker:
+        tracker = self.__dict__.get("_tracker")
+        if tracker is None:
+            if "_weights" not in self.__dict__:
+                object.__setattr__(self, "_weights", [])
+            tracker = Tracker(self)
+            object.__setattr__(self, "_tracker", tracker)
+        return tracker
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_wrapped_build", False):
+            cls.build = _wrap_build(build, not cls.__module__.startswith("gpunet."))
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        obj = object.__new__(cls)
+        if cls.get_config is Layer.get_config and not cls.__module__.startswith("gpunet."):
+            object.__setattr__(obj, "_auto_config", auto_config(cls, args, kwargs))
+        return obj
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None,
                  input_shape: Sequence | None = None, input_dim: int | None = None,
@@ -76,8 +112,10 @@ class Layer:
             dtype = dtype.get("config", {}).get("name", None)
         self.dtype = dtype or floatx()
         self.built = False
-        self._weights: list[Variable] = []
+        if "_weights" not in self.__dict__:  # attributes set before super().__init__() kept
+            self._weights: list[Variable] = []
         self._activity_losses: list[Tensor] = []
+        self._added_losses: list[Tensor] = []
         self.activity_regularizer = None
         if batch_input_shape is not None:
             self._batch_input_shape = tuple(batch_input_shape)
@@ -91,22 +129,59 @@ class Layer:
         self.output_shape_ = None
 
     # -- weights ------------------------------------------------------------------------------
-    def add_weight(self, name: str | None = None, shape: Sequence = (), initializer: Any = None,
-                   dtype: Any = None, trainable: bool = True, regularizer: Any = None,
-                   constraint: Any = None, **kwargs: Any) -> Variable:
+    def add_weight(self, *args: Any, name: str | None = None, shape: Sequence | None = None,
+                   initializer: Any = None, dtype: Any = None, trainable: bool = True,
+                   regularizer: Any = None, constraint: Any = None, **kwargs: Any) -> Variable:
         """Creates a weight drawn on the host by ``initializer`` and moved to the device.
+
+        Keras 3's positional order ``add_weight(shape, initializer, dtype, trainable, ...)``
+        and Keras 2's ``add_weight(name, shape, initializer, ...)`` are both accepted (a first
+        positional string is a name); keywords are the usual way.
 
         Args:
             name: short name (``"kernel"``); its path is ``"<layer>/<name>"``.
-            shape: the weight's shape.
-            initializer: name, instance or callable (default ``glorot_uniform`` for floats).
+            shape: the weight's shape (default ``()``, a scalar).
+            initializer: name, instance or callable (default ``glorot_uniform`` for floats,
+                ``zeros`` for integer and boolean dtypes).
+            dtype: the weight's dtype (default the layer's).
             trainable: whether the optimizer updates it.
             regularizer: penalty added to the training loss.
             constraint: projection applied after each update.
+
+        Returns:
+            The new ``Variable`` (also listed in ``weights``).
         """
+        if args:
+            keys = (("name", "shape", "initializer", "dtype", "trainable", "regularizer",
+                     "constraint") if isinstance(args[0], str) else
+                    ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer",
+                     "constraint"))
+            if len(args) > len(keys):
+                raise TypeError(f"Layer '{self.name}': add_weight() takes at most "
+                                f"{len(keys)} positional arguments ({len(args)} given).")
+            given = dict(zip(keys, args))
+            name = given.get("name", name)
+            shape = given.get("shape", shape)
+            initializer = given.get("initializer", initializer)
+            dtype = given.get("dtype", dtype)
+            trainable = given.get("trainable", trainable)
+            regularizer = given.get("regularizer", regularizer)
+            constraint = given.get("constraint", constraint)
+        for k in ("autocast", "aggregation", "synchronization", "use_resource",
+                  "overwrite_with_gradient", "caching_device", "experimental_autocast"):
+            kwargs.pop(k, None)
+        if kwargs:
+            raise TypeError(f"Layer '{self.name}': add_weight() got unexpected keyword "
+                            f"arguments {sorted(kwargs)}.")
+        shape = () if shape is None else ((shape,) if isinstance(shape, int) else tuple(shape))
         name = name or f"variable_{len(self._weights)}"
-        init = initializers_mod.get(initializer or "glorot_uniform")
-        value = init(tuple(shape), dtype or self.dtype)
+        dt = dtype or self.dtype
+        if initializer is None:
+            import numpy as np
+
+            initializer = ("glorot_uniform" if np.dtype(dt).kind == "f" else "zeros")
+        init = initializers_mod.get(initializer)
+        value = init(shape, dt)
         b = self._backend()
         v = Variable(b.asarray(value), name=name, trainable=trainable and self._trainable,
                      path=f"{self.name}/{name}",
@@ -121,6 +196,10 @@ class Layer:
     def _backend(self):
         for w in self._weights:
             return backend_of(w.data)
+        for sub in self._sublayers():
+            ws = sub.weights
+            if ws:
+                return backend_of(ws[0].data)
         return get_backend()
 
     def _variable_trainable(self, v: Variable) -> bool:
@@ -139,20 +218,45 @@ class Layer:
             sub.trainable = value
 
     def _sublayers(self) -> list[Layer]:
-        return []
+        """The layers this layer owns: by default those tracked from its attributes."""
+        tracker = self.__dict__.get("_tracker")
+        return list(tracker.layers) if tracker is not None else []
+
+    def _flatten_layers(self, include_self: bool = True) -> list[Layer]:
+        """This layer and every layer below it, depth first, each once."""
+        return flatten_layers(self, include_self)
 
     @property
     def weights(self) -> list[Variable]:
-        """Trainable weights then non-trainable ones (Keras 3 per-layer order)."""
-        return self.trainable_weights + self.non_trainable_weights
+        """Own weights (trainable then non-trainable), then each sublayer's (Keras 3 order)."""
+        own = [v for v in self._weights if v.trainable] + [
+            v for v in self._weights if not v.trainable]
+        subs = self._sublayers()
+        if not subs:
+            return own
+        seen = {id(v) for v in own}
+        for sub in subs:
+            for v in sub.weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    own.append(v)
+        return own
 
     @property
     def trainable_weights(self) -> list[Variable]:
-        return [v for v in self._weights if v.trainable]
+        if "_tracker" not in self.__dict__ or not self._tracker.layers:
+            return [v for v in self._weights if v.trainable]
+        if not self.trainable:
+            return []
+        return [v for v in self.weights if v.trainable]
 
     @property
     def non_trainable_weights(self) -> list[Variable]:
-        return [v for v in self._weights if not v.trainable]
+        if "_tracker" not in self.__dict__ or not self._tracker.layers:
+            return [v for v in self._weights if not v.trainable]
+        if not self.trainable:
+            return self.weights
+        return [v for v in self.weights if not v.trainable]
 
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
@@ -184,12 +288,21 @@ class Layer:
             raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the "
                              "layer isn't built. Build it first (call it on data or give an "
                              "input shape).")
-        return int(sum(v.data.size for v in self._weights))
+        return int(sum(v.data.size for v in self.weights))
 
     # -- computing ----------------------------------------------------------------------------
     def build(self, input_shape: tuple) -> None:
-        """Creates the weights for ``input_shape`` (batch axis included, possibly None)."""
+        """Creates the weights for ``input_shape`` (batch axis included, possibly None).
+
+        Not overridden, as in Keras 3: a layer with sublayers is built by running ``call``
+        once on zeros of that shape, so that the sublayers create their weights."""
         self.built = True
+        cls = type(self)
+        if (getattr(cls.build, "_default_build", False) and not cls.__module__.startswith(
+                "gpunet.") and self._sublayers() and not self.__dict__.get("_building")):
+            build_by_run(self, input_shape)
+
+    build._default_build = True
 
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         return inputs
@@ -205,33 +318,51 @@ class Layer:
     def _check_input(self, x: Tensor) -> None:
         """Hook for input checks after build (override in layers with fixed input sizes)."""
 
-    def __call__(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Tensor:
+    def __call__(self, inputs: Any, *args: Any, training: bool | None = None,
+                 **kwargs: Any) -> Tensor:
         if inputs.__class__ is not Tensor and is_symbolic(inputs):  # Functional API graph
             return symbolic_call(self, inputs, training, kwargs)
-        if not isinstance(inputs, Tensor):
+        if isinstance(inputs, (list, tuple)):
+            b = self._backend()
+            inputs = type(inputs)(x if isinstance(x, Tensor) or x is None else Tensor(
+                b.asarray(x)) for x in inputs)
+        elif not isinstance(inputs, (Tensor, dict)):
             b = self._backend()
             inputs = Tensor(b.asarray(inputs))
-        elif inputs.creator is None and self._weights:  # a data tensor on another device
-            b = backend_of(self._weights[0].data)
+        elif isinstance(inputs, Tensor) and inputs.creator is None and self._weights:
+            b = backend_of(self._weights[0].data)  # a data tensor on another device
             if backend_of(inputs.data) is not b:
                 inputs = Tensor(b.asarray(inputs.data))
-        if inputs.data.dtype.kind == "f" and inputs.dtype != self.dtype:
-            inputs = Tensor(inputs.data.astype(self.dtype)) if inputs.creator is None else inputs
-        if not self.built:
-            shape = (None,) + tuple(inputs.shape[1:])
-            self.build(shape)
-            self.built = True
-            self.input_shape_ = shape
-        self._check_input(inputs)
+        if (isinstance(inputs, Tensor) and inputs.data.dtype.kind == "f"
+                and inputs.dtype != self.dtype and inputs.creator is None):
+            inputs = Tensor(inputs.data.astype(self.dtype))
         cls = type(self)
-        mask = kwargs.pop("mask") if "mask" in kwargs else inputs._keras_mask
-        if mask is not None and _accepts_mask(cls):
-            kwargs["mask"] = mask
-        out = self.call(inputs, training=training, **kwargs) if kwargs else self.call(
-            inputs, training=training)
+        entry = enter_call(self)
+        try:
+            if not self.built:
+                shape = _input_shape(inputs)
+                if not getattr(cls.build, "_default_build", False):
+                    self.build(shape)
+                self.built = True
+                self.input_shape_ = shape
+            if isinstance(inputs, Tensor):
+                self._check_input(inputs)
+            takes_training, takes_mask = call_args(cls)
+            mask = kwargs.pop("mask") if "mask" in kwargs else getattr(
+                inputs, "_keras_mask", None)
+            if mask is not None and takes_mask:
+                kwargs["mask"] = mask
+            if takes_training:
+                kwargs["training"] = training
+            out = self.call(inputs, *args, **kwargs)
+        finally:
+            exit_call(entry)
+        if self.output_shape_ is None and isinstance(out, Tensor):
+            self.output_shape_ = tuple(out.shape)
         if self.activity_regularizer is not None:  # the penalty of the last call only
             self._activity_losses = [self.activity_regularizer(out) / out.shape[0]]
-        if mask is not None or cls.compute_mask is not Layer.compute_mask:
+        if isinstance(inputs, Tensor) and (
+                mask is not None or cls.compute_mask is not Layer.compute_mask):
             out_mask = self.compute_mask(inputs, mask)
             if isinstance(out, Tensor):
                 out._keras_mask = out_mask
@@ -247,26 +378,85 @@ class Layer:
         return mask if self.supports_masking else None
 
     # -- losses -------------------------------------------------------------------------------
+    def add_loss(self, loss: Any) -> None:
+        """Adds a scalar loss (or a list of them) computed in ``call``; it enters the training
+        loss. Losses are cleared when the outermost layer is called again, as in Keras 3.
+
+        Args:
+            loss: a scalar tensor, or a list/tuple of scalar tensors.
+        """
+        items = list(loss) if isinstance(loss, (list, tuple)) else [loss]
+        for x in items:
+            if not isinstance(x, Tensor):
+                b = self._backend()
+                x = Tensor(b.asarray(x, dtype=floatx()))
+            self._added_losses.append(x)
+
+    def _clear_losses(self) -> None:
+        for layer in self._flatten_layers():
+            if layer.__dict__.get("_added_losses"):
+                layer._added_losses = []
+
     @property
     def losses(self) -> list[Tensor]:
-        """Weight-regularization penalties (and activity penalties of the last call)."""
-        out = [v.regularizer(v) for v in self._weights if v.regularizer is not None]
-        return out + self._activity_losses
+        """``add_loss`` losses of the last call, then the weight-regularization penalties and
+        activity penalties of the last call, this layer's then its sublayers'."""
+        out = list(self.__dict__.get("_added_losses", ()))
+        out += [v.regularizer(v) for v in self._weights if v.regularizer is not None]
+        out += self._activity_losses
+        for sub in self._sublayers():
+            out += sub.losses
+        return out
 
     # -- config -------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        """Constructor arguments as a JSON-friendly dict (Keras 2 layout)."""
+        """Constructor arguments as a JSON-friendly dict (Keras 2 layout).
+
+        A user's layer that does not override ``get_config`` gets the arguments its
+        constructor received, when they are all plain values (str, int, float, bool, None,
+        and lists/dicts of them), as in Keras 3; otherwise ``NotImplementedError`` asks for a
+        ``get_config``."""
         cfg = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = list(self._batch_input_shape)
+        cls = type(self)
+        if cls.get_config is Layer.get_config and not cls.__module__.startswith("gpunet."):
+            auto = self.__dict__.get("_auto_config")
+            if auto is None:
+                raise NotImplementedError(
+                    f"Layer {cls.__name__} does not implement `get_config()` and its "
+                    "constructor arguments are not all plain values (str, int, float, bool, "
+                    "None, lists/dicts of them), so its config cannot be generated. Override "
+                    "`get_config()` (returning the constructor arguments) and, if needed, "
+                    "`from_config()`.")
+            return {**({} if is_model(self) else {"name": self.name}), **auto,
+                    "trainable": self.trainable, "dtype": self.dtype}
         return cfg
 
     @classmethod
     def from_config(cls, config: dict) -> Layer:
+        """Creates a layer from ``get_config()``'s output (``cls(**config)``).
+
+        Keys a user's constructor does not take (``name``, ``trainable``, ``dtype`` when
+        there is no ``**kwargs``) are applied after construction instead."""
         config = dict(config)
         if "batch_shape" in config and "batch_input_shape" not in config:
             config["batch_input_shape"] = config.pop("batch_shape")
-        return cls(**config)
+        if cls.__module__.startswith("gpunet."):
+            return cls(**config)
+        import inspect
+
+        params = inspect.signature(cls.__init__).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return cls(**config)
+        extra = {k: config.pop(k) for k in ("name", "trainable", "dtype", "batch_input_shape")
+                 if k in config and k not in params}
+        layer = cls(**config)
+        if "name" in extra:
+            layer.name = extra["name"]
+        if extra.get("trainable") is False:
+            layer.trainable = False
+        return layer
 
     # -- symbolic graph (Functional API) ------------------------------------------------------
     input = property(lambda self: layer_io(self, "input"),
@@ -286,19 +476,164 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-_MASK_ARG: dict[type, bool] = {}
+_CALL_ARGS: dict[type, tuple[bool, bool]] = {}
+_CALL_DEPTH = [0]
+_NOT_TRACKED = frozenset({
+    "_weights", "_activity_losses", "_added_losses", "_tracker", "_batch_input_shape",
+    "input_shape_", "output_shape_", "_non_trainable_names", "_groups", "_state_groups",
+    "_packed_key", "_compile_config", "_inbound_nodes", "_keras_history", "states",
+})
+_TRACKABLE_TYPES = (Layer, Variable, list, dict, tuple)
 
 
-def _accepts_mask(cls: type) -> bool:
-    """Whether ``cls.call`` takes a ``mask`` argument (looked up once per class)."""
-    known = _MASK_ARG.get(cls)
+def call_args(cls: type) -> tuple[bool, bool]:
+    """Whether ``cls.call`` takes ``training`` and ``mask`` (looked up once per class).
+
+    As in Keras 3, ``training`` is passed only to a ``call`` that names it; ``mask`` also to
+    one that takes ``**kwargs``.
+    """
+    known = _CALL_ARGS.get(cls)
     if known is None:
         import inspect
 
         params = inspect.signature(cls.call).parameters
-        known = _MASK_ARG[cls] = "mask" in params or any(
-            p.kind is p.VAR_KEYWORD for p in params.values())
+        known = _CALL_ARGS[cls] = ("training" in params, "mask" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values()))
     return known
+
+
+def _accepts_mask(cls: type) -> bool:
+    """Whether ``cls.call`` takes a ``mask`` argument (looked up once per class)."""
+    return call_args(cls)[1]
+
+
+def enter_call(layer: Layer) -> bool:
+    """Marks the start of a layer call; the outermost call clears the ``add_loss`` losses of
+    the layer and its sublayers (Keras 3). Returns whether this call is the outermost."""
+    entry = _CALL_DEPTH[0] == 0
+    _CALL_DEPTH[0] += 1
+    if entry:
+        layer._clear_losses()
+    return entry
+
+
+def exit_call(entry: bool) -> None:
+    """Ends a call started by ``enter_call``."""
+    _CALL_DEPTH[0] = 0 if entry else max(_CALL_DEPTH[0] - 1, 0)
+
+
+_PLAIN = (str, int, float, bool, type(None))
+_INIT_SIGS: dict[type, Any] = {}
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return isinstance(value, _PLAIN)
+
+
+def auto_config(cls: type, args: tuple, kwargs: dict) -> dict | None:
+    """The constructor arguments of a user's layer as its config (defaults included), or None
+    when they cannot be stored as plain values (Keras 3's automatic ``get_config``)."""
+    import inspect
+
+    sig = _INIT_SIGS.get(cls)
+    if sig is None:
+        sig = _INIT_SIGS[cls] = inspect.signature(cls.__init__)
+    try:
+        bound = sig.bind(None, *args, **kwargs)
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    out: dict = {}
+    for i, (k, v) in enumerate(bound.arguments.items()):
+        p = sig.parameters[k]
+        if i == 0:
+            continue
+        if p.kind is p.VAR_POSITIONAL:
+            if v:
+                return None
+        elif p.kind is p.VAR_KEYWORD:
+            out.update(v)
+        elif p.kind is p.POSITIONAL_ONLY:
+            return None
+        else:
+            out[k] = v
+    out.pop("name", None)
+    if not _plain(out):
+        return None
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+
+def is_model(layer: Any) -> bool:
+    """Whether ``layer`` is a model (found without importing ``gpunet.models``)."""
+    return any(c.__name__ == "Model" and c.__module__ == "gpunet.models.model"
+               for c in type(layer).__mro__)
+
+
+def build_by_run(layer: Layer, input_shape: Any) -> None:
+    """Builds ``layer``'s sublayers by calling it once on zeros of ``input_shape`` (a batch
+    of one where the batch axis is None); other unknown axes leave the sublayers to build on
+    the first real call."""
+    def zeros(shape):
+        if isinstance(shape, dict):
+            return {k: zeros(v) for k, v in shape.items()}
+        if isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple, dict)):
+            return [zeros(s) for s in shape]
+        dims = tuple(shape)
+        if any(d is None for d in dims[1:]):
+            raise _UnknownShape
+        return Tensor(b.xp.zeros((1 if not dims or dims[0] is None else dims[0],) + dims[1:],
+                                 dtype=layer.dtype))
+
+    b = layer._backend()
+    try:
+        x = zeros(input_shape)
+    except _UnknownShape:
+        return
+    object.__setattr__(layer, "_building", True)
+    try:
+        with no_grad():
+            layer(x)
+    finally:
+        object.__setattr__(layer, "_building", False)
+    layer.input_shape_ = input_shape
+
+
+class _UnknownShape(Exception):
+    pass
+
+
+def _wrap_build(build: Any, mark_built: bool) -> Any:
+    """``build`` that records the input shape (for ``build_config``) and, for a user's layer,
+    sets ``built`` afterwards, as Keras 3 does."""
+    import functools
+
+    @functools.wraps(build)
+    def wrapper(self, *args: Any, **kwargs: Any) -> Any:
+        out = build(self, *args, **kwargs)
+        if len(args) == 1 and not kwargs and self.__dict__.get("input_shape_") is None:
+            shape = args[0]
+            self.input_shape_ = tuple(shape) if isinstance(shape, list) and not (
+                shape and isinstance(shape[0], (list, tuple))) else shape
+        if mark_built:
+            self.built = True
+        return out
+
+    wrapper._wrapped_build = True
+    return wrapper
+
+
+def _input_shape(inputs: Any) -> Any:
+    """The build shape of ``inputs`` (batch axis None); lists and dicts of tensors map."""
+    if isinstance(inputs, (list, tuple)):
+        return [_input_shape(x) for x in inputs]
+    if isinstance(inputs, dict):
+        return {k: _input_shape(v) for k, v in inputs.items()}
+    shape = getattr(inputs, "shape", ())
+    return (None,) + tuple(shape[1:]) if len(shape) else tuple(shape)
 
 
 register("layer")(Layer)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpunet.autograd.tensor import Tensor
-from gpunet.layers.layer import Layer, shape_str, unique_name
+from gpunet.layers.layer import Layer, enter_call, exit_call, shape_str, unique_name
 from gpunet.layers.node import KerasTensor, Node, flatten, symbolic_call
 from gpunet.models.model import Model
 from gpunet.registry import register
@@ -138,6 +138,8 @@ class Functional(Model):
     >>> model = Model([a, b], [Dense(1, name="score")(h), Dense(3, name="cls")(h)])
     >>> model.compile("adam", loss={"score": "mse", "cls": "sparse_categorical_crossentropy"})
     """
+
+    _auto_track = False  # its layers are listed, not tracked from attributes
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None,
                  trainable: bool = True, **kwargs: Any) -> None:
@@ -324,7 +326,11 @@ class Functional(Model):
 
         if inputs.__class__ is not Tensor and is_symbolic(inputs):
             return symbolic_call(self, inputs, training, kwargs)
-        return self.call(inputs, training=training)
+        entry = enter_call(self)
+        try:
+            return self.call(inputs, training=training)
+        finally:
+            exit_call(entry)
 
     def predict_on_batch(self, x: Any) -> Any:
         """Outputs for one batch as NumPy array(s)."""

@@ -12,12 +12,11 @@ import numpy as np
 from gpunet import optimizers as optimizers_mod
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.flat import FlatGroup, pack
-from gpunet.autograd.tensor import Tensor
 from gpunet.backend import Backend, backend_for, backend_of, get_backend
-from gpunet.layers.layer import Layer, unique_name
-from gpunet.layers.node import is_symbolic, symbolic_call
+from gpunet.layers.layer import Layer, build_by_run, unique_name
 from gpunet.models.compile_utils import LossContainer, MetricsContainer
 from gpunet.models.steps_api import TrainerAPI
+from gpunet.registry import snake_case
 
 
 class Model(TrainerAPI, Layer):
@@ -34,14 +33,29 @@ class Model(TrainerAPI, Layer):
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Model:
-        if cls is Model and (len(args) >= 2 or "outputs" in kwargs or "inputs" in kwargs):
+        if _functional_args(args, kwargs):
             from gpunet.models.functional import Functional
 
-            return object.__new__(Functional)  # Python then runs Functional.__init__
-        return object.__new__(cls)
+            if cls is Model:
+                return Layer.__new__(Functional)  # Python then runs Functional.__init__
+        # a subclass becomes Functional only when (inputs, outputs) reach Model.__init__
+        # (Keras 3): ``VAE(encoder, decoder)`` with its own __init__ stays a plain subclass
+        return Layer.__new__(cls, *args, **kwargs)
 
-    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(name=name or unique_name("model"), **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if _functional_args(args, kwargs):  # ``super().__init__(inputs=..., outputs=...)``
+            from gpunet.models.functional import Functional
+
+            inject_functional(type(self))
+            Functional.__init__(self, *args, **kwargs)
+            return
+        if args:
+            raise TypeError(f"Model.__init__() takes keyword arguments only (name=, "
+                            f"trainable=, dtype=); received positional {args!r}.")
+        name = kwargs.pop("name", None)
+        super().__init__(name=name or unique_name(snake_case(type(self).__name__)
+                                                  if type(self) is not Model else "model"),
+                         **kwargs)
         self.optimizer = None
         self.compiled = False
         self.stop_training = False
@@ -53,10 +67,12 @@ class Model(TrainerAPI, Layer):
         self._state_groups: list[FlatGroup] = []
         self._packed_key: tuple = ()
 
-    # -- structure (subclasses) ---------------------------------------------------------------
+    # -- structure ----------------------------------------------------------------------------
     @property
     def layers(self) -> list[Layer]:
-        raise NotImplementedError
+        """The layers of the model: in a subclass, those assigned as attributes (tracked),
+        in assignment order."""
+        return Layer._sublayers(self)
 
     def _sublayers(self) -> list[Layer]:
         return self.layers
@@ -80,25 +96,39 @@ class Model(TrainerAPI, Layer):
                              f"{[layer.name for layer in layers]}.")
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
+    def _own_weights(self) -> list:
+        own = self.__dict__.get("_weights") or []
+        return [v for v in own if v.trainable] + [v for v in own if not v.trainable]
+
     @property
     def weights(self):
-        """Every weight, layer by layer (each layer: trainable then non-trainable)."""
-        return [w for layer in self.layers for w in layer.weights]
+        """Own weights, then every layer's (each layer: trainable then non-trainable)."""
+        return self._own_weights() + _unique(w for layer in self.layers for w in layer.weights)
 
     @property
     def trainable_weights(self):
-        return [w for layer in self.layers for w in layer.trainable_weights]
+        if not self.trainable:
+            return []
+        own = [v for v in self._own_weights() if v.trainable]
+        return own + _unique(w for layer in self.layers for w in layer.trainable_weights)
 
     @property
     def non_trainable_weights(self):
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        if not self.trainable:
+            return self.weights
+        own = [v for v in self._own_weights() if not v.trainable]
+        return own + _unique(w for layer in self.layers for w in layer.non_trainable_weights)
 
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
 
     @property
     def losses(self):
-        return [t for layer in self.layers for t in layer.losses]
+        """``add_loss`` losses of the last call, regularization penalties, then each layer's."""
+        own = list(self.__dict__.get("_added_losses", ()))
+        own += [v.regularizer(v) for v in self.__dict__.get("_weights", ())
+                if v.regularizer is not None]
+        return own + [t for layer in self.layers for t in layer.losses]
 
     @property
     def stateful(self) -> bool:
@@ -209,6 +239,9 @@ class Model(TrainerAPI, Layer):
             jit_compile: True, False or ``"auto"``; accepted and kept as
                 ``self.jit_compile``, with no effect on the NumPy (CPU) backend.
         """
+        from gpunet.models.api_checks import check_compile_args
+
+        check_compile_args(optimizer, loss, loss_weights)
         self.optimizer = optimizers_mod.get(optimizer)
         names = self._multi_output_names()
         if names is None:
@@ -259,15 +292,39 @@ class Model(TrainerAPI, Layer):
         return names + plain + [("weighted_" + n if n in plain else n)
                                 for n in map(_spec_name, mc.weighted_specs)]
 
-    # -- calling ------------------------------------------------------------------------------
-    def __call__(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Tensor:
-        if inputs.__class__ is not Tensor and is_symbolic(inputs):
-            return symbolic_call(self, inputs, training, kwargs)
-        if not isinstance(inputs, Tensor):
-            inputs = Tensor(self.backend.asarray(inputs))
-        if not self.built:
-            self.build((None,) + tuple(inputs.shape[1:]))
-        return self.call(inputs, training=training)
+    # -- building -----------------------------------------------------------------------------
+    def build(self, input_shape: Any = None) -> None:
+        """Builds a subclassed model for ``input_shape`` (batch axis included) by running
+        ``call`` once on zeros, so that every sublayer creates its weights (Keras 3 builds
+        subclassed models the same way when ``build`` is not overridden)."""
+        if input_shape is None:
+            raise ValueError(f"Model '{self.name}': build() needs an `input_shape` (with the "
+                             "batch axis, e.g. (None, 784)).")
+        self.built = True
+        self._build_shape = input_shape
+        if type(self).call is Model.call:
+            return
+        build_by_run(self, input_shape)
+
+    build._default_build = True
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Model:
+        """A model from ``get_config()``: a Functional config (``layers``, ``input_layers``,
+        ``output_layers``) rebuilds the graph, as Keras 3 does for a subclass constructed
+        with ``(inputs, outputs)``; otherwise ``cls(**config)``."""
+        if {"layers", "input_layers", "output_layers"} <= set(config):
+            from gpunet.models.functional import Functional
+            from gpunet.models.functional_config import functional_from_config
+
+            target = cls if issubclass(cls, Functional) else Functional
+            return functional_from_config(target, config, custom_objects)
+        return Layer.from_config.__func__(cls, config)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        raise NotImplementedError(f"Model '{self.name}' ({type(self).__name__}) has no "
+                                  "`call()` method: subclasses of Model define `call(self, "
+                                  "inputs)`, or use Model(inputs, outputs).")
 
     # -- training API (implemented in training.py) --------------------------------------------
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
@@ -406,9 +463,20 @@ class Model(TrainerAPI, Layer):
         >>> model.save("model.keras")
         >>> restored = gpunet.models.load_model("model.keras")
         """
+        from gpunet.models.api_checks import check_save_path
         from gpunet.saving.hdf5 import save_model
 
-        kwargs.pop("save_format", None)
+        save_format = kwargs.pop("save_format", None)
+        if save_format:
+            if not str(filepath).endswith((".h5", ".hdf5", ".keras")):
+                raise ValueError("The `save_format` argument is deprecated in Keras 3. Please "
+                                 "remove this argument and pass a file path with either "
+                                 f"`.keras` or `.h5` extension.Received: "
+                                 f"save_format={save_format}")
+            warnings.warn("The `save_format` argument is deprecated in Keras 3. We recommend "
+                          "removing this argument as it can be inferred from the file path. "
+                          f"Received: save_format={save_format}", stacklevel=2)
+        check_save_path(filepath)
         _warn_unused(kwargs, "save")
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
@@ -450,6 +518,36 @@ class Model(TrainerAPI, Layer):
 
     def get_compile_config(self) -> dict | None:
         return self._compile_config
+
+
+def _functional_args(args: tuple, kwargs: dict) -> bool:
+    """Whether constructor arguments mean ``Model(inputs, outputs)`` (as Keras 3 decides)."""
+    return (len(args) == 2 or (len(args) == 1 and "outputs" in kwargs)
+            or ("inputs" in kwargs and "outputs" in kwargs))
+
+
+def inject_functional(cls: type) -> type:
+    """Makes a ``Model`` subclass constructed with ``(inputs, outputs)`` a ``Functional`` one,
+    by putting ``Functional`` in place of ``Model`` among its bases (what Keras 3 does)."""
+    from gpunet.models.functional import Functional
+
+    if cls is Model:
+        return Functional
+    if cls is object or not issubclass(cls, Model) or issubclass(cls, Functional):
+        return cls
+    bases = tuple(inject_functional(b) for b in cls.__bases__)
+    if bases != cls.__bases__:
+        cls.__bases__ = bases
+    return cls
+
+
+def _unique(items: Any) -> list:
+    out, seen = [], set()
+    for w in items:
+        if id(w) not in seen:
+            seen.add(id(w))
+            out.append(w)
+    return out
 
 
 def _spec_name(spec: Any) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
-from gpunet.deserialization import deserialize_layer
 from gpunet.layers.core import InputLayer
-from gpunet.layers.layer import Layer, shape_str, unique_name
+from gpunet.layers.layer import Layer, enter_call, exit_call, shape_str, unique_name
 from gpunet.layers.node import KerasTensor, Node, input_tensor, is_symbolic, symbolic_call
 from gpunet.models.model import Model
 from gpunet.registry import register
@@ -28,6 +28,8 @@ class Sequential(Model):
     >>> model.add(Activation("softmax"))
     >>> model.compile(optimizer="adam", loss="categorical_crossentropy")
     """
+
+    _auto_track = False  # its layers are listed, not tracked from attributes
 
     def __init__(self, layers: Sequence | None = None, name: str | None = None,
                  trainable: bool = True, **kwargs: Any) -> None:
@@ -180,7 +182,11 @@ class Sequential(Model):
                 f"Input 0 of layer '{first}' is incompatible with the layer: expected shape="
                 f"{shape_str(exp)}, found shape={shape_str((None,) + tuple(inputs.shape[1:]))}"
             )
-        return self.call(inputs, training=training)
+        entry = enter_call(self)
+        try:
+            return self.call(inputs, training=training)
+        finally:
+            exit_call(entry)
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         """The output shape of the stack for ``input_shape`` (batch axis included)."""
@@ -209,6 +215,8 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Sequential:
+        from gpunet.saving.serialization import deserialize_layer
+
         layer_cfgs = config["layers"] if isinstance(config, dict) else config
         model = cls(name=config.get("name") if isinstance(config, dict) else None)
         for lc in layer_cfgs:
@@ -217,3 +225,7 @@ class Sequential(Model):
         if not model.built and build is not None:
             model.build(tuple(build))
         return model
+
+    def _check_no_grad(self) -> None:
+        with no_grad():
+            pass

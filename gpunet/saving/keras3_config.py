@@ -112,7 +112,10 @@ def _k3_node(node: list, tensors: dict) -> dict:
 def model_config(model) -> dict:
     """``serialize_keras_object(model)`` as Keras 3 writes it (without ``compile_config``)."""
     from gpunet.models.functional import Functional
+    from gpunet.saving.k3_layout import is_composite
 
+    if is_composite(model):
+        return _subclassed_config(model)
     cfg = dict(model.get_config())
     by_name = {layer.name: layer for layer in model.layers}
     if isinstance(model, Functional):
@@ -147,4 +150,21 @@ def model_config(model) -> dict:
            "registered_name": _registered(model)}
     if build is not None:
         out["build_config"] = {"input_shape": build}
+    return out
+
+
+def _subclassed_config(model) -> dict:
+    """A subclassed model as Keras 3 serialises it: its ``get_config()`` (the constructor
+    arguments), the registered name and the input shape it was built for."""
+    from gpunet.registry import _CUSTOM
+
+    cfg = dict(model.get_config())
+    cfg["dtype"] = _policy(cfg.get("dtype"))
+    cls = type(model)
+    registered = next((k for k, v in _CUSTOM.items() if v is cls and ">" in k), cls.__name__)
+    out = {"module": None, "class_name": cls.__name__, "config": cfg,
+           "registered_name": registered}
+    shape = getattr(model, "input_shape_", None) or getattr(model, "_build_shape", None)
+    if shape is not None:
+        out["build_config"] = {"input_shape": _jsonable(shape)}
     return out

@@ -163,26 +163,19 @@ def sublayers(layer) -> list[tuple[str, str, list]] | None:
 
 
 def _write_vars(f, path: str, name: str, arrays: list) -> None:
-    vg = f.create_group(path + "/vars")
+    vg = f.create_group(f"{path}/vars" if path else "vars")
     vg.attrs["name"] = name
     for i, a in enumerate(arrays):
         write_dataset(vg, str(i), a)
 
 
 def write_k3(f, model) -> None:
-    """Writes ``model``'s weights in Keras 3's ``.weights.h5`` layout into file ``f``."""
-    from gpunet.models.model import Model
+    """Writes ``model``'s weights in Keras 3's ``.weights.h5`` layout into file ``f`` (paths of
+    subclassed layers and models as ``k3_layout`` finds them)."""
+    from gpunet.saving.k3_layout import layout
 
-    f.create_group("vars").attrs["name"] = model.name
-    for layer, path in k3_paths(model.layers, models=True):
-        subs = None if isinstance(layer, Model) else sublayers(layer)
-        if subs is None:
-            arrays = [] if isinstance(layer, Model) else [host(w) for w in legacy_weights(layer)]
-            _write_vars(f, path, layer.name, arrays)
-            continue
-        _write_vars(f, path, layer.name, [])
-        for sub, name, ws in subs:
-            _write_vars(f, f"{path}/{sub}", name, [host(w) for w in ws])
+    for path, name, ws in layout(model):
+        _write_vars(f, path, name, [host(w) for w in ws])
 
 
 def _k3_arrays(vg, filepath: str) -> list:
@@ -303,9 +296,16 @@ def _pairs_k3(f, model, container: str, filepath: str, by_name: bool,
         return [(layer, f"layer '{layer.name}'",
                  _k3_vars(f, named[layer.name], layer, filepath) or [])
                 for layer, _ in k3_paths(model.layers) if layer.name in named]
+    from gpunet.saving.k3_layout import is_composite
+
+    if is_composite(model):
+        return _pairs_layout(f, model, container, filepath, skip_mismatch)
     pairs = []
     for layer, path in k3_paths(model.layers, container):
         if not legacy_weights(layer):
+            continue
+        if is_composite(layer):
+            pairs.extend(_pairs_layout(f, layer, container, filepath, skip_mismatch, path))
             continue
         arrays = _k3_vars(f, path, layer, filepath)
         if arrays is None:
@@ -323,6 +323,37 @@ def _pairs_k3(f, model, container: str, filepath: str, by_name: bool,
     return pairs
 
 
+class _Vars:
+    """The own variables of one stored object, in the shape ``_assign`` expects of a layer."""
+
+    def __init__(self, name: str, ws: list, kind: str) -> None:
+        self.name, self.trainable_weights, self.non_trainable_weights = name, list(ws), []
+        self.kind = kind
+
+
+def _pairs_layout(f, root, container: str, filepath: str, skip_mismatch: bool,
+                  path: str = "") -> list:
+    """Pairs for a subclassed model or layer: each object's own ``vars`` at its Keras 3 path
+    (``layers`` as the container name of the file is kept as written)."""
+    from gpunet.saving.k3_layout import layout
+
+    pairs = []
+    for p, name, ws in layout(root, path):
+        if not ws:
+            continue
+        vg = f.get(f"{p}/vars")
+        if vg is None:
+            msg = (f"{filepath!r} has no weights for '{name}' of {type(root).__name__} "
+                   f"'{root.name}', expected at '{p}/vars'. The file was saved from a "
+                   "different architecture.")
+            if skip_mismatch:
+                warnings.warn("Skipping loading of weights: " + msg, stacklevel=4)
+                continue
+            raise ValueError(msg)
+        pairs.append((_Vars(name, ws, type(root).__name__), f"'{p}'", _k3_arrays(vg, filepath)))
+    return pairs
+
+
 def load_into(f, model, filepath: str, skip_mismatch: bool = False,
               by_name: bool = False) -> None:
     """Loads weights from an open file or group in either layout into a built model."""
@@ -330,8 +361,12 @@ def load_into(f, model, filepath: str, skip_mismatch: bool = False,
         raise ValueError(f"Model '{model.name}' must be built before loading weights into it: "
                          "give it an input shape (Input(...)) or call it on data first.")
     g = f["model_weights"] if "model_weights" in f else f
+    from gpunet.saving.k3_layout import is_composite
+
     if has_attribute(g, "layer_names"):
         pairs = _pairs_legacy(model, read_legacy(g, filepath), filepath, by_name)
+    elif is_composite(model) and "vars" in f and not by_name:
+        pairs = _pairs_layout(f, model, "layers", filepath, skip_mismatch)
     elif _k3_container(f) is not None:
         pairs = _pairs_k3(f, model, _k3_container(f), filepath, by_name, skip_mismatch)
     else:

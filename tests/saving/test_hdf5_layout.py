@@ -111,7 +111,7 @@ def test_many_long_layer_names_are_chunked(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-@pytest.mark.parametrize("name", ["m.h5", "m.hdf5", "model"])
+@pytest.mark.parametrize("name", ["m.h5", "m.hdf5"])  # no extension raises, as in Keras 3
 def test_round_trip_predictions(tmp_path, backend, mlp, data, name):
     model = mlp()
     model.fit(*data, epochs=1, batch_size=16, verbose=0)
