@@ -160,6 +160,12 @@ class Backend:
         ``gpunet.backend.kernels.numba_cpu.lstm_cell_step``)."""
         return None
 
+    def gru_bptt_step(self) -> Any:
+        """The element-wise back-propagation of one step of the array-path GRU
+        (``reset_after``) as one fused call, or ``None`` (see
+        ``gpunet.backend.kernels.numba_cpu.gru_bptt_step``)."""
+        return None
+
     def lstm_bptt_step(self) -> Any:
         """The element-wise back-propagation of one step of the array-path LSTM (gates
         ``i, f, o, g`` after activation) as one fused call, or ``None`` where the op's array

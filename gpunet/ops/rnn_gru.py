@@ -120,8 +120,21 @@ class GRUFunction(_Recurrent):
                      dZ[t], dR[t], dhprev, size=N * u)
                 self._rec_back(xp, dR[t], U, dh)
                 dh += dhprev
+        fused = None
+        if ra and not self.cuda and act.name == "tanh" and ract.name == "sigmoid":
+            fused = backend_of(gys[0]).gru_bptt_step()  # one pass per step (Numba), or None
+        if fused is not None:
+            scratch = carry if carry is not None else xp.empty((N, u), dt)
+            with backend_of(gys[0]).single_thread_blas():
+                for t in range(T - 1, -1, -1):
+                    fused(Z[t], RH[t], H[t], None if gseq is None else gseq[t],
+                          None if m is None else m[t, :, 0], dh, dZ[t], dR[t], dhprev, scratch)
+                    self._rec_back(xp, dR[t], U, dh)
+                    dh += dhprev
+                    if m is not None:
+                        dh += carry
         with backend_of(gys[0]).single_thread_blas():
-            for t in range(-1 if self.cuda else T - 1, -1, -1):
+            for t in range(-1 if self.cuda or fused else T - 1, -1, -1):
                 if gseq is not None:
                     dh += gseq[t]
                 if m is not None:

@@ -141,3 +141,23 @@ def test_lstm_fused_steps_equal_numpy(case, dtype, monkeypatch):
         results.append([o.data for o in outs] + [t.grad for t in ts])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", sorted(RNN_CASES))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gru_fused_backward_equals_numpy(case, dtype, monkeypatch):
+    rng = np.random.default_rng(9)
+    u = 4
+    args = [rng.standard_normal(s).astype(dtype) * 0.7
+            for s in ((5, 6, 3), (3, 3 * u), (u, 3 * u), (2, 3 * u), (5, u))]
+    results = []
+    for flag in ("0", "1"):
+        monkeypatch.setenv("GPUNET_NUMBA", flag)
+        ts = [Tensor(a, requires_grad=True) for a in args]
+        out = ops.gru(ts[0], ts[1], ts[2], ts[3], ts[4], **RNN_CASES[case])
+        outs = out if isinstance(out, tuple) else (out,)
+        total = sum((o * (k + 1.5)).sum() for k, o in enumerate(outs))
+        total.backward()
+        results.append([o.data for o in outs] + [t.grad for t in ts])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

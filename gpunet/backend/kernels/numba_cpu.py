@@ -272,3 +272,53 @@ def lstm_cell_step() -> Any:
     if "lstm_cell" not in _STATE:
         _STATE["lstm_cell"] = _build_lstm_cell()
     return _STATE["lstm_cell"]
+
+
+def _build_gru_bptt() -> Any:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def step(z, rhs, hprev, gs, has_gs, keep, has_m, dh, dz, dr, direct,
+             carry):  # pragma: no cover - compiled
+        n_, u = direct.shape
+        one, zero = dz.dtype.type(1), dz.dtype.type(0)
+        for n in range(n_):
+            mm = zero if has_m and not keep[n] else one
+            for j in range(u):
+                dhi = dh[n, j] + gs[n, j] if has_gs else dh[n, j]
+                dhn = dhi * mm
+                zg, r, hh = z[n, j], z[n, u + j], z[n, 2 * u + j]
+                dzg = dhn * (hprev[n, j] - hh) * ((one - zg) * zg)
+                dd = dhn * zg
+                dhh = (dhn - dd) * (one - hh * hh)
+                drr = dhh * rhs[n, j] * ((one - r) * r)
+                dz[n, j], dz[n, u + j], dz[n, 2 * u + j] = dzg, drr, dhh
+                dr[n, j], dr[n, u + j], dr[n, 2 * u + j] = dzg, drr, dhh * r
+                direct[n, j] = dd
+                carry[n, j] = dhi * (one - mm)
+
+    return step
+
+
+def gru_bptt_step() -> Any:
+    """The element-wise back-propagation of one GRU step (``reset_after``, tanh / sigmoid) in
+    one pass, for the array layout of ``gpunet.ops.rnn_gru`` (gates ``z, r, h~`` after
+    activation, ``rhs`` = ``h U_h + b^r_h``): ``step(z, rhs, h_prev, g_seq or None,
+    mask_row or None, dh, dz, dr, direct, carry)`` writes the pre-activation gradients
+    ``dz``, the gradient ``dr`` of ``h U + b^r``, the direct path ``direct`` to the previous
+    ``h`` and, with a mask, ``carry``. None without Numba."""
+    if not numba_enabled():
+        return None
+    if "gru_bptt" not in _STATE:
+        import numpy as np
+
+        kernel = _build_gru_bptt()
+        no_mask = np.ones(1, bool)
+
+        def step(z, rhs, hprev, gs, keep, dh, dz, dr, direct, carry):
+            kernel(z, rhs, hprev, dh if gs is None else gs, gs is not None,
+                   no_mask if keep is None else keep, keep is not None, dh, dz, dr, direct,
+                   np.empty_like(direct) if carry is None else carry)
+
+        _STATE["gru_bptt"] = step
+    return _STATE["gru_bptt"]
