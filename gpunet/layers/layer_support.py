@@ -1,0 +1,168 @@
+"""Support of ``Layer``: which arguments ``call`` takes, the outermost-call marker that clears
+``add_loss`` losses, Keras 3's automatic config of a user's layer, building by running
+``call``, and the ``build`` wrapper of subclasses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet.autograd.engine import no_grad
+from gpunet.autograd.tensor import Tensor
+
+_CALL_ARGS: dict[type, tuple[bool, bool]] = {}
+_CALL_DEPTH = [0]
+_NOT_TRACKED = frozenset({
+    "_weights", "_activity_losses", "_added_losses", "_tracker", "_batch_input_shape",
+    "input_shape_", "output_shape_", "_non_trainable_names", "_groups", "_state_groups",
+    "_packed_key", "_compile_config", "_inbound_nodes", "_keras_history", "states",
+})
+
+
+def call_args(cls: type) -> tuple[bool, bool]:
+    """Whether ``cls.call`` takes ``training`` and ``mask`` (looked up once per class).
+
+    As in Keras 3, ``training`` is passed only to a ``call`` that names it; ``mask`` also to
+    one that takes ``**kwargs``.
+    """
+    known = _CALL_ARGS.get(cls)
+    if known is None:
+        import inspect
+
+        params = inspect.signature(cls.call).parameters
+        known = _CALL_ARGS[cls] = ("training" in params, "mask" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values()))
+    return known
+
+
+def _accepts_mask(cls: type) -> bool:
+    """Whether ``cls.call`` takes a ``mask`` argument (looked up once per class)."""
+    return call_args(cls)[1]
+
+
+def enter_call(layer: Any) -> bool:
+    """Marks the start of a layer call; the outermost call clears the ``add_loss`` losses of
+    the layer and its sublayers (Keras 3). Returns whether this call is the outermost."""
+    entry = _CALL_DEPTH[0] == 0
+    _CALL_DEPTH[0] += 1
+    if entry:
+        layer._clear_losses()
+    return entry
+
+
+def exit_call(entry: bool) -> None:
+    """Ends a call started by ``enter_call``."""
+    _CALL_DEPTH[0] = 0 if entry else max(_CALL_DEPTH[0] - 1, 0)
+
+
+_PLAIN = (str, int, float, bool, type(None))
+_INIT_SIGS: dict[type, Any] = {}
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return isinstance(value, _PLAIN)
+
+
+def auto_config(cls: type, args: tuple, kwargs: dict) -> dict | None:
+    """The constructor arguments of a user's layer as its config (defaults included), or None
+    when they cannot be stored as plain values (Keras 3's automatic ``get_config``)."""
+    import inspect
+
+    sig = _INIT_SIGS.get(cls)
+    if sig is None:
+        sig = _INIT_SIGS[cls] = inspect.signature(cls.__init__)
+    try:
+        bound = sig.bind(None, *args, **kwargs)
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    out: dict = {}
+    for i, (k, v) in enumerate(bound.arguments.items()):
+        p = sig.parameters[k]
+        if i == 0:
+            continue
+        if p.kind is p.VAR_POSITIONAL:
+            if v:
+                return None
+        elif p.kind is p.VAR_KEYWORD:
+            out.update(v)
+        elif p.kind is p.POSITIONAL_ONLY:
+            return None
+        else:
+            out[k] = v
+    out.pop("name", None)
+    if not _plain(out):
+        return None
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+
+def is_model(layer: Any) -> bool:
+    """Whether ``layer`` is a model (found without importing ``gpunet.models``)."""
+    return any(c.__name__ == "Model" and c.__module__ == "gpunet.models.model"
+               for c in type(layer).__mro__)
+
+
+def build_by_run(layer: Any, input_shape: Any) -> None:
+    """Builds ``layer``'s sublayers by calling it once on zeros of ``input_shape`` (a batch
+    of one where the batch axis is None); other unknown axes leave the sublayers to build on
+    the first real call."""
+    def zeros(shape):
+        if isinstance(shape, dict):
+            return {k: zeros(v) for k, v in shape.items()}
+        if isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple, dict)):
+            return [zeros(s) for s in shape]
+        dims = tuple(shape)
+        if any(d is None for d in dims[1:]):
+            raise _UnknownShape
+        return Tensor(b.xp.zeros((1 if not dims or dims[0] is None else dims[0],) + dims[1:],
+                                 dtype=layer.dtype))
+
+    b = layer._backend()
+    try:
+        x = zeros(input_shape)
+    except _UnknownShape:
+        return
+    object.__setattr__(layer, "_building", True)
+    try:
+        with no_grad():
+            layer(x)
+    finally:
+        object.__setattr__(layer, "_building", False)
+    layer.input_shape_ = input_shape
+
+
+class _UnknownShape(Exception):
+    pass
+
+
+def _wrap_build(build: Any, mark_built: bool) -> Any:
+    """``build`` that records the input shape (for ``build_config``) and, for a user's layer,
+    sets ``built`` afterwards, as Keras 3 does."""
+    import functools
+
+    @functools.wraps(build)
+    def wrapper(self, *args: Any, **kwargs: Any) -> Any:
+        out = build(self, *args, **kwargs)
+        if len(args) == 1 and not kwargs and self.__dict__.get("input_shape_") is None:
+            shape = args[0]
+            self.input_shape_ = tuple(shape) if isinstance(shape, list) and not (
+                shape and isinstance(shape[0], (list, tuple))) else shape
+        if mark_built:
+            self.built = True
+        return out
+
+    wrapper._wrapped_build = True
+    return wrapper
+
+
+def _input_shape(inputs: Any) -> Any:
+    """The build shape of ``inputs`` (batch axis None); lists and dicts of tensors map."""
+    if isinstance(inputs, (list, tuple)):
+        return [_input_shape(x) for x in inputs]
+    if isinstance(inputs, dict):
+        return {k: _input_shape(v) for k, v in inputs.items()}
+    shape = getattr(inputs, "shape", ())
+    return (None,) + tuple(shape[1:]) if len(shape) else tuple(shape)
