@@ -12,6 +12,7 @@ from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
 from gpunet.autograd.variable import Variable
 from gpunet.backend import backend_of, floatx, get_backend
+from gpunet.backend.session import NAME_COUNTS as _NAME_COUNTS
 from gpunet.layers.layer_support import (
     _NOT_TRACKED,
     _input_shape,
@@ -26,8 +27,6 @@ from gpunet.layers.layer_support import (
 from gpunet.layers.node import is_symbolic, layer_io, layer_io_at, symbolic_call
 from gpunet.layers.tracking import Tracker, flatten_layers
 from gpunet.registry import register, snake_case
-
-_NAME_COUNTS: dict[str, int] = {}
 
 
 def unique_name(base: str) -> str:

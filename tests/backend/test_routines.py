@@ -113,3 +113,13 @@ def test_to_numpy_reads_any_value(backend):
 
 def test_numpy_backend_is_host():
     assert numpy_backend().is_host is True
+
+
+def test_clear_session_restarts_automatic_layer_names():
+    # As Keras 3: after clear_session the next Dense is "dense" again.
+    gpunet.layers.Dense(2)
+    assert gpunet.layers.Dense(2).name != "dense"
+    gpunet.backend.clear_session(free_memory=False)
+    assert gpunet.layers.Dense(2).name == "dense"
+    gpunet.utils.clear_session()
+    assert gpunet.layers.Dense(2).name == "dense"
