@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
+from gpunet.deserialization import deserialize_layer
 from gpunet.layers.core import InputLayer
 from gpunet.layers.layer import Layer, enter_call, exit_call, shape_str, unique_name
 from gpunet.layers.node import KerasTensor, Node, input_tensor, is_symbolic, symbolic_call
@@ -215,8 +215,6 @@ class Sequential(Model):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None) -> Sequential:
-        from gpunet.saving.serialization import deserialize_layer
-
         layer_cfgs = config["layers"] if isinstance(config, dict) else config
         model = cls(name=config.get("name") if isinstance(config, dict) else None)
         for lc in layer_cfgs:
@@ -225,7 +223,3 @@ class Sequential(Model):
         if not model.built and build is not None:
             model.build(tuple(build))
         return model
-
-    def _check_no_grad(self) -> None:
-        with no_grad():
-            pass
