@@ -15,7 +15,7 @@ Environment: ``EXAMPLE_EPOCHS`` (default 3, as in the guide), ``EXAMPLE_SEED``.
 
 import os
 
-os.environ["KERAS_BACKEND"] = "torch"  # the guide's backend; gpunet's loop follows it
+os.environ["KERAS_BACKEND"] = "torch"  # the backend the guide is written for
 
 import numpy as np  # noqa: E402
 

@@ -16,7 +16,7 @@ Environment: ``EXAMPLE_EPOCHS`` (GAN epochs, default 1 as in the guide), ``EXAMP
 
 import os
 
-os.environ["KERAS_BACKEND"] = "torch"  # the guide's backend; gpunet's step follows it
+os.environ["KERAS_BACKEND"] = "torch"  # the backend the guide is written for
 
 import numpy as np  # noqa: E402
 
