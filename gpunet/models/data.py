@@ -130,13 +130,6 @@ class ArrayData:
                 yield (self.x[idx], None if self.y is None else self.y[idx],
                        None if self.w is None else self.w[idx])
 
-    def reset(self) -> None:
-        """Starts the next epoch at the beginning of a fresh pass."""
-        self._pos = self.n
-        self._order = None
-        self._pos = 0
-        self._fresh = True
-
 
 def split_validation(x: Any, y: Any, w: Any, validation_split: float):
     """Keras's rule: the *last* ``validation_split`` fraction, taken before any shuffling."""

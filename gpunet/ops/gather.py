@@ -50,10 +50,6 @@ def gather_apply(x: Any, f: Callable[[Any, Any, Any], Any]) -> Tensor:
     return Gather(idx)(x)
 
 
-def _ax(axis: Any, ndim: int) -> Any:
-    return axis if axis is None else axis % max(ndim, 1)
-
-
 @symbolic("tile")
 def tile(x: Any, repeats: Any) -> Tensor:
     """Repeats ``x`` ``repeats`` times along each axis (``numpy.tile``)."""
