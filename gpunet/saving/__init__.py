@@ -16,6 +16,7 @@ from gpunet.registry import (
 )
 from gpunet.saving.hdf5 import load_model, save_model
 from gpunet.saving.load_errors import ModelFileError
+from gpunet.saving.object_serialization import deserialize_keras_object, serialize_keras_object
 from gpunet.saving.serialization import (
     CustomObjectScope,
     clone_model,
@@ -35,4 +36,5 @@ __all__ = [
     "enable_unsafe_deserialization", "get_custom_objects", "safe_mode_scope",
     "load_model", "load_weights", "model_from_config", "model_from_json", "model_from_yaml",
     "register_keras_serializable", "register_serializable", "save_model", "save_weights",
+    "deserialize_keras_object", "serialize_keras_object",
 ]

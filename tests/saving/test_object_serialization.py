@@ -1,0 +1,105 @@
+"""``keras.saving.serialize_keras_object`` / ``deserialize_keras_object`` write and read the
+dicts Keras 3.15 writes (the expected dicts below are Keras 3.15.1's own output for the same
+objects; float32 rounding of 0.005 aside)."""
+
+import numpy as np
+import pytest
+
+import gpunet as keras
+from gpunet import registry
+from gpunet.saving import deserialize_keras_object, serialize_keras_object
+
+
+@pytest.fixture
+def custom():
+    before = dict(registry._CUSTOM)
+
+    @keras.saving.register_keras_serializable(package="MyLayers")
+    class CustomLayer(keras.layers.Layer):
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+    @keras.saving.register_keras_serializable(package="my_package", name="custom_fn")
+    def custom_fn(x):
+        return x**2
+
+    yield CustomLayer, custom_fn
+    registry._CUSTOM.clear()
+    registry._CUSTOM.update(before)
+
+
+def test_builtin_objects_as_keras_writes_them():
+    cfg = serialize_keras_object(keras.regularizers.L1(0.005))
+    assert cfg["module"] == "keras.regularizers" and cfg["class_name"] == "L1"
+    assert cfg["registered_name"] is None
+    assert cfg["config"]["l1"] == pytest.approx(0.005)
+    cfg = serialize_keras_object(keras.initializers.GlorotUniform(seed=1))
+    assert (cfg["module"], cfg["class_name"], cfg["config"]["seed"]) == (
+        "keras.initializers", "GlorotUniform", 1)
+    cfg = serialize_keras_object(keras.losses.MeanSquaredError())
+    assert (cfg["module"], cfg["class_name"]) == ("keras.losses", "MeanSquaredError")
+    dense = serialize_keras_object(keras.layers.Dense(3, activation="relu", name="d"))
+    assert (dense["module"], dense["class_name"], dense["registered_name"]) == (
+        "keras.layers", "Dense", None)
+    assert dense["config"]["units"] == 3 and dense["config"]["name"] == "d"
+    assert serialize_keras_object("relu") == "relu"
+    assert serialize_keras_object(keras.activations.relu) == {
+        "module": "builtins", "class_name": "function", "config": "relu",
+        "registered_name": "function"}
+
+
+def test_registered_custom_objects_as_keras_writes_them(custom):
+    CustomLayer, custom_fn = custom
+    assert serialize_keras_object(CustomLayer(0.5)) == {
+        "module": None, "class_name": "CustomLayer", "config": {"factor": 0.5},
+        "registered_name": "MyLayers>CustomLayer"}
+    assert serialize_keras_object(custom_fn) == {
+        "module": "builtins", "class_name": "function", "config": "my_package>custom_fn",
+        "registered_name": "function"}
+
+
+def test_round_trips_and_keras_written_dicts(custom):
+    CustomLayer, custom_fn = custom
+    reg = deserialize_keras_object({"module": "keras.regularizers", "class_name": "L1",
+                                    "config": {"l1": 0.005}, "registered_name": None})
+    assert isinstance(reg, keras.regularizers.L1)
+    assert float(reg.get_config()["l1"]) == pytest.approx(0.005)
+    layer = deserialize_keras_object(serialize_keras_object(CustomLayer(0.5)))
+    assert type(layer) is CustomLayer and layer.factor == 0.5
+    assert deserialize_keras_object(serialize_keras_object(custom_fn)) is custom_fn
+    assert deserialize_keras_object("relu") == "relu"  # a string stays a string, as in Keras
+    dense = deserialize_keras_object(serialize_keras_object(keras.layers.Dense(3, name="d")))
+    assert isinstance(dense, keras.layers.Dense) and dense.units == 3
+    x = np.ones((2, 4), "float32")
+    assert np.asarray(dense(x)).shape == (2, 3)
+
+
+def test_unknown_objects_are_named():
+    with pytest.raises(ValueError, match="NoSuchLayer"):
+        deserialize_keras_object({"module": "keras.layers", "class_name": "NoSuchLayer",
+                                  "config": {}, "registered_name": None})
+    with pytest.raises(ValueError, match="no_such_fn"):
+        deserialize_keras_object({"module": "builtins", "class_name": "function",
+                                  "config": "no_such_fn", "registered_name": "function"})
+    with pytest.raises(TypeError, match="cannot serialize"):
+        serialize_keras_object(object())
+
+
+def test_custom_objects_argument():
+    class Scale(keras.layers.Layer):
+        def __init__(self, k=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.k = k
+
+        def get_config(self):
+            return {**super().get_config(), "k": self.k}
+
+    cfg = {"module": "my_module", "class_name": "Scale", "config": {"k": 3.0},
+           "registered_name": None}
+    with pytest.raises(ValueError, match="Scale"):
+        deserialize_keras_object(cfg)
+    assert deserialize_keras_object(cfg, custom_objects={"Scale": Scale}).k == 3.0
