@@ -50,7 +50,8 @@ def serialize_keras_object(obj: Any) -> Any:
 
     Returns:
         ``{"module", "class_name", "config", "registered_name"}`` for an object with
-        ``get_config``; for a function, ``{"module": "builtins", "class_name": "function",
+        ``get_config`` (objects and functions inside its config serialized the same way); for
+        a function, ``{"module": "builtins", "class_name": "function",
         "config": name, "registered_name": "function"}``.
 
     Example:
@@ -69,8 +70,11 @@ def serialize_keras_object(obj: Any) -> Any:
         registered = _registered_name(type(obj))
         module = None if registered else _KIND_MODULES.get(_kind_of(type(obj)) or "",
                                                            type(obj).__module__)
+        config = obj.get_config()
+        if isinstance(config, dict):  # objects held in the config are serialized too
+            config = {k: serialize_keras_object(v) for k, v in config.items()}
         return {"module": module, "class_name": type(obj).__name__,
-                "config": obj.get_config(), "registered_name": registered}
+                "config": config, "registered_name": registered}
     if callable(obj) and hasattr(obj, "__name__"):
         return {"module": "builtins", "class_name": "function",
                 "config": _registered_name(obj) or obj.__name__, "registered_name": "function"}

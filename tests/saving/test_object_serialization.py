@@ -103,3 +103,25 @@ def test_custom_objects_argument():
     with pytest.raises(ValueError, match="Scale"):
         deserialize_keras_object(cfg)
     assert deserialize_keras_object(cfg, custom_objects={"Scale": Scale}).k == 3.0
+
+
+def test_objects_inside_a_config_are_serialized_as_keras_does():
+    class Holder(keras.layers.Layer):
+        def __init__(self, reg=None, inner=None, **kwargs):
+            super().__init__(**kwargs)
+            self.reg, self.inner = reg, inner
+
+        def get_config(self):
+            return {**super().get_config(), "reg": self.reg, "inner": self.inner,
+                    "act": keras.activations.relu}
+
+    cfg = serialize_keras_object(Holder(keras.regularizers.L1L2(l1=1e-5, l2=1e-4),
+                                        keras.layers.Dense(2, name="dd"), name="h"))["config"]
+    # Keras 3.15.1 writes these three values exactly so
+    assert {k: cfg["reg"][k] for k in ("module", "class_name", "registered_name")} == {
+        "module": "keras.regularizers", "class_name": "L1L2", "registered_name": None}
+    assert cfg["reg"]["config"] == pytest.approx({"l1": 1e-5, "l2": 1e-4})
+    assert {k: v for k, v in cfg["inner"].items() if k != "config"} == {
+        "module": "keras.layers", "class_name": "Dense", "registered_name": None}
+    assert cfg["act"] == {"module": "builtins", "class_name": "function", "config": "relu",
+                          "registered_name": "function"}
