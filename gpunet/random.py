@@ -81,7 +81,7 @@ def _generator(seed: Any):
     """A generator for one draw on the default backend, following Keras's seed rules."""
     b = get_backend()
     if seed is None:
-        return b, (b._rng if b.name == "numpy" else b._generator())
+        return b, b.generator()
     if isinstance(seed, SeedGenerator):
         key = seed.next()
     elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
@@ -89,11 +89,7 @@ def _generator(seed: Any):
     else:
         raise ValueError("`seed` must be an int, a gpunet.random.SeedGenerator or None. "
                          f"Received: seed={seed!r}")
-    if b.name == "numpy":
-        return b, np.random.default_rng([k % 2**63 for k in key])
-    folded = int(np.random.SeedSequence([k % 2**63 for k in key]).generate_state(1)[0])
-    with b._device:
-        return b, b.xp.random.RandomState(folded)
+    return b, b.generator(key)
 
 
 def _shape(shape: Any) -> tuple:
@@ -105,9 +101,7 @@ def _dtype(dtype: Any) -> str:
 
 
 def _on(b, fn):
-    if b.name == "numpy":
-        return fn()
-    with b._device:
+    with b.activate():  # arrays made by fn land on b's device
         return fn()
 
 
@@ -119,8 +113,7 @@ def uniform(shape: Any, minval: float = 0.0, maxval: float = 1.0, dtype: Any = N
     if np.dtype(dt).kind != "f":
         raise ValueError(f"uniform: `dtype` must be a float type; use randint for integers. "
                          f"Received: dtype={dtype!r}")
-    u = _on(b, lambda: g.random(_shape(shape)) if b.name == "numpy"
-            else g.random_sample(_shape(shape)))
+    u = g.uniform(_shape(shape))
     return Tensor((u * (maxval - minval) + minval).astype(dt))
 
 
@@ -128,7 +121,7 @@ def normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: Any = None
            seed: Any = None) -> Tensor:
     """Normal samples with ``mean`` and ``stddev``."""
     b, g = _generator(seed)
-    z = _on(b, lambda: g.standard_normal(_shape(shape)))
+    z = g.normal(_shape(shape))
     return Tensor((z * stddev + mean).astype(_dtype(dtype)))
 
 
@@ -139,10 +132,10 @@ def truncated_normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: 
     b, g = _generator(seed)
 
     def draw():
-        z = g.standard_normal(_shape(shape))
+        z = g.normal(_shape(shape))
         bad = b.xp.abs(z) > 2
         while bool(bad.any()):
-            z[bad] = g.standard_normal(int(bad.sum()))
+            z[bad] = g.normal(int(bad.sum()))
             bad = b.xp.abs(z) > 2
         return z
 
@@ -153,8 +146,7 @@ def randint(shape: Any, minval: int, maxval: int, dtype: str = "int32",
             seed: Any = None) -> Tensor:
     """Integers uniform in ``[minval, maxval)``."""
     b, g = _generator(seed)
-    fn = g.integers if b.name == "numpy" else g.randint
-    return Tensor(_on(b, lambda: fn(int(minval), int(maxval), _shape(shape))).astype(dtype))
+    return Tensor(g.integers(int(minval), int(maxval), _shape(shape)).astype(dtype))
 
 
 def categorical(logits: Any, num_samples: int, dtype: str = "int32", seed: Any = None) -> Tensor:
@@ -173,7 +165,7 @@ def categorical(logits: Any, num_samples: int, dtype: str = "int32", seed: Any =
 def gamma(shape: Any, alpha: float, dtype: Any = None, seed: Any = None) -> Tensor:
     """Gamma samples with shape ``alpha`` and scale 1."""
     b, g = _generator(seed)
-    return Tensor(_on(b, lambda: g.gamma(alpha, 1.0, _shape(shape))).astype(_dtype(dtype)))
+    return Tensor(g.gamma(alpha, _shape(shape)).astype(_dtype(dtype)))
 
 
 def binomial(shape: Any, counts: Any, probabilities: Any, dtype: Any = None,
@@ -181,7 +173,7 @@ def binomial(shape: Any, counts: Any, probabilities: Any, dtype: Any = None,
     """Binomial samples: successes in ``counts`` trials of probability ``probabilities``."""
     b, g = _generator(seed)
     n, p = ops.convert_to_numpy(counts), ops.convert_to_numpy(probabilities)
-    out = _on(b, lambda: g.binomial(b.asarray(n).astype("int64"), b.asarray(p), _shape(shape)))
+    out = g.binomial(b.asarray(n).astype("int64"), b.asarray(p), _shape(shape))
     return Tensor(out.astype(_dtype(dtype)))
 
 
@@ -189,7 +181,7 @@ def beta(shape: Any, alpha: Any, beta: Any, dtype: Any = None, seed: Any = None)
     """Beta samples with parameters ``alpha`` and ``beta``."""
     b, g = _generator(seed)
     a_, b_ = ops.convert_to_numpy(alpha), ops.convert_to_numpy(beta)
-    out = _on(b, lambda: g.beta(b.asarray(a_), b.asarray(b_), _shape(shape)))
+    out = g.beta(b.asarray(a_), b.asarray(b_), _shape(shape))
     return Tensor(out.astype(_dtype(dtype)))
 
 
@@ -225,5 +217,5 @@ def shuffle(x: Any, axis: int = 0, seed: Any = None) -> Tensor:
     x = as_tensor(x)
     n = x.shape[axis]
     b, g = _generator(seed)
-    perm = _on(b, lambda: g.permutation(n))
+    perm = g.permutation(n)
     return ops.take(x, Tensor(perm), axis=axis)

@@ -65,6 +65,15 @@ class Backend:
         """A random permutation of ``range(n)`` as an int64 array on this device."""
         raise NotImplementedError
 
+    def generator(self, key: tuple | None = None) -> Any:
+        """A random generator drawing on this device: this backend's own stream
+        (``key=None``), or a fresh one seeded by the integers of ``key`` (a seed, or a
+        ``SeedGenerator``'s ``(seed, counter)``). Every backend's generator has the same
+        methods: ``uniform(shape)`` in ``[0, 1)``, ``normal(shape)``,
+        ``integers(low, high, shape)``, ``gamma(alpha, shape)``, ``binomial(n, p, shape)``,
+        ``beta(a, b, shape)`` and ``permutation(n)``, all float64 or int64."""
+        raise NotImplementedError
+
     # -- fused kernels used on the hot path ----------------------------------------------------
     def relu_grad(self, gy: Array, y: Array) -> Array:
         """Gradient of ReLU given the output ``y``: ``gy * (y > 0)``."""

@@ -9,6 +9,42 @@ from typing import Any
 Array = Any
 
 
+class CupyGenerator:
+    """A CuPy ``RandomState`` under the method names every backend's generator shares; each
+    draw runs on the generator's device."""
+
+    def __init__(self, rs: Any, device: Any) -> None:
+        self.rs, self.device = rs, device
+
+    def uniform(self, shape: Any) -> Array:
+        with self.device:
+            return self.rs.random_sample(shape)
+
+    def normal(self, shape: Any) -> Array:
+        with self.device:
+            return self.rs.standard_normal(shape)
+
+    def integers(self, low: int, high: int, shape: Any) -> Array:
+        with self.device:
+            return self.rs.randint(low, high, shape)
+
+    def gamma(self, alpha: Any, shape: Any) -> Array:
+        with self.device:
+            return self.rs.gamma(alpha, 1.0, shape)
+
+    def binomial(self, n: Any, p: Any, shape: Any) -> Array:
+        with self.device:
+            return self.rs.binomial(n, p, shape)
+
+    def beta(self, a: Any, b: Any, shape: Any) -> Array:
+        with self.device:
+            return self.rs.beta(a, b, shape)
+
+    def permutation(self, n: int) -> Array:
+        with self.device:
+            return self.rs.permutation(n)
+
+
 class CupyRoutines:
     """The device routines of the CuPy backend (see ``Backend`` for each contract).
 
@@ -18,6 +54,16 @@ class CupyRoutines:
 
     is_host = False
     xp: Any
+    _device: Any
+
+    def generator(self, key: tuple | None = None) -> CupyGenerator:
+        if key is None:
+            return CupyGenerator(self._generator(), self._device)
+        import numpy as np
+
+        folded = int(np.random.SeedSequence([k % 2**63 for k in key]).generate_state(1)[0])
+        with self._device:
+            return CupyGenerator(self.xp.random.RandomState(folded), self._device)
 
     def scatter_add(self, out: Array, indices: Any, values: Array) -> None:
         try:

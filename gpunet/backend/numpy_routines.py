@@ -78,10 +78,44 @@ def erf_numpy(x: np.ndarray) -> np.ndarray:
     return (np.sign(x) * out).astype(x.dtype)
 
 
+class NumpyGenerator:
+    """A NumPy ``Generator`` under the method names every backend's generator shares."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def uniform(self, shape: Any) -> Array:
+        return self.rng.random(shape)
+
+    def normal(self, shape: Any) -> Array:
+        return self.rng.standard_normal(shape)
+
+    def integers(self, low: int, high: int, shape: Any) -> Array:
+        return self.rng.integers(low, high, shape)
+
+    def gamma(self, alpha: Any, shape: Any) -> Array:
+        return self.rng.gamma(alpha, 1.0, shape)
+
+    def binomial(self, n: Any, p: Any, shape: Any) -> Array:
+        return self.rng.binomial(n, p, shape)
+
+    def beta(self, a: Any, b: Any, shape: Any) -> Array:
+        return self.rng.beta(a, b, shape)
+
+    def permutation(self, n: int) -> Array:
+        return self.rng.permutation(n)
+
+
 class NumpyRoutines:
     """The device routines of the NumPy backend (see ``Backend`` for each contract)."""
 
     is_host = True
+    _rng: np.random.Generator
+
+    def generator(self, key: tuple | None = None) -> NumpyGenerator:
+        if key is None:
+            return NumpyGenerator(self._rng)
+        return NumpyGenerator(np.random.default_rng([k % 2**63 for k in key]))
 
     def scatter_add(self, out: Array, indices: Any, values: Array) -> None:
         np.add.at(out, indices, values)

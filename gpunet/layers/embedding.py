@@ -77,7 +77,7 @@ class Embedding(Layer):
             ids = ids.astype("int32")
         if ids.dtype.kind == "i" and ids.dtype.itemsize < 4:
             ids = ids.astype("int32")
-        if self._backend().name == "numpy" and ids.size:  # a GPU check would cost a sync
+        if self._backend().is_host and ids.size:  # a GPU check would cost a sync
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0 or hi >= self.input_dim:
                 bad = lo if lo < 0 else hi

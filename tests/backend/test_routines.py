@@ -123,3 +123,26 @@ def test_clear_session_restarts_automatic_layer_names():
     assert gpunet.layers.Dense(2).name == "dense"
     gpunet.utils.clear_session()
     assert gpunet.layers.Dense(2).name == "dense"
+
+
+def test_generator_same_key_same_draws_and_one_method_set(backend):
+    g1, g2 = backend.generator((7, 3)), backend.generator((7, 3))
+    a, b = backend.to_numpy(g1.uniform((4,))), backend.to_numpy(g2.uniform((4,)))
+    np.testing.assert_array_equal(a, b)
+    assert ((a >= 0) & (a < 1)).all()
+    assert not np.array_equal(a, backend.to_numpy(backend.generator((7, 4)).uniform((4,))))
+    g = backend.generator((1,))
+    assert backend.to_numpy(g.normal((3, 2))).shape == (3, 2)
+    ints = backend.to_numpy(g.integers(2, 5, (50,)))
+    assert ints.min() >= 2 and ints.max() < 5
+    assert sorted(backend.to_numpy(g.permutation(6)).tolist()) == list(range(6))
+    assert (backend.to_numpy(g.gamma(2.0, (5,))) > 0).all()
+    assert ((backend.to_numpy(g.beta(2.0, 3.0, (5,))) - 0.5) ** 2 <= 0.25).all()
+    assert backend.to_numpy(g.binomial(backend.asarray(np.array(4)), 0.5, (5,))).max() <= 4
+
+
+def test_unkeyed_generator_follows_the_backend_seed(backend):
+    backend.seed(11)
+    a = backend.to_numpy(backend.generator().uniform((3,)))
+    backend.seed(11)
+    np.testing.assert_array_equal(a, backend.to_numpy(backend.generator().uniform((3,))))
