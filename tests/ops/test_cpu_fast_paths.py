@@ -161,3 +161,33 @@ def test_gru_fused_backward_equals_numpy(case, dtype, monkeypatch):
         results.append([o.data for o in outs] + [t.grad for t in ts])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_parallel_kernels_from_several_threads():
+    """Numba's workqueue layer aborts the process when two threads launch parallel kernels at
+    once; the kernels take turns, so threads that pool and convolve at once are safe."""
+    import subprocess
+    import sys
+
+    code = """
+import threading
+import numpy as np
+from gpunet import ops
+from gpunet.autograd import Tensor
+
+def work(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        t = Tensor(rng.standard_normal((64, 26, 26, 32)).astype("float32"), requires_grad=True)
+        ops.max_pool2d(t, 2).sum().backward()
+
+threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+for th in threads:
+    th.start()
+for th in threads:
+    th.join()
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "GPUNET_NUMBA": "1"})
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -17,9 +17,13 @@ batch over the cores with ``prange``, as the BLAS does with its products (on Num
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 _STATE: dict[str, Any] = {}
+# Numba's workqueue layer runs one parallel kernel at a time per process (a second launch
+# from another thread aborts the process): the parallel kernels here take turns.
+_LAUNCH = threading.Lock()
 # Below this many elements NumPy's own passes are faster than starting Numba's threads
 # (measured: 20-60 us in NumPy against ~170 us for a (128, 512) ReLU gradient on 2 cores).
 MIN_SIZE = 1 << 18
@@ -108,7 +112,8 @@ def max_pool2x2_fwd(x: Any, oh: int, ow: int, track: bool) -> tuple | None:
     n, _, _, c = x.shape
     y = np.empty((n, oh, ow, c), x.dtype)
     idx = np.empty((n, oh, ow, c) if track else (1, 1, 1, 1), np.uint8)
-    k[0](x, y, idx, track)
+    with _LAUNCH:
+        k[0](x, y, idx, track)
     return y, (idx if track else None)
 
 
@@ -123,7 +128,8 @@ def max_pool2x2_bwd(gy: Any, idx: Any, pshape: tuple) -> Any:
         gx[:, 2 * oh:] = 0
     if pshape[2] > 2 * ow:
         gx[:, :, 2 * ow:] = 0
-    _pool_kernels()[1](np.ascontiguousarray(gy), idx, gx)
+    with _LAUNCH:
+        _pool_kernels()[1](np.ascontiguousarray(gy), idx, gx)
     return gx
 
 
@@ -153,7 +159,8 @@ def relu_grad(gy: Any, y: Any) -> Any:
     if "relu_grad" not in _STATE:
         _STATE["relu_grad"] = _build_relu_grad()
     out = np.empty(gy.shape, gy.dtype)
-    _STATE["relu_grad"](gy, y, out)
+    with _LAUNCH:
+        _STATE["relu_grad"](gy, y, out)
     return out
 
 
@@ -190,8 +197,9 @@ def col2im(dcols: Any, pshape: tuple, ksize: tuple, strides: tuple, dilation: tu
     if "col2im" not in _STATE:
         _STATE["col2im"] = _build_col2im()
     gx = np.empty(pshape, dcols.dtype)
-    _STATE["col2im"](dcols, gx, ksize[0], ksize[1], strides[0], strides[1], dilation[0],
-                     dilation[1])
+    with _LAUNCH:
+        _STATE["col2im"](dcols, gx, ksize[0], ksize[1], strides[0], strides[1], dilation[0],
+                         dilation[1])
     return gx
 
 
