@@ -36,7 +36,7 @@ from gpunet import (  # noqa: E402
 from gpunet.autograd import Tensor, Variable, no_grad  # noqa: E402
 from gpunet.backend import device  # noqa: E402
 from gpunet.initializers import Initializer  # noqa: E402
-from gpunet.layers import Input, Layer  # noqa: E402
+from gpunet.layers import Input, InputSpec, Layer  # noqa: E402
 from gpunet.layers.node import KerasTensor  # noqa: E402
 from gpunet.losses import Loss  # noqa: E402
 from gpunet.metrics import Metric  # noqa: E402
@@ -61,6 +61,6 @@ __all__ = [
     "models", "no_grad", "ops", "optimizers", "preprocessing", "regularizers",
     "register_serializable", "utils", "__version__",
 ]
-__all__ += ["DTypePolicy", "FloatDTypePolicy", "Initializer", "KerasTensor", "Layer", "Loss",
-            "Metric", "Optimizer", "Regularizer", "config", "device", "mixed_precision",
+__all__ += ["DTypePolicy", "FloatDTypePolicy", "Initializer", "InputSpec", "KerasTensor", "Layer",
+            "Loss", "Metric", "Optimizer", "Regularizer", "config", "device", "mixed_precision",
             "random", "saving", "version"]

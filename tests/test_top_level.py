@@ -17,7 +17,6 @@ NAMES = json.load(open(os.path.join(os.path.dirname(__file__), "fixtures",
 # Keras 3 top-level names gpunet does not provide, and why.
 TOP_LEFT_OUT = {
     "Function": "Keras's traced-graph function; gpunet runs eagerly",
-    "InputSpec": "input specs are checked by each layer's own shape errors",
     "Operation": "Keras's symbolic op base class; gpunet ops are plain functions",
     "Quantizer": "no quantization", "quantizers": "no quantization",
     "RematScope": "no rematerialisation", "remat": "no rematerialisation",

@@ -32,6 +32,7 @@ from gpunet.layers.core import (
     KerasTensor,
 )
 from gpunet.layers.embedding import Embedding, Masking
+from gpunet.layers.input_spec import InputSpec
 from gpunet.layers.lambda_layer import Lambda, OpLambda
 from gpunet.layers.layer import Layer, clear_session
 from gpunet.layers.merging import (
@@ -131,7 +132,7 @@ from gpunet.layers.spatial3d import (
 )
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
-           "Layer", "clear_session"]
+           "InputSpec", "Layer", "clear_session"]
 __all__ += ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
             "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
 __all__ += ["AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "Conv1D", "Conv2D",

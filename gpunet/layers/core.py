@@ -10,6 +10,7 @@ from typing import Any
 from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.backend import image_data_format
 from gpunet.backend.random import SeedStream
+from gpunet.layers.input_spec import InputSpec
 from gpunet.layers.layer import Layer, shape_str, unique_name
 from gpunet.layers.node import KerasTensor, input_tensor
 from gpunet.registry import register
@@ -139,6 +140,7 @@ class Dense(Layer):
         if in_dim is None:
             raise ValueError(f"Layer '{self.name}': the last dimension of the input must be "
                              f"known. Received input shape {shape_str(input_shape)}.")
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
         self.kernel = self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer,
                                       regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
@@ -148,14 +150,6 @@ class Dense(Layer):
                                         regularizer=self.bias_regularizer,
                                         constraint=self.bias_constraint)
         self.built = True
-
-    def _check_input(self, x):
-        if x.ndim < 2 or x.shape[-1] != self.kernel.shape[0]:
-            raise ValueError(
-                f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis "
-                f"-1 of input shape to have value {self.kernel.shape[0]}, but received input "
-                f"with shape {shape_str((None,) + tuple(x.shape[1:]))}"
-            )
 
     def call(self, inputs, training=None):
         if inputs.dtype.kind != "f":  # integer features: compute in the layer's dtype

@@ -13,6 +13,7 @@ from gpunet.autograd.tensor import Tensor
 from gpunet.autograd.variable import Variable
 from gpunet.backend import backend_of, floatx, get_backend
 from gpunet.backend.session import NAME_COUNTS as _NAME_COUNTS
+from gpunet.layers.input_spec import assert_input_compatibility
 from gpunet.layers.layer_support import (
     _NOT_TRACKED,
     _input_shape,
@@ -73,6 +74,7 @@ class Layer:
     """
 
     supports_masking = False
+    input_spec: Any = None  # an InputSpec (or a list, one per input), checked at every call
     _auto_track = True  # attributes holding layers / variables are tracked (Keras 3 rules)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -355,6 +357,8 @@ class Layer:
                     self.build(shape)
                 self.built = True
                 self.input_shape_ = shape
+            if self.input_spec is not None:
+                assert_input_compatibility(self.input_spec, inputs, self.name)
             if isinstance(inputs, Tensor):
                 self._check_input(inputs)
             takes_training, takes_mask = call_args(cls)

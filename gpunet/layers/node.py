@@ -17,6 +17,7 @@ from typing import Any
 
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
+from gpunet.layers.input_spec import assert_input_compatibility
 from gpunet.ops import _symbolic
 
 
@@ -264,6 +265,9 @@ def output_shapes(layer: Any, args: Any, kwargs: dict) -> Any:
 
 
 def _check_input(layer: Any, args: Any) -> None:
+    spec = getattr(layer, "input_spec", None)
+    if spec is not None:
+        assert_input_compatibility(spec, args, layer.name)
     if isinstance(args, KerasTensor):
         try:
             layer._check_input(args)

@@ -15,7 +15,8 @@ from typing import Any
 
 from gpunet import ops, regularizers
 from gpunet.backend import image_data_format
-from gpunet.layers.layer import Layer, shape_str
+from gpunet.layers.input_spec import InputSpec
+from gpunet.layers.layer import Layer
 from gpunet.registry import register
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -183,12 +184,7 @@ class _SpatialDropout(_Noise):
                              "'channels_first', 'channels_last'. "
                              f"Received: data_format={data_format!r}")
         self.data_format = data_format
-
-    def _check_input(self, x):
-        if x.ndim != self.rank + 2:
-            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: "
-                             f"expected ndim={self.rank + 2}, found ndim={x.ndim}. Full shape "
-                             f"received: {shape_str((None,) + tuple(x.shape[1:]))}")
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs, training=None):
         if not training or self.rate == 0:

@@ -8,18 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpunet import ops
+from gpunet.layers.input_spec import InputSpec
 from gpunet.layers.layer import Layer, shape_str
 from gpunet.registry import register
 
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _incompatible(layer: Layer, expected: str, x: Any) -> ValueError:
-    return ValueError(f"Input 0 of layer '{layer.name}' is incompatible with the layer: "
-                      f"expected {expected}, found ndim={x.ndim}. Full shape received: "
-                      f"{shape_str((None,) + tuple(x.shape[1:]))}")
 
 
 @register("layer")
@@ -114,10 +109,7 @@ class Permute(Layer):
                              "indices in `dims` must be consecutive and start from 1. "
                              f"Received: dims={dims!r}")
         self.dims = tuple(int(d) for d in dims)
-
-    def _check_input(self, x):
-        if x.ndim != len(self.dims) + 1:
-            raise _incompatible(self, f"ndim={len(self.dims) + 1}", x)
+        self.input_spec = InputSpec(ndim=len(self.dims) + 1)
 
     def call(self, inputs, training=None):
         return ops.transpose(inputs, (0,) + self.dims)
@@ -154,10 +146,7 @@ class RepeatVector(Layer):
             raise ValueError("RepeatVector: expected `n` to be a positive integer. "
                              f"Received: n={n!r}")
         self.n = int(n)
-
-    def _check_input(self, x):
-        if x.ndim != 2:
-            raise _incompatible(self, "ndim=2", x)
+        self.input_spec = InputSpec(ndim=2)
 
     def call(self, inputs, training=None):
         xp = inputs.backend.xp
