@@ -10,6 +10,7 @@ import numpy as np
 from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
+from gpunet.layers.input_spec import InputSpec
 from gpunet.layers.layer import Layer, shape_str
 from gpunet.ops import rnn as rnn_ops
 from gpunet.ops._rnn_support import _Act
@@ -106,6 +107,7 @@ class RNNBase(Layer):
         if in_dim is None:
             raise ValueError(f"Layer '{self.name}': the last dimension of the input must be "
                              f"known. Received input shape {shape_str(input_shape)}.")
+        self.input_spec = InputSpec(shape=(None, None, in_dim))
         gu = self._gates * self.units
         self.kernel = self.add_weight("kernel", (in_dim, gu), self.kernel_initializer,
                                       regularizer=self.kernel_regularizer,
@@ -121,13 +123,6 @@ class RNNBase(Layer):
         for v in self._weights:  # Keras 2 names: lstm/lstm_cell/kernel
             v.path = f"{self.name}/{self._cell}/{v.name}"
         self.built = True
-
-    def _check_input(self, x):
-        if x.ndim != 3 or x.shape[-1] != self.kernel.shape[0]:
-            raise ValueError(
-                f"Input 0 of layer '{self.name}' is incompatible with the layer: expected "
-                f"shape=(None, None, {self.kernel.shape[0]}), found shape="
-                f"{shape_str((None,) + tuple(x.shape[1:]))}")
 
     # -- states -------------------------------------------------------------------------------
     def reset_states(self, states: Any = None) -> None:
