@@ -169,6 +169,11 @@ class Backend:
         ``gpunet.backend.kernels.numba_cpu.lstm_cell_step``)."""
         return None
 
+    def gru_cell_step(self) -> Any:
+        """The element-wise forward of one step of the array-path GRU (``reset_after``) as
+        one fused call, or ``None`` (see ``gpunet.backend.kernels.numba_cpu.gru_cell_step``)."""
+        return None
+
     def gru_bptt_step(self) -> Any:
         """The element-wise back-propagation of one step of the array-path GRU
         (``reset_after``) as one fused call, or ``None`` (see

@@ -59,6 +59,9 @@ class NumpyBackend(NumpyRoutines, Backend):
     def lstm_cell_step(self) -> Any:
         return numba_cpu.lstm_cell_step()
 
+    def gru_cell_step(self) -> Any:
+        return numba_cpu.gru_cell_step()
+
     def gru_bptt_step(self) -> Any:
         return numba_cpu.gru_bptt_step()
 

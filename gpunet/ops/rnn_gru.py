@@ -53,9 +53,16 @@ class GRUFunction(_Recurrent):
                 self._rec_fwd(xp, H[t], U, rec)
                 kfwd(rec, bh if has_b else rec, H[t], mk[t], u, has_b, has_m, Z[t], RH[t],
                      H[t + 1], size=N * u)
+        cell = None
+        if ra and not self.cuda and act.name == "tanh" and ract.name == "sigmoid":
+            cell = backend_of(x).gru_cell_step()  # the step's element-wise work fused, or None
         with backend_of(x).single_thread_blas():
             for t in range(T if self.cuda else 0, T):
                 z, h = Z[t], H[t]
+                if cell is not None:
+                    self._rec_fwd(xp, h, U, rec)
+                    cell(z, rec, bh, RH[t], h, None if m is None else m[t, :, 0], H[t + 1])
+                    continue
                 if ra:
                     self._rec_fwd(xp, h, U, rec)
                     if bh is not None:

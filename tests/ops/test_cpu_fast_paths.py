@@ -145,7 +145,7 @@ def test_lstm_fused_steps_equal_numpy(case, dtype, monkeypatch):
 
 @pytest.mark.parametrize("case", sorted(RNN_CASES))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_gru_fused_backward_equals_numpy(case, dtype, monkeypatch):
+def test_gru_fused_steps_equal_numpy(case, dtype, monkeypatch):
     rng = np.random.default_rng(9)
     u = 4
     args = [rng.standard_normal(s).astype(dtype) * 0.7

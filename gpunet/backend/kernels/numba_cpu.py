@@ -330,3 +330,71 @@ def gru_bptt_step() -> Any:
 
         _STATE["gru_bptt"] = step
     return _STATE["gru_bptt"]
+
+
+def _build_gru_cell() -> tuple:
+    import numba
+
+    jit = numba.njit(cache=True, nogil=True)
+
+    @jit
+    def pre(z, rec, bh, has_b, rhs):  # pragma: no cover - compiled
+        n_, u = rhs.shape
+        for n in range(n_):
+            for j in range(2 * u):
+                a = rec[n, j] + bh[j] if has_b else rec[n, j]
+                z[n, j] = -(z[n, j] + a)
+            for j in range(u):
+                rhs[n, j] = rec[n, 2 * u + j] + bh[2 * u + j] if has_b else rec[n, 2 * u + j]
+
+    @jit
+    def gates(z, rhs):  # pragma: no cover - compiled
+        n_, u = rhs.shape
+        one = z.dtype.type(1)
+        for n in range(n_):
+            for j in range(2 * u):
+                z[n, j] = one / (one + z[n, j])
+            for j in range(u):
+                z[n, 2 * u + j] += z[n, u + j] * rhs[n, j]
+
+    @jit
+    def state(z, hprev, keep, has_m, hnew):  # pragma: no cover - compiled
+        n_, u = hnew.shape
+        for n in range(n_):
+            if has_m and not keep[n]:
+                for j in range(u):
+                    hnew[n, j] = hprev[n, j]
+                continue
+            for j in range(u):
+                hh = z[n, 2 * u + j]
+                hnew[n, j] = hh + z[n, j] * (hprev[n, j] - hh)
+
+    return pre, gates, state
+
+
+def gru_cell_step() -> Any:
+    """The element-wise forward of one GRU step (``reset_after``, tanh / sigmoid) around
+    NumPy's ``exp`` and ``tanh``: ``step(z, rec, bh or None, rhs, h_prev, mask_row or None,
+    h_new)`` with ``z`` the step's input projections ``(N, 3u)`` (left holding the gates
+    ``z, r, h~``), ``rec = h_prev U``, ``rhs`` receiving ``h_prev U_h + b^r_h``. None
+    without Numba."""
+    if not numba_enabled():
+        return None
+    if "gru_cell" not in _STATE:
+        import numpy as np
+
+        pre, gates, state = _build_gru_cell()
+        no_mask = np.ones(1, bool)
+
+        def step(z, rec, bh, rhs, hprev, keep, hnew):
+            u = rhs.shape[1]
+            pre(z, rec, rec[0] if bh is None else bh, bh is not None, rhs)
+            zr = z[:, :2 * u]
+            np.exp(zr, out=zr)
+            gates(z, rhs)
+            hh = z[:, 2 * u:]
+            np.tanh(hh, out=hh)
+            state(z, hprev, no_mask if keep is None else keep, keep is not None, hnew)
+
+        _STATE["gru_cell"] = step
+    return _STATE["gru_cell"]
