@@ -27,7 +27,6 @@ def serialize(layer: Any) -> dict:
     ('Dense', 3)
     """
     from gpunet.layers.layer import Layer
-    from gpunet.registry import _CUSTOM
     from gpunet.saving.keras3_config import layer_config
 
     if not isinstance(layer, Layer):
@@ -35,11 +34,8 @@ def serialize(layer: Any) -> dict:
                         f"{type(layer).__name__}).")
     out = layer_config(layer, {"class_name": type(layer).__name__,
                                "config": layer.get_config()})
-    cls = type(layer)
-    if not cls.__module__.startswith("gpunet."):
+    if not type(layer).__module__.startswith("gpunet."):
         out["module"] = None
-        out["registered_name"] = next(
-            (k for k, v in _CUSTOM.items() if v is cls and ">" in k), cls.__name__)
     if not layer.built:
         out.pop("build_config", None)
     return out

@@ -28,8 +28,14 @@ def _obj(value: Any, module: str) -> Any:
 
 
 def _registered(layer) -> str | None:
-    mod = type(layer).__module__
-    return None if mod.startswith("gpunet.") else type(layer).__name__
+    """None for gpunet's layers; for a user's class its registered ``package>Name`` (what
+    Keras 3 looks up), else its class name."""
+    from gpunet.registry import _CUSTOM
+
+    cls = type(layer)
+    if cls.__module__.startswith("gpunet."):
+        return None
+    return next((k for k, v in _CUSTOM.items() if v is cls and ">" in k), cls.__name__)
 
 
 def layer_config(layer, entry: dict) -> dict:
@@ -156,14 +162,10 @@ def model_config(model) -> dict:
 def _subclassed_config(model) -> dict:
     """A subclassed model as Keras 3 serialises it: its ``get_config()`` (the constructor
     arguments), the registered name and the input shape it was built for."""
-    from gpunet.registry import _CUSTOM
-
     cfg = dict(model.get_config())
     cfg["dtype"] = _policy(cfg.get("dtype"))
-    cls = type(model)
-    registered = next((k for k, v in _CUSTOM.items() if v is cls and ">" in k), cls.__name__)
-    out = {"module": None, "class_name": cls.__name__, "config": cfg,
-           "registered_name": registered}
+    out = {"module": None, "class_name": type(model).__name__, "config": cfg,
+           "registered_name": _registered(model)}
     shape = getattr(model, "input_shape_", None) or getattr(model, "_build_shape", None)
     if shape is not None:
         out["build_config"] = {"input_shape": _jsonable(shape)}
