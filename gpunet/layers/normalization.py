@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpunet import constraints, initializers, ops, regularizers
+from gpunet.layers.input_spec import InputSpec
 from gpunet.layers.layer import Layer, shape_str
 from gpunet.ops import normalization_ops as norm
 from gpunet.registry import register
@@ -47,16 +48,9 @@ def _resolve_axes(layer: Layer, axis: int | list[int], input_shape: tuple,
     return tuple(out)
 
 
-def _check_rank_and_dims(layer: Layer, x: Any, axes: tuple, ndim: int) -> None:
-    got = shape_str((None,) + tuple(x.shape[1:]))
-    if x.ndim != ndim:
-        raise ValueError(f"Input 0 of layer '{layer.name}' is incompatible with the layer: "
-                         f"expected ndim={ndim}, found ndim={x.ndim}. Full shape received: {got}")
-    want = layer._param_shape
-    if tuple(x.shape[a] for a in axes) != want:
-        raise ValueError(f"Input 0 of layer '{layer.name}' is incompatible with the layer: "
-                         f"expected axis {list(axes)} of input shape to have value "
-                         f"{list(want)}, but received input with shape {got}")
+def _input_spec(layer: Layer) -> InputSpec:
+    """The rank and the normalised axes' sizes the layer was built for."""
+    return InputSpec(ndim=layer._ndim, axes=dict(zip(layer._axes, layer._param_shape)))
 
 
 class _AffineNorm(Layer):
@@ -179,6 +173,7 @@ class BatchNormalization(_AffineNorm):
         self._axes = _resolve_axes(self, self.axis, input_shape)
         self._ndim = len(input_shape)
         self._param_shape = tuple(input_shape[a] for a in self._axes)
+        self.input_spec = _input_spec(self)
         shape = self._param_shape
         if len(self._axes) > 1:  # Keras 2's layout for several axes: full rank, 1 elsewhere
             shape = tuple(s if i in self._axes else 1 for i, s in enumerate(input_shape))
@@ -189,9 +184,6 @@ class BatchNormalization(_AffineNorm):
                                                self.moving_variance_initializer,
                                                trainable=False)
         self.built = True
-
-    def _check_input(self, x):
-        _check_rank_and_dims(self, x, self._axes, self._ndim)
 
     def call(self, inputs, training=None, mask=None):
         inputs = self._float(inputs)
@@ -260,12 +252,10 @@ class LayerNormalization(_AffineNorm):
         self._axes = _resolve_axes(self, self.axis, input_shape)
         self._ndim = len(input_shape)
         self._param_shape = tuple(input_shape[a] for a in self._axes)
+        self.input_spec = _input_spec(self)
         self._add_affine(self._param_shape, self.scale or self.rms_scaling,
                          self.center and not self.rms_scaling)
         self.built = True
-
-    def _check_input(self, x):
-        _check_rank_and_dims(self, x, self._axes, self._ndim)
 
     def call(self, inputs, training=None):
         return norm.layer_normalization(self._float(inputs), self.gamma, self.beta,
@@ -327,11 +317,9 @@ class GroupNormalization(_AffineNorm):
                              f"multiple of the number of groups ({groups}).")
         self._axes, self._ndim, self._groups = (a,), len(input_shape), groups
         self._param_shape = (dim,)
+        self.input_spec = _input_spec(self)
         self._add_affine((dim,), self.scale, self.center)
         self.built = True
-
-    def _check_input(self, x):
-        _check_rank_and_dims(self, x, self._axes, self._ndim)
 
     def call(self, inputs, training=None):
         return norm.group_normalization(self._float(inputs), self.gamma, self.beta,

@@ -319,7 +319,8 @@ def test_batch_norm_errors_name_layer_expected_and_received(backend):
         layers.BatchNormalization(axis="channels")
     layer = layers.BatchNormalization(name="bn")
     layer(_t(backend, np.ones((2, 4))))
-    with pytest.raises(ValueError, match=r"'bn'.*\[4\].*\(None, 5\)"):
+    with pytest.raises(ValueError, match=r"'bn'.*expected axis 1 of input shape to have "
+                                         r"value 4.*\(None, 5\)"):
         layer(_t(backend, np.ones((2, 5))))
     with pytest.raises(ValueError, match=r"'bn'.*ndim=2, found ndim=3"):
         layer(_t(backend, np.ones((2, 3, 4))))
@@ -360,7 +361,8 @@ def test_layer_norm_rms_scaling(backend):
 def test_layer_norm_errors_and_config(backend):
     layer = layers.LayerNormalization(name="ln")
     layer(_t(backend, np.ones((2, 4))))
-    with pytest.raises(ValueError, match=r"'ln'.*\[4\].*\(None, 6\)"):
+    with pytest.raises(ValueError, match=r"'ln'.*expected axis 1 of input shape to have "
+                                         r"value 4.*\(None, 6\)"):
         layer(_t(backend, np.ones((2, 6))))
     with pytest.raises(ValueError, match=r"duplicate axis"):
         layers.LayerNormalization(axis=[1, -1])(_t(backend, np.ones((2, 4))))
