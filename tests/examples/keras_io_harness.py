@@ -107,6 +107,8 @@ def run_under_gpunet(name: str, data_dir: str, workdir: str, env: dict, monkeypa
     import gpunet.datasets.mnist as mnist
 
     monkeypatch.setenv("GPUNET_DATA_DIR", data_dir)
+    # restored afterwards: the torch-flavoured scripts set KERAS_BACKEND themselves
+    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "jax"))
     for key, value in env.items():
         monkeypatch.setenv(key, str(value))
     for module, fname in ((mnist, "mnist.npz"), (imdb, "imdb.npz")):
@@ -142,7 +144,7 @@ def keras_backend_for(name: str) -> str:
     with open(example_path(name)) as f:
         text = f.read()
     m = re.search(r'^os\.environ\["KERAS_BACKEND"\] = "(\w+)"', text, flags=re.M)
-    return m.group(1) if m else os.environ.get("KERAS_BACKEND", "jax")
+    return m.group(1) if m else "jax"
 
 
 def run_under_keras(python: str, name: str, data_dir: str, workdir: str, env: dict,

@@ -162,7 +162,8 @@ def _interpreter_for(backend: str) -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["callbacks_guide", "saving_guide", "subclassing_vae"])
+@pytest.mark.parametrize("name", ["callbacks_guide", "saving_guide", "subclassing_vae",
+                                  "custom_training_loop"])
 def test_runs_under_keras(name, tmp_path, request):
     """The same file, import block rewritten, runs under Keras 3 and reaches the same figures
     (optional: needs an interpreter with Keras 3)."""
