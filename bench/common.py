@@ -48,6 +48,24 @@ def machine() -> dict:
     except OSError:
         pass
     try:
+        blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info["blas"] = f"{blas.get('name')} {blas.get('version')}"
+    except (KeyError, TypeError, ValueError):
+        pass
+    info["blas kernel"] = _openblas_core()
+    info["OPENBLAS_NUM_THREADS"] = os.environ.get("OPENBLAS_NUM_THREADS", "(unset)")
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+        info["GPUNET_NUMBA"] = os.environ.get("GPUNET_NUMBA", "(unset: on)")
+    except ImportError:
+        info["numba"] = "(not installed: NumPy paths)"
+    try:
+        info["load average"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        pass
+    try:
         import threadpoolctl
 
         pools = threadpoolctl.threadpool_info()
@@ -63,6 +81,26 @@ def machine() -> dict:
     except ImportError:
         pass
     return info
+
+
+def _openblas_core() -> str:
+    """The OpenBLAS kernel set this process runs (``openblas_get_corename``), if found."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and ".so" in ln})
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                         "openblas_get_corename64_", "openblas_get_corename"):
+                fn = getattr(lib, name, None)
+                if fn is not None:
+                    fn.restype = ctypes.c_char_p
+                    return fn().decode()
+    except (OSError, ValueError, AttributeError):
+        pass
+    return "(unknown)"
 
 
 def table(rows: list[dict], cols: list[str]) -> str:
