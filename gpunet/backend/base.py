@@ -163,24 +163,24 @@ class Backend:
         own per-offset products are the fast path."""
         return None
 
-    def lstm_cell_step(self) -> Any:
+    def lstm_cell_step(self, dtype: Any) -> Any:
         """The element-wise forward of one step of the array-path LSTM after its ``exp`` (the
         gates and the new cell state) as one fused call, or ``None`` (see
         ``gpunet.backend.kernels.numba_cpu.lstm_cell_step``)."""
         return None
 
-    def gru_cell_step(self) -> Any:
+    def gru_cell_step(self, dtype: Any) -> Any:
         """The element-wise forward of one step of the array-path GRU (``reset_after``) as
         one fused call, or ``None`` (see ``gpunet.backend.kernels.numba_cpu.gru_cell_step``)."""
         return None
 
-    def gru_bptt_step(self) -> Any:
+    def gru_bptt_step(self, dtype: Any) -> Any:
         """The element-wise back-propagation of one step of the array-path GRU
         (``reset_after``) as one fused call, or ``None`` (see
         ``gpunet.backend.kernels.numba_cpu.gru_bptt_step``)."""
         return None
 
-    def lstm_bptt_step(self) -> Any:
+    def lstm_bptt_step(self, dtype: Any) -> Any:
         """The element-wise back-propagation of one step of the array-path LSTM (gates
         ``i, f, o, g`` after activation) as one fused call, or ``None`` where the op's array
         operations are the path (see ``gpunet.backend.kernels.numba_cpu.lstm_bptt_step``)."""

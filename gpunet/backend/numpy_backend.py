@@ -56,17 +56,17 @@ class NumpyBackend(NumpyRoutines, Backend):
     def max_pool2x2_grad(self, gy: Array, winners: Array, in_shape: tuple) -> Array:
         return numba_cpu.max_pool2x2_bwd(gy, winners, in_shape)
 
-    def lstm_cell_step(self) -> Any:
-        return numba_cpu.lstm_cell_step()
+    def lstm_cell_step(self, dtype: Any) -> Any:
+        return numba_cpu.lstm_cell_step(dtype)
 
-    def gru_cell_step(self) -> Any:
-        return numba_cpu.gru_cell_step()
+    def gru_cell_step(self, dtype: Any) -> Any:
+        return numba_cpu.gru_cell_step(dtype)
 
-    def gru_bptt_step(self) -> Any:
-        return numba_cpu.gru_bptt_step()
+    def gru_bptt_step(self, dtype: Any) -> Any:
+        return numba_cpu.gru_bptt_step(dtype)
 
-    def lstm_bptt_step(self) -> Any:
-        return numba_cpu.lstm_bptt_step()
+    def lstm_bptt_step(self, dtype: Any) -> Any:
+        return numba_cpu.lstm_bptt_step(dtype)
 
     def conv_input_grad(self, gy: Array, w2: Array, out_nhw: tuple, in_shape: tuple,
                         ksize: tuple, strides: tuple, dilation: tuple) -> Array | None:

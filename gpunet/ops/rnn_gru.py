@@ -55,7 +55,7 @@ class GRUFunction(_Recurrent):
                      H[t + 1], size=N * u)
         cell = None
         if ra and not self.cuda and act.name == "tanh" and ract.name == "sigmoid":
-            cell = backend_of(x).gru_cell_step()  # the step's element-wise work fused, or None
+            cell = backend_of(x).gru_cell_step(dt)  # the step's element-wise work fused, or None
         with backend_of(x).single_thread_blas():
             for t in range(T if self.cuda else 0, T):
                 z, h = Z[t], H[t]
@@ -129,7 +129,7 @@ class GRUFunction(_Recurrent):
                 dh += dhprev
         fused = None
         if ra and not self.cuda and act.name == "tanh" and ract.name == "sigmoid":
-            fused = backend_of(gys[0]).gru_bptt_step()  # one pass per step (Numba), or None
+            fused = backend_of(gys[0]).gru_bptt_step(dt)  # one pass per step (Numba), or None
         if fused is not None:
             scratch = carry if carry is not None else xp.empty((N, u), dt)
             with backend_of(gys[0]).single_thread_blas():

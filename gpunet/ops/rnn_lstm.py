@@ -79,7 +79,7 @@ class LSTMFunction(_Recurrent):
                 self._rec_fwd(xp, H[t], U, tmp)
                 kfwd(tmp, C[t], H[t], mk[t], u, has_m,
                      Z[t], C[t + 1], TC[t], H[t + 1], size=N * u)
-        cell = bk.lstm_cell_step() if fast else None  # gates and new cell in one pass
+        cell = bk.lstm_cell_step(x.dtype) if fast else None  # gates and new cell in one pass
         with bk.ignore_overflow(), bk.single_thread_blas():
             for t in range(T if self.cuda else 0, T):
                 z = Z[t]
@@ -149,7 +149,7 @@ class LSTMFunction(_Recurrent):
                 self._rec_back(xp, dZ[t], U, dh)
                 if has_m:
                     dh += carry
-        fused = backend_of(gys[0]).lstm_bptt_step() if self.fast else None
+        fused = backend_of(gys[0]).lstm_bptt_step(dt) if self.fast else None
         if fused is not None:  # one pass per step for the element-wise work (Numba)
             with backend_of(gys[0]).single_thread_blas():
                 for t in range(T - 1, -1, -1):

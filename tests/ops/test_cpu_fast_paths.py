@@ -191,3 +191,22 @@ print("ok")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**__import__("os").environ, "GPUNET_NUMBA": "1"})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_float16_keeps_the_numpy_paths(monkeypatch):
+    """Numba's float16 arithmetic is incomplete: half-precision arrays take the NumPy paths."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 6, 6, 3)).astype("float16")
+    args = [rng.standard_normal(s).astype("float16") * 0.5
+            for s in ((2, 3, 3), (3, 8), (2, 8), (8,))]
+    out = []
+    for flag in ("0", "1"):
+        monkeypatch.setenv("GPUNET_NUMBA", flag)
+        t = Tensor(x, requires_grad=True)
+        ops.max_pool2d(t, 2).sum().backward()
+        ts = [Tensor(a, requires_grad=True) for a in args]
+        ops.lstm(*ts).sum().backward()
+        out.append([t.grad] + [a.grad for a in ts])
+    for a, b in zip(*out):
+        assert a.dtype == np.float16
+        np.testing.assert_array_equal(a, b)

@@ -47,6 +47,13 @@ def numba_enabled() -> bool:
     return _STATE["numba"] is not None
 
 
+def _float_ok(dtype: Any) -> bool:
+    """float32 and float64 only (Numba's float16 arithmetic is incomplete); None: any."""
+    import numpy as np
+
+    return dtype is None or np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _build_pool() -> tuple:
     import numba
     from numba import prange
@@ -104,7 +111,7 @@ def max_pool2x2_fwd(x: Any, oh: int, ow: int, track: bool) -> tuple | None:
     0..3 row-major, as uint8; None unless ``track``), or None without Numba."""
     import numpy as np
 
-    if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or x.size < MIN_SIZE:
+    if not isinstance(x, np.ndarray) or not _float_ok(x.dtype) or x.size < MIN_SIZE:
         return None
     k = _pool_kernels()
     if k is None:
@@ -154,6 +161,8 @@ def relu_grad(gy: Any, y: Any) -> Any:
 
     if not isinstance(gy, np.ndarray) or gy.ndim != 2 or gy.size < MIN_SIZE:
         return None
+    if not _float_ok(gy.dtype) or getattr(y, "dtype", None) != gy.dtype:
+        return None
     if not numba_enabled():
         return None
     if "relu_grad" not in _STATE:
@@ -192,7 +201,7 @@ def col2im(dcols: Any, pshape: tuple, ksize: tuple, strides: tuple, dilation: tu
     NHWC input of shape ``pshape``, one image per thread; None without Numba."""
     import numpy as np
 
-    if not isinstance(dcols, np.ndarray) or not numba_enabled():
+    if not isinstance(dcols, np.ndarray) or not _float_ok(dcols.dtype) or not numba_enabled():
         return None
     if "col2im" not in _STATE:
         _STATE["col2im"] = _build_col2im()
@@ -228,13 +237,13 @@ def _build_lstm_bptt() -> Any:
     return step
 
 
-def lstm_bptt_step() -> Any:
+def lstm_bptt_step(dtype: Any = None) -> Any:
     """The element-wise back-propagation of one LSTM step (tanh / sigmoid) in one pass, for
     the NumPy layout of ``gpunet.ops.rnn_lstm`` (gates ``i, f, o, g`` after activation):
     ``step(z, c_prev, act_c, g_seq or None, mask_row or None, dh, dz, dc, carry)`` writes
     ``dz`` (pre-activation gradients), updates ``dc`` and, with a mask, ``carry`` (the part
     of ``dh`` that skips the step). None without Numba."""
-    if not numba_enabled():
+    if not _float_ok(dtype) or not numba_enabled():
         return None
     if "lstm_bptt" not in _STATE:
         import numpy as np
@@ -270,12 +279,12 @@ def _build_lstm_cell() -> Any:
     return cell
 
 
-def lstm_cell_step() -> Any:
+def lstm_cell_step(dtype: Any = None) -> Any:
     """The element-wise forward of one LSTM step after ``z = exp(-pre-activations)`` (NumPy
     layout ``i, f, o, g``, the ``g`` column scaled by 2): ``cell(z, c_prev, c_new)`` turns
     ``z`` into the gates (``1 / (1 + z)``; ``g``: ``2 / (1 + z) - 1``) and writes
     ``c_new = f c_prev + i g`` in one pass. None without Numba."""
-    if not numba_enabled():
+    if not _float_ok(dtype) or not numba_enabled():
         return None
     if "lstm_cell" not in _STATE:
         _STATE["lstm_cell"] = _build_lstm_cell()
@@ -308,14 +317,14 @@ def _build_gru_bptt() -> Any:
     return step
 
 
-def gru_bptt_step() -> Any:
+def gru_bptt_step(dtype: Any = None) -> Any:
     """The element-wise back-propagation of one GRU step (``reset_after``, tanh / sigmoid) in
     one pass, for the array layout of ``gpunet.ops.rnn_gru`` (gates ``z, r, h~`` after
     activation, ``rhs`` = ``h U_h + b^r_h``): ``step(z, rhs, h_prev, g_seq or None,
     mask_row or None, dh, dz, dr, direct, carry)`` writes the pre-activation gradients
     ``dz``, the gradient ``dr`` of ``h U + b^r``, the direct path ``direct`` to the previous
     ``h`` and, with a mask, ``carry``. None without Numba."""
-    if not numba_enabled():
+    if not _float_ok(dtype) or not numba_enabled():
         return None
     if "gru_bptt" not in _STATE:
         import numpy as np
@@ -372,13 +381,13 @@ def _build_gru_cell() -> tuple:
     return pre, gates, state
 
 
-def gru_cell_step() -> Any:
+def gru_cell_step(dtype: Any = None) -> Any:
     """The element-wise forward of one GRU step (``reset_after``, tanh / sigmoid) around
     NumPy's ``exp`` and ``tanh``: ``step(z, rec, bh or None, rhs, h_prev, mask_row or None,
     h_new)`` with ``z`` the step's input projections ``(N, 3u)`` (left holding the gates
     ``z, r, h~``), ``rec = h_prev U``, ``rhs`` receiving ``h_prev U_h + b^r_h``. None
     without Numba."""
-    if not numba_enabled():
+    if not _float_ok(dtype) or not numba_enabled():
         return None
     if "gru_cell" not in _STATE:
         import numpy as np
