@@ -105,17 +105,30 @@ def vectorized_map(function: Callable, elements: Any) -> Any:
 
 
 def vectorize(pyfunc: Callable, *, excluded: Any = None, signature: str | None = None):
-    """Turns a function of single elements (or of core dimensions, with ``signature``) into
-    one mapped over the leading axis of its arguments."""
+    """Turns a function of single elements into one applied element by element to its
+    arguments (as ``numpy.vectorize``); the positional arguments whose indices are in
+    ``excluded`` are passed whole to every call."""
     if signature is not None:
         raise NotImplementedError("vectorize(signature=...) is not supported by gpunet; map "
                                   "the function with `gpunet.ops.map` instead.")
+    skip = frozenset(excluded or ())
+    if any(not isinstance(i, int) for i in skip):
+        raise NotImplementedError("vectorize(excluded=...) takes positional indices in gpunet "
+                                  f"(keyword names are not supported). Received: {excluded!r}")
 
     def inner(*args):
-        ts = [as_tensor(a) for a in args]
-        if ts[0].ndim == 0:
+        mapped = [i for i in range(len(args)) if i not in skip]
+        ts = [as_tensor(a) if i in mapped else a for i, a in enumerate(args)]
+        if not mapped or ts[mapped[0]].ndim == 0:
             return pyfunc(*ts)
-        return map(lambda row: inner(*row), tuple(ts))
+
+        def row_call(row):
+            full = list(ts)
+            for i, r in zip(mapped, row):
+                full[i] = r
+            return inner(*full)
+
+        return map(row_call, tuple(ts[i] for i in mapped))
 
     return inner
 
