@@ -74,7 +74,13 @@ def uses_custom(model, kind: str) -> bool:
     the model's own ``train_step`` / ``test_step`` / ``predict_step``."""
     from gpunet.models.steps_api import TrainerAPI, overrides
 
-    return isinstance(model, TrainerAPI) and overrides(model, *_CUSTOM[kind])
+    if not isinstance(model, TrainerAPI):
+        return False
+    if kind != "predict" and getattr(model, "compiled", False) and model._loss is None:
+        # compiled without a loss (Keras's `compile(optimizer)`): the default train/test step
+        # minimizes the losses the layers add (`add_loss`), or says there is no loss
+        return True
+    return overrides(model, *_CUSTOM[kind])
 
 
 def make_step(model, multi: bool, kind: str):
