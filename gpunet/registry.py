@@ -141,10 +141,25 @@ def serialize(obj: Any) -> Any:
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
     if hasattr(obj, "get_config"):
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+        config = obj.get_config()
+        if isinstance(config, dict):  # a layer, regularizer, ... held in the config, as Keras
+            config = {k: _serialize_held(v) for k, v in config.items()}
+        return {"class_name": type(obj).__name__, "config": config}
     if callable(obj) and hasattr(obj, "__name__"):
         return obj.__name__
     raise TypeError(f"Cannot serialize {obj!r}: it has no get_config() and is not a function.")
+
+
+def _serialize_held(value: Any) -> Any:
+    """An object with ``get_config`` inside a config becomes its config dict (a registered
+    class under its ``package>name``, so ``deserialize`` finds it); other values stay."""
+    if isinstance(value, type) or not hasattr(value, "get_config"):
+        return value
+    out = serialize(value)
+    registered = next((k for k, v in _CUSTOM.items() if v is type(value) and ">" in k), None)
+    if registered:
+        out["class_name"] = registered
+    return out
 
 
 def serialize_nested_layer(layer: Any) -> dict:

@@ -125,3 +125,57 @@ def test_objects_inside_a_config_are_serialized_as_keras_does():
         "module": "keras.layers", "class_name": "Dense", "registered_name": None}
     assert cfg["act"] == {"module": "builtins", "class_name": "function", "config": "relu",
                           "registered_name": "function"}
+
+
+def test_functional_config_with_a_layer_held_in_a_layer_config(custom):
+    """The saving guide's pattern: a custom layer's ``get_config`` returns the layers it holds
+    and its ``from_config`` rebuilds them with ``keras.layers.deserialize``."""
+
+    @keras.saving.register_keras_serializable(package="MyLayers", name="KernelMult")
+    class MyDense(keras.layers.Layer):
+        def __init__(self, units, *, kernel_initializer=None, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden_units = units
+            self.kernel_initializer = kernel_initializer
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.hidden_units,
+                    "kernel_initializer": self.kernel_initializer}
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.hidden_units),
+                                          initializer=self.kernel_initializer)
+
+        def call(self, inputs):
+            return keras.ops.matmul(inputs, self.kernel)
+
+    @keras.saving.register_keras_serializable(package="ComplexModels")
+    class Holder(keras.layers.Layer):
+        def __init__(self, first_layer, second_layer=None, **kwargs):
+            super().__init__(**kwargs)
+            self.first_layer = first_layer
+            self.second_layer = second_layer or keras.layers.Dense(8)
+
+        def get_config(self):
+            return {**super().get_config(), "first_layer": self.first_layer,
+                    "second_layer": self.second_layer}
+
+        @classmethod
+        def from_config(cls, config):
+            config["first_layer"] = keras.layers.deserialize(config["first_layer"])
+            config["second_layer"] = keras.layers.deserialize(config["second_layer"])
+            return cls(**config)
+
+        def call(self, inputs):
+            return self.first_layer(self.second_layer(inputs))
+
+    inputs = keras.Input((32,))
+    model = keras.Model(inputs, Holder(MyDense(16, kernel_initializer="ones"))(inputs))
+    config = model.get_config()
+    held = config["layers"][1]["config"]["first_layer"]
+    assert held["class_name"] == "MyLayers>KernelMult" and held["config"]["units"] == 16
+    new_model = keras.Model.from_config(config)
+    new_model.set_weights(model.get_weights())
+    x = np.random.default_rng(0).normal(size=(3, 32)).astype("float32")
+    np.testing.assert_allclose(new_model.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
