@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.backend import to_numpy
+
 __all__ = ["EventFileWriter", "crc32c", "masked_crc32c", "encode_varint", "read_events",
            "event_files"]
 
@@ -159,9 +161,7 @@ def _event(wall_time: float, step: int, summary_values: Sequence[bytes] = (),
 
 
 def _histogram_proto(values: Any, bins: int | Sequence[float]) -> bytes:
-    if type(values).__module__.split(".")[0] == "cupy":  # device array -> host
-        values = values.get()
-    x = np.asarray(values, dtype=np.float64).ravel()
+    x = np.asarray(to_numpy(values), dtype=np.float64).ravel()
     x = x[np.isfinite(x)]  # NaN / inf cannot be bucketed; they are ignored
     if x.size:
         counts, edges = np.histogram(x, bins=bins)

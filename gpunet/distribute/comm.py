@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.backend import backend_of
+
 _LOCAL_RANK_VARS = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK",
                     "SLURM_LOCALID", "PMI_LOCAL_RANK", "LOCAL_RANK")
 
 
 def _is_device_array(x: Any) -> bool:
-    return type(x).__module__.startswith("cupy")
+    return not backend_of(x).is_host
 
 
 class Communicator:

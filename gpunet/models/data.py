@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gpunet.backend import Backend, floatx
+from gpunet.backend import Backend, floatx, to_numpy
 
 
 def _host(a: Any) -> Any:
@@ -154,10 +154,7 @@ def split_validation(x: Any, y: Any, w: Any, validation_split: float):
 
 def class_weights_to_sample_weights(y: Any, class_weight: dict) -> np.ndarray:
     """Per-sample weights from ``{class: weight}``: argmax for one-hot y, else the rounded label."""
-    y = _host(y)
-    if hasattr(y, "__cuda_array_interface__") and not isinstance(y, np.ndarray):
-        y = y.get()
-    y = np.asarray(y)
+    y = to_numpy(_host(y))
     if y.ndim > 1 and y.shape[-1] > 1:
         cls = y.argmax(axis=-1)
     else:

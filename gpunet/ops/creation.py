@@ -70,7 +70,8 @@ def convert_to_tensor(x: Any, dtype: Any = None, sparse: bool | None = None,
 
         return cast(x, _dt(dtype))
     if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.generic):
-        b = backend_of(x) if type(x).__module__.startswith("cupy") else get_backend()
+        own = backend_of(x)  # a device array stays on its device; host data goes to the default
+        b = get_backend() if own.is_host else own
         return Tensor(b.asarray(x, dtype=standardize_dtype(dtype)))
     if isinstance(x, (list, tuple)) and x and isinstance(x[0], Tensor):
         x = [convert_to_numpy(v) for v in x]  # explicit host copies

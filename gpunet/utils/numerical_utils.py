@@ -6,13 +6,15 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.backend import backend_of, to_numpy
+
 __all__ = ["to_categorical", "normalize"]
 
 
 def _to_host(x: Any) -> Any:
     """Brings device arrays (CuPy, or tensors with ``.numpy()``) to a host value."""
-    if type(x).__module__.split(".")[0] == "cupy":
-        return x.get()
+    if not backend_of(x).is_host:
+        return to_numpy(x)
     numpy_fn = getattr(x, "numpy", None)
     if callable(numpy_fn) and not isinstance(x, np.ndarray | np.generic):
         return numpy_fn()
