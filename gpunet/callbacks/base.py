@@ -83,7 +83,8 @@ def as_callback_list(callbacks: Any) -> list:
 class CallbackList:
     """Dispatches every hook to a list of callbacks, skipping those that do not override it.
 
-    ``logs`` reaches every hook as a dict (``{}`` where there are none), as in Keras 3.
+    ``logs`` reaches every hook as a dict (``{}`` where there are none) with its keys sorted,
+    as in Keras 3 (``pythonify_logs``).
 
     Batch hooks of callbacks that do not override them cost nothing per step.
     """
@@ -111,9 +112,41 @@ class CallbackList:
         # evaluate builds per-batch logs (a host read on a GPU) only when someone reads them
         self.wants_test_batch_end = any(_overrides(cb, "on_test_batch_end")
                                         for cb in self.callbacks)
+        self.wants_predict_batch_end = any(_overrides(cb, "on_predict_batch_end")
+                                           for cb in self.callbacks)
 
     def append(self, cb: Callback) -> None:
         self.callbacks.append(cb)
+
+
+def pythonify_logs(logs: Any) -> dict:
+    """``logs`` as Keras 3's ``CallbackList`` hands them to every hook: a new dict with the
+    keys in sorted order, nested dicts merged in, and scalar values as Python floats (a
+    vector metric's array, or predict's ``outputs``, stays as it is).
+
+    Args:
+        logs: a dict of logs, or ``None``.
+
+    Returns:
+        The new dict (``{}`` for ``None``).
+
+    Example:
+
+    >>> pythonify_logs({"loss": 0.5, "accuracy": 1})
+    {'accuracy': 1.0, 'loss': 0.5}
+    """
+    result: dict = {}
+    for key, value in sorted((logs or {}).items(), key=lambda kv: str(kv[0])):
+        if isinstance(value, dict):
+            result.update(pythonify_logs(value))
+            continue
+        if not isinstance(value, (str, bytes)) and getattr(value, "ndim", 0) == 0:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                pass
+        result[key] = value
+    return result
 
 
 _NO_INDEX = {"on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
@@ -121,19 +154,24 @@ _NO_INDEX = {"on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
 
 
 def _fanout(fns, indexed: bool):
-    """One callable calling every ``fns`` with ``logs`` always a dict, as Keras 3 passes it
-    (``{}`` where the loop has no logs)."""
+    """One callable calling every ``fns`` with the logs as Keras 3 passes them (a new dict,
+    sorted keys, ``{}`` where the loop has no logs: ``pythonify_logs``); it returns that dict,
+    so the loop can show what the callbacks saw (and added, e.g. ``learning_rate``)."""
     if not fns:
-        return lambda *a, **k: None
+        if indexed:
+            return lambda index, logs=None: pythonify_logs(logs) if logs else {}
+        return lambda logs=None: pythonify_logs(logs) if logs else {}
     if indexed:
         def call(index, logs=None):
-            logs = {} if logs is None else logs
+            logs = pythonify_logs(logs)
             for f in fns:
                 f(index, logs)
+            return logs
     else:
         def call(logs=None):
-            logs = {} if logs is None else logs
+            logs = pythonify_logs(logs)
             for f in fns:
                 f(logs)
+            return logs
 
     return call

@@ -7,7 +7,7 @@ import time
 import warnings
 
 from gpunet.callbacks import History, ProgbarLogger
-from gpunet.callbacks.base import CallbackList, as_callback_list
+from gpunet.callbacks.base import CallbackList, as_callback_list, pythonify_logs
 from gpunet.models.checks import check_sparse_labels as _check_sparse_labels  # noqa: F401
 from gpunet.models.data_adapters import closes_streams, pipeline_options
 from gpunet.models.evaluation import evaluate, predict, train_on_batch  # noqa: F401
@@ -88,9 +88,9 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             val_logs = _validate(model, multi, val_data, cbs)
             # a validation generator that ran out (warned) adds no val_ logs
             logs.update({"val_" + k: v for k, v in val_logs.items()})
-        cbs.on_epoch_end(epoch, logs)
+        shown = cbs.on_epoch_end(epoch, logs)  # sorted keys, as Keras 3 shows them
         if bar is not None:
-            bar.on_epoch_end(epoch, logs)
+            bar.on_epoch_end(epoch, shown)
         if model.stop_training:
             break
     if epochs > initial_epoch and model.optimizer is not None:
@@ -123,7 +123,7 @@ def _train_epoch(model, step, train, cbs, bar, verbose: int) -> int:
         if want_end:
             cbs.on_train_batch_end(i, step.logs())
         if bar is not None and verbose == 1 and time.time() - bar._bar._last >= 0.05:
-            bar._bar.update(i + 1, list(step.logs().items()), finalize=False)
+            bar._bar.update(i + 1, list(pythonify_logs(step.logs()).items()), finalize=False)
         if model.stop_training:
             return last
     if last >= 0 and (last + 1) % n and want_end:

@@ -172,6 +172,6 @@ def test_vae_learns_to_reconstruct(backend):
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01))
     h = vae.fit(data, epochs=12, batch_size=64, verbose=0)
     rec = h.history["reconstruction_loss"]
-    assert list(h.history) == ["loss", "reconstruction_loss", "kl_loss"]
+    assert list(h.history) == ["kl_loss", "loss", "reconstruction_loss"]  # sorted, as Keras 3
     assert rec[-1] < 0.6 * rec[0], rec  # falls by over 40 %
     assert h.history["kl_loss"][-1] > 0
