@@ -154,3 +154,20 @@ def test_callback_additions_reach_the_bar(monkeypatch):
                   callbacks=gpunet.callbacks.ReduceLROnPlateau(monitor="loss"))
     assert "learning_rate: 0.0100" in buf.getvalue()
     assert "learning_rate" in h.history
+
+
+def test_multi_output_predict_groups_outputs_per_execution(backend):
+    # Keras 3.15: two outputs, 20 samples, batch 4, steps_per_execution=2 -> batch ends 1, 3,
+    # 5 with lists of (8, 2)/(8, 1), (8, 2)/(8, 1), (4, 2)/(4, 1)
+    seen = []
+
+    class R(Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            seen.append((batch, [tuple(a.shape) for a in logs["outputs"]]))
+
+    i = gpunet.Input((3,))
+    m = gpunet.Model(i, [gpunet.layers.Dense(2)(i), gpunet.layers.Dense(1)(i)])
+    m.compile("sgd", "mse", steps_per_execution=2)
+    p = m.predict(np.ones((20, 3), "float32"), batch_size=4, verbose=0, callbacks=[R()])
+    assert seen == [(1, [(8, 2), (8, 1)]), (3, [(8, 2), (8, 1)]), (5, [(4, 2), (4, 1)])]
+    assert [a.shape for a in p] == [(20, 2), (20, 1)]
