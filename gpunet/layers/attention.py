@@ -401,8 +401,16 @@ class MultiHeadAttention(Layer):
         self._stream = None if seed is None else SeedStream(seed)
 
     # -- building ------------------------------------------------------------------------------
-    def _proj(self, name: str, kshape: tuple, bshape: tuple) -> tuple:
-        k = self.add_weight(f"{name}/kernel", kshape, self.kernel_initializer,
+    def _proj(self, name: str, kshape: tuple, bshape: tuple, n_in: int = 1) -> tuple:
+        init = self.kernel_initializer
+        if isinstance(init, initializers.VarianceScaling) and (
+                init.input_axes is None or init.output_axes is None):
+            # as Keras 3.15's EinsumDense: the fans are the products of the kernel's input
+            # axes (the first n_in) and output axes, not of its last two axes
+            init = type(init).from_config({**init.get_config(),
+                                           "input_axes": list(range(n_in)),
+                                           "output_axes": list(range(n_in, len(kshape)))})
+        k = self.add_weight(f"{name}/kernel", kshape, init,
                             regularizer=self.kernel_regularizer,
                             constraint=self.kernel_constraint)
         b = None
@@ -449,7 +457,7 @@ class MultiHeadAttention(Layer):
         self.value_kernel, self.value_bias = self._proj("value", (value_shape[-1], h, vd),
                                                         (h, vd))
         self.output_kernel, self.output_bias = self._proj("attention_output", (h, vd) + out,
-                                                          out)
+                                                          out, n_in=2)
         self.built = True
 
     # -- calling -------------------------------------------------------------------------------
