@@ -3,7 +3,9 @@ time-series windows, array splits.
 
 Every builder returns a ``gpunet.utils.Sequence`` of ready batches (``(x, y)`` or ``x``), so
 it goes straight into ``model.fit`` / ``evaluate`` / ``predict``. ``.map(fn)`` transforms
-every batch (Keras's ``dataset.map``), e.g. ``text_ds.map(lambda x, y: (vectorize(x), y))``.
+every batch (Keras's ``dataset.map``), e.g. ``text_ds.map(lambda x, y: (vectorize(x), y))``;
+``take``, ``skip``, ``cardinality`` and iteration work as on a ``tf.data.Dataset``, and the
+arrays of a batch have ``.numpy()`` (``dataset_ops.HostArray``: host memory, no copy).
 Files are read lazily, batch by batch, on the thread that asks for the batch.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.utils.dataset_ops import DatasetMethods, host_batch
 from gpunet.utils.sequence import Sequence
 
 __all__ = ["BatchDataset", "image_dataset_from_directory", "split_dataset",
@@ -25,7 +28,7 @@ IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _LABEL_MODES = ("int", "categorical", "binary", None)
 
 
-class BatchDataset(Sequence):
+class BatchDataset(DatasetMethods, Sequence):
     """A finite dataset of batches: sample ``k`` of an epoch is ``load(order[k])``.
 
     Args:
@@ -67,7 +70,8 @@ class BatchDataset(Sequence):
         if not 0 <= index < len(self):
             raise IndexError(f"Batch index {index} is out of range for a dataset of "
                              f"{len(self)} batches.")
-        return self._load(self._order[index * self.batch_size:(index + 1) * self.batch_size])
+        return host_batch(
+            self._load(self._order[index * self.batch_size:(index + 1) * self.batch_size]))
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
@@ -78,7 +82,7 @@ class BatchDataset(Sequence):
         return MappedDataset(self, fn)
 
 
-class MappedDataset(Sequence):
+class MappedDataset(DatasetMethods, Sequence):
     """``parent`` with ``fn`` applied to every batch (see ``BatchDataset.map``)."""
 
     def __init__(self, parent: Sequence, fn: Callable) -> None:
@@ -94,8 +98,12 @@ class MappedDataset(Sequence):
         batch = self.parent[index]
         out = self.fn(*batch) if isinstance(batch, tuple) else self.fn(batch)
         if isinstance(out, tuple):
-            return tuple(o.numpy() if hasattr(o, "_gpunet_tensor") else o for o in out)
-        return out.numpy() if hasattr(out, "_gpunet_tensor") else out
+            return host_batch(tuple(o.numpy() if hasattr(o, "_gpunet_tensor") else o
+                                    for o in out))
+        return host_batch(out.numpy() if hasattr(out, "_gpunet_tensor") else out)
+
+    def on_epoch_begin(self) -> None:
+        self.parent.on_epoch_begin()
 
     def on_epoch_end(self) -> None:
         self.parent.on_epoch_end()
