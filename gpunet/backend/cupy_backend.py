@@ -13,6 +13,8 @@ import numpy as np
 
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.cupy_routines import CupyRoutines
+from gpunet.backend.kernels._spec import launch
+from gpunet.backend.kernels.nn import RELU_GRAD
 
 
 class CupyBackend(CupyRoutines, Backend):
@@ -89,10 +91,4 @@ class CupyBackend(CupyRoutines, Backend):
         return k
 
     def relu_grad(self, gy: Array, y: Array) -> Array:
-        k = self.kernel(
-            "relu_grad",
-            lambda cp: cp.ElementwiseKernel(
-                "T gy, T y", "T gx", "gx = y > 0 ? gy : (T)0", "gpunet_relu_grad"
-            ),
-        )
-        return k(gy, y)
+        return launch(self, RELU_GRAD, gy, y)

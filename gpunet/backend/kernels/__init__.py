@@ -4,12 +4,14 @@ Each function updates ``w`` (and its slots) in place, given the whole flat param
 ``w`` and gradient buffer ``g`` of one group. On NumPy one or two scratch buffers the size of
 ``w`` (``tmp``, ``tmp2``) avoid temporaries; on CuPy the whole update is one
 ``ElementwiseKernel`` launch, built lazily through ``backend.kernel(name, factory)`` from the
-specs in ``SPECS``.
+specs in ``SPECS``. ``ALL_SPECS`` holds those and every other CuPy kernel of gpunet (the
+fused LSTM/GRU steps, ``relu_grad``).
 """
 
 from __future__ import annotations
 
-from gpunet.backend.kernels._spec import SPECS, KernelSpec, launch
+from gpunet.backend.kernels import nn, rnn_steps  # noqa: F401  (their specs join ALL_SPECS)
+from gpunet.backend.kernels._spec import ALL_SPECS, SPECS, KernelSpec, launch
 from gpunet.backend.kernels.adam import adam_update, adamax_update, nadam_update
 from gpunet.backend.kernels.adaptive import adadelta_update, adagrad_update, rmsprop_update
 from gpunet.backend.kernels.common import ema_update, weight_decay_update
@@ -17,7 +19,7 @@ from gpunet.backend.kernels.misc import ftrl_update, lion_update
 from gpunet.backend.kernels.sgd import sgd_momentum_update, sgd_update
 
 __all__ = [
-    "SPECS", "KernelSpec", "launch", "sgd_update", "sgd_momentum_update", "adam_update",
-    "adamax_update", "nadam_update", "rmsprop_update", "adagrad_update", "adadelta_update",
-    "ftrl_update", "lion_update", "ema_update", "weight_decay_update",
+    "ALL_SPECS", "SPECS", "KernelSpec", "launch", "sgd_update", "sgd_momentum_update",
+    "adam_update", "adamax_update", "nadam_update", "rmsprop_update", "adagrad_update",
+    "adadelta_update", "ftrl_update", "lion_update", "ema_update", "weight_decay_update",
 ]

@@ -1,9 +1,17 @@
 """The fused per-step CUDA kernels of the default LSTM and GRU (one elementwise launch per
-time step, forward and backward), built through ``CupyBackend.kernel`` and cached."""
+time step, forward and backward), described as ``KernelSpec`` data (so the tests can compile
+each without a GPU) and built through ``CupyBackend.kernel`` once per backend.
+
+Every array is ``raw`` (indexed by hand from ``i``, one thread per batch row and unit, launched
+with ``size=N*u``): the gate blocks ``z``/``r``/``dz`` are ``(N, 4u)`` or ``(N, 3u)``, the states
+``(N, u)``, the step's mask row ``mk`` ``(N,)`` and the GRU's recurrent bias ``bh`` ``(3u,)``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from gpunet.backend.kernels._spec import define
 
 _LSTM_FWD = r"""
 int n = i / u; int j = i - n * u; int b = n * 4 * u;
@@ -36,17 +44,20 @@ carry[i] = dhi * (1 - mm);
 """
 
 
+_STEP = {"raw_ndim": 2, "ndims": (("mk", 1),), "group": "layer"}
+LSTM_STEP_FWD = define(
+    "lstm_step_fwd", "raw T r, raw T cprev, raw T hprev, raw bool mk, int32 u, int32 has_m",
+    "raw T z, raw T cnew, raw T tc, raw T hnew", _LSTM_FWD, scalars=("u", "has_m"), **_STEP)
+LSTM_STEP_BWD = define(
+    "lstm_step_bwd", "raw T z, raw T cprev, raw T tc, raw T gs, raw bool mk, int32 u, "
+    "int32 has_gs, int32 has_m, raw T dh", "raw T dz, raw T dc, raw T carry", _LSTM_BWD,
+    scalars=("u", "has_gs", "has_m"), **_STEP)
+
+
 def lstm_step_kernels(b: Any) -> tuple:
     """The fused per-step kernels ``(forward, backward)`` of the default LSTM (tanh /
     sigmoid) on the CuPy backend ``b``."""
-    fwd = b.kernel("gpunet_lstm_step_fwd", lambda cp: cp.ElementwiseKernel(
-        "raw T r, raw T cprev, raw T hprev, raw bool mk, int32 u, int32 has_m",
-        "raw T z, raw T cnew, raw T tc, raw T hnew", _LSTM_FWD, "gpunet_lstm_step_fwd"))
-    bwd = b.kernel("gpunet_lstm_step_bwd", lambda cp: cp.ElementwiseKernel(
-        "raw T z, raw T cprev, raw T tc, raw T gs, raw bool mk, int32 u, int32 has_gs, "
-        "int32 has_m, raw T dh", "raw T dz, raw T dc, raw T carry", _LSTM_BWD,
-        "gpunet_lstm_step_bwd"))
-    return fwd, bwd
+    return tuple(b.kernel(s.name, s.build) for s in (LSTM_STEP_FWD, LSTM_STEP_BWD))
 
 
 _GRU_FWD = r"""
@@ -78,14 +89,17 @@ direct[i] = dhn * zg + dhi * (1 - mm);
 """
 
 
+GRU_STEP_FWD = define(
+    "gru_step_fwd", "raw T rec, raw T bh, raw T hprev, raw bool mk, int32 u, int32 has_b, "
+    "int32 has_m", "raw T z, raw T rhs, raw T hnew", _GRU_FWD,
+    scalars=("u", "has_b", "has_m"), raw_ndim=2, ndims=(("mk", 1), ("bh", 1)), group="layer")
+GRU_STEP_BWD = define(
+    "gru_step_bwd", "raw T z, raw T rhs, raw T hprev, raw T gs, raw bool mk, int32 u, "
+    "int32 has_gs, int32 has_m, raw T dh", "raw T dz, raw T dr, raw T direct", _GRU_BWD,
+    scalars=("u", "has_gs", "has_m"), **_STEP)
+
+
 def gru_step_kernels(b: Any) -> tuple:
     """The fused per-step kernels ``(forward, backward)`` of the default GRU (reset_after,
     tanh / sigmoid) on the CuPy backend ``b``."""
-    fwd = b.kernel("gpunet_gru_step_fwd", lambda cp: cp.ElementwiseKernel(
-        "raw T rec, raw T bh, raw T hprev, raw bool mk, int32 u, int32 has_b, int32 has_m",
-        "raw T z, raw T rhs, raw T hnew", _GRU_FWD, "gpunet_gru_step_fwd"))
-    bwd = b.kernel("gpunet_gru_step_bwd", lambda cp: cp.ElementwiseKernel(
-        "raw T z, raw T rhs, raw T hprev, raw T gs, raw bool mk, int32 u, int32 has_gs, "
-        "int32 has_m, raw T dh", "raw T dz, raw T dr, raw T direct", _GRU_BWD,
-        "gpunet_gru_step_bwd"))
-    return fwd, bwd
+    return tuple(b.kernel(s.name, s.build) for s in (GRU_STEP_FWD, GRU_STEP_BWD))
