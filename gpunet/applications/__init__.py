@@ -22,6 +22,7 @@ from gpunet.applications import (
     resnet,
     resnet50,
     vgg16,
+    vgg19,
 )
 from gpunet.applications.densenet import DenseNet121
 from gpunet.applications.efficientnet import EfficientNetB0
@@ -29,7 +30,8 @@ from gpunet.applications.mobilenet import MobileNet
 from gpunet.applications.mobilenet_v2 import MobileNetV2
 from gpunet.applications.resnet import ResNet50
 from gpunet.applications.vgg16 import VGG16
+from gpunet.applications.vgg19 import VGG19
 
 __all__ = ["DenseNet121", "EfficientNetB0", "MobileNet", "MobileNetV2", "ResNet50", "VGG16",
-           "densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobilenet_v2", "resnet",
-           "resnet50", "vgg16"]
+           "VGG19", "densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobilenet_v2",
+           "resnet", "resnet50", "vgg16", "vgg19"]
