@@ -36,6 +36,7 @@ from gpunet.layers.lambda_functions import (
 )
 from gpunet.layers.layer import Layer, unique_name
 from gpunet.layers.node import is_symbolic, symbolic_call
+from gpunet.layers.op_dtypes import array_dtypes, to_keras_dtypes
 from gpunet.registry import in_safe_mode, register, safe_mode_scope
 
 
@@ -366,6 +367,7 @@ class OpLambda(_ListCallMixin, Layer):
     """
 
     _keeps_input_dtype = True
+    _infers_dtype = True  # its KerasTensor dtypes come from a trial run (``node.py``)
 
     def __init__(self, function: Any, arguments: dict | None = None, **kwargs: Any) -> None:
         from gpunet import ops
@@ -403,7 +405,8 @@ class OpLambda(_ListCallMixin, Layer):
         xs = inputs if isinstance(inputs, list) else [inputs]
         args = _decode(self.arguments.get("args", []), xs)
         kw = _decode(self.arguments.get("kwargs", {}), xs)
-        return self._op(*args, **kw)
+        # typed as Keras 3 types the op (int32 mean -> float32, argmax -> int32)
+        return to_keras_dtypes(self._op(*args, **kw), array_dtypes([args, kw]))
 
     def _call_tf(self, first: Any, kwargs: dict) -> Any:
         _, positional, keywords = TF_OPS[self._tf_function]

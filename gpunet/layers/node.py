@@ -6,8 +6,9 @@ tensors) in ``layer._inbound_nodes``, and returns new ``KerasTensor`` s with the
 ``compute_output_shape``. Every ``KerasTensor`` keeps its history ``(layer, node_index,
 tensor_index)``, as in Keras, from which ``Functional`` models rebuild the graph.
 
-Operators on ``KerasTensor`` s (``x * 2``, ``1 - x``, ``x[:, 0]``) and ``gpunet.ops`` functions
-called on them record ``OpLambda`` layers (``gpunet/layers/lambda_layer.py``): this module
+``KerasTensor`` itself lives in ``keras_tensor.py``. Operators on ``KerasTensor`` s (``x * 2``,
+``1 - x``, ``x > 0``, ``x[:, 0]``) and ``gpunet.ops`` functions called on them record
+``OpLambda`` layers (``gpunet/layers/lambda_layer.py``): this module
 installs the hook that ``gpunet/ops/_symbolic.py`` calls.
 """
 
@@ -18,129 +19,8 @@ from typing import Any
 from gpunet.autograd.engine import no_grad
 from gpunet.autograd.tensor import Tensor
 from gpunet.layers.input_spec import assert_input_compatibility
+from gpunet.layers.keras_tensor import KerasTensor
 from gpunet.ops import _symbolic
-
-
-class KerasTensor:
-    """A symbolic tensor: a shape (batch axis first, ``None`` where unknown), a dtype, a name,
-    and the history ``(layer, node_index, tensor_index)`` of the layer call that made it.
-
-    Args:
-        shape: the full shape, batch axis included.
-        dtype: the dtype name (``"float32"``).
-        name: a label.
-
-    Example:
-
-    >>> x = Input((16,))
-    >>> y = Dense(4)(x)
-    >>> y.shape
-    (None, 4)
-    """
-
-    _is_keras_tensor = True
-
-    def __init__(self, shape: Any, dtype: Any = "float32", name: str | None = None) -> None:
-        self.shape = tuple(None if s is None else int(s) for s in shape)
-        self.dtype = str(dtype)
-        self.name = name
-        self._keras_history: tuple | None = None
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def node(self) -> Node:
-        layer, node_index, _ = self._keras_history
-        return layer._inbound_nodes[node_index]
-
-    @property
-    def _input_layer(self):
-        """The InputLayer behind an ``Input(...)`` tensor (used by ``Sequential.add``)."""
-        return self._keras_history[0] if self._keras_history else None
-
-    # Operators record layers, as in Keras: two KerasTensors of one shape under ``+ - *``
-    # give the merge layers ``Add`` / ``Subtract`` / ``Multiply``; everything else (numbers,
-    # arrays, broadcasting, ``/ ** @ -x x[i]``) an ``OpLambda`` naming the gpunet.ops function.
-    __array_ufunc__ = None  # ``np.ones(3) * x`` defers to ``x.__rmul__``
-
-    def _binary(self, other: Any, op: str, merge: str | None = None,
-                reverse: bool = False) -> KerasTensor:
-        if merge is not None and isinstance(other, KerasTensor) and other.shape == self.shape:
-            from gpunet.layers import merging
-
-            pair = [other, self] if reverse else [self, other]
-            return getattr(merging, merge)()(pair)
-        from gpunet import ops
-
-        return getattr(ops, op)(other, self) if reverse else getattr(ops, op)(self, other)
-
-    def __add__(self, other: Any) -> KerasTensor:
-        """``a + b``: an ``Add`` layer for two KerasTensors of one shape, else ``ops.add``."""
-        return self._binary(other, "add", "Add")
-
-    def __radd__(self, other: Any) -> KerasTensor:
-        return self._binary(other, "add", "Add", reverse=True)
-
-    def __sub__(self, other: Any) -> KerasTensor:
-        """``a - b``: a ``Subtract`` layer for two KerasTensors of one shape, else
-        ``ops.subtract``."""
-        return self._binary(other, "subtract", "Subtract")
-
-    def __rsub__(self, other: Any) -> KerasTensor:
-        return self._binary(other, "subtract", "Subtract", reverse=True)
-
-    def __mul__(self, other: Any) -> KerasTensor:
-        """``a * b``: a ``Multiply`` layer for two KerasTensors of one shape, else
-        ``ops.multiply``."""
-        return self._binary(other, "multiply", "Multiply")
-
-    def __rmul__(self, other: Any) -> KerasTensor:
-        return self._binary(other, "multiply", "Multiply", reverse=True)
-
-    def __truediv__(self, other: Any) -> KerasTensor:
-        return self._binary(other, "divide")
-
-    def __rtruediv__(self, other: Any) -> KerasTensor:
-        return self._binary(other, "divide", reverse=True)
-
-    def __pow__(self, other: Any) -> KerasTensor:
-        return self._binary(other, "power")
-
-    def __rpow__(self, other: Any) -> KerasTensor:
-        return self._binary(other, "power", reverse=True)
-
-    def __matmul__(self, other: Any) -> KerasTensor:
-        return self._binary(other, "matmul")
-
-    def __rmatmul__(self, other: Any) -> KerasTensor:
-        return self._binary(other, "matmul", reverse=True)
-
-    def __neg__(self) -> KerasTensor:
-        from gpunet import ops
-
-        return ops.negative(self)
-
-    def __abs__(self) -> KerasTensor:
-        from gpunet import ops
-
-        return ops.abs(self)
-
-    def __iter__(self):
-        raise TypeError("A KerasTensor is symbolic and cannot be iterated; index it "
-                        "(x[:, 0]) or use gpunet.ops functions.")
-
-    def __getitem__(self, key: Any) -> KerasTensor:
-        """``x[:, 0]`` records an ``OpLambda`` of ``ops.getitem``."""
-        from gpunet import ops
-
-        return ops.getitem(self, key)
-
-    def __repr__(self) -> str:
-        shape = "(" + ", ".join("None" if s is None else str(s) for s in self.shape) + (
-            ",)" if len(self.shape) == 1 else ")")
-        return f"<KerasTensor shape={shape}, dtype={self.dtype}, name={self.name}>"
 
 
 class Node:
@@ -232,9 +112,11 @@ def _zeros_like(structure: Any, fill: int) -> Any:
     return structure
 
 
-def _run_shapes(layer: Any, args: Any, kwargs: dict) -> list[tuple]:
-    """Output shapes found by running the layer on zeros twice (unknown sizes 2, then 3):
-    the sizes that change between the runs are unknown (``None``)."""
+def _run_specs(layer: Any, args: Any, kwargs: dict) -> tuple[list, list, bool]:
+    """Output shapes and dtypes found by running the layer on zeros of the inputs' dtypes
+    twice (unknown sizes 2, then 3): the sizes that change between the runs are unknown
+    (``None``). Returns the list of shapes, the list of dtype names, and whether the layer
+    returned a list."""
     runs = []
     import numpy as np
 
@@ -247,7 +129,13 @@ def _run_shapes(layer: Any, args: Any, kwargs: dict) -> list[tuple]:
     shapes = []
     for a, b in zip(*runs):
         shapes.append(tuple(x if x == y else None for x, y in zip(a, b)))
-    return shapes if len(shapes) > 1 or isinstance(out, (list, tuple)) else shapes[0]
+    dtypes = [str(o.dtype) for o in outs]
+    return shapes, dtypes, isinstance(out, (list, tuple))
+
+
+def _run_shapes(layer: Any, args: Any, kwargs: dict) -> Any:
+    shapes, _, is_list = _run_specs(layer, args, kwargs)
+    return shapes if len(shapes) > 1 or is_list else shapes[0]
 
 
 def output_shapes(layer: Any, args: Any, kwargs: dict) -> Any:
@@ -282,19 +170,27 @@ def symbolic_call(layer: Any, args: Any, training: Any = None, kwargs: dict | No
     if isinstance(args, tuple):
         args = list(args)
     if not layer.built:
+        if getattr(layer, "input_spec", None) is not None:  # before build, as Keras does
+            assert_input_compatibility(layer.input_spec, args, layer.name)
         in_shape = _shapes(args)
         layer.build(in_shape)
         layer.built = True
         layer.input_shape_ = in_shape
     _check_input(layer, args)
-    shapes = output_shapes(layer, args, kwargs)
-    multi = _is_shape_list(shapes)
-    shape_list = [tuple(s) for s in shapes] if multi else [tuple(shapes)]
+    dtypes = None
+    if getattr(layer, "_infers_dtype", False):  # an op: shapes and dtypes from a trial run
+        shape_list, dtypes, is_list = _run_specs(layer, args, kwargs)
+        multi = len(shape_list) > 1 or is_list
+    else:
+        shapes = output_shapes(layer, args, kwargs)
+        multi = _is_shape_list(shapes)
+        shape_list = [tuple(s) for s in shapes] if multi else [tuple(shapes)]
     dtype = getattr(layer, "dtype", None) or "float32"
     if getattr(layer, "_keeps_input_dtype", False):
         dtype = flatten(args)[0].dtype
+    dtypes = dtypes or [dtype] * len(shape_list)
     n = len(inbound_nodes(layer))
-    outs = [KerasTensor(s, dtype, layer.name if (n == 0 and len(shape_list) == 1) else
+    outs = [KerasTensor(s, dtypes[i], layer.name if (n == 0 and len(shape_list) == 1) else
                         f"{layer.name}_{n}_{i}") for i, s in enumerate(shape_list)]
     Node(layer, args, kwargs, outs)
     if layer.input_shape_ is None:

@@ -404,6 +404,16 @@ Tensor.abs = lambda self: abs(self)
 Tensor.exp = lambda self: exp(self)
 Tensor.log = lambda self: log(self)
 
+# the other Keras-namespace ops taking tensors also record op layers on KerasTensors (also as
+# ``gpunet.ops.linalg.<name>``)
+for _n in ("allclose cast cholesky cholesky_inverse clip ctc_decode ctc_loss det eig eigh elu "
+           "gelu inv isclose isneginf isposinf leaky_relu logdet lstsq lu_factor matrix_rank "
+           "norm pinv qr round selu slogdet solve solve_triangular svd").split():
+    if not getattr(globals()[_n], "_symbolic", False):
+        globals()[_n] = _symbolic_op(_n)(globals()[_n])
+        if getattr(linalg, _n, None) is not None:
+            setattr(linalg, _n, globals()[_n])
+
 # keras.ops.nn: the Keras names on the nn module too (``gpunet.ops.nn.one_hot``)
 _NN_NAMES = ("adaptive_average_pool adaptive_max_pool average_pool batch_normalization "
              "ctc_decode ctc_loss "
