@@ -130,6 +130,16 @@ class Backend:
 
         return contextlib.nullcontext()
 
+    def row_blocks(self, n: int) -> list:
+        """Blocks (slices) of the ``n`` batch rows that a recurrent time loop may run side by
+        side with ``run_blocks``; one block where each step runs as one device kernel."""
+        return [slice(0, n)]
+
+    def run_blocks(self, fn: Any, blocks: list) -> list:
+        """``[fn(block) for block in blocks]``, the blocks at once on several threads where
+        the backend has them (``fn`` then must touch only its own rows)."""
+        return [fn(b) for b in blocks]
+
     def matmul_tn(self, a: Array, b: Array, out: Array | None = None) -> Array:
         """``a.T @ b`` (a weight gradient: a long reduction over the batch), into ``out``."""
         if out is None:
@@ -166,24 +176,24 @@ class Backend:
     def lstm_cell_step(self, dtype: Any) -> Any:
         """The element-wise forward of one step of the array-path LSTM after its ``exp`` (the
         gates and the new cell state) as one fused call, or ``None`` (see
-        ``gpunet.backend.kernels.numba_cpu.lstm_cell_step``)."""
+        ``gpunet.backend.kernels.numba_rnn.lstm_cell_step``)."""
         return None
 
     def gru_cell_step(self, dtype: Any) -> Any:
         """The element-wise forward of one step of the array-path GRU (``reset_after``) as
-        one fused call, or ``None`` (see ``gpunet.backend.kernels.numba_cpu.gru_cell_step``)."""
+        one fused call, or ``None`` (see ``gpunet.backend.kernels.numba_rnn.gru_cell_step``)."""
         return None
 
     def gru_bptt_step(self, dtype: Any) -> Any:
         """The element-wise back-propagation of one step of the array-path GRU
         (``reset_after``) as one fused call, or ``None`` (see
-        ``gpunet.backend.kernels.numba_cpu.gru_bptt_step``)."""
+        ``gpunet.backend.kernels.numba_rnn.gru_bptt_step``)."""
         return None
 
     def lstm_bptt_step(self, dtype: Any) -> Any:
         """The element-wise back-propagation of one step of the array-path LSTM (gates
         ``i, f, o, g`` after activation) as one fused call, or ``None`` where the op's array
-        operations are the path (see ``gpunet.backend.kernels.numba_cpu.lstm_bptt_step``)."""
+        operations are the path (see ``gpunet.backend.kernels.numba_rnn.lstm_bptt_step``)."""
         return None
 
     def __repr__(self) -> str:

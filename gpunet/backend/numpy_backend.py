@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.backend import cpu_threads
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.host_memory import tune_host_malloc
-from gpunet.backend.kernels import numba_cpu
+from gpunet.backend.kernels import numba_cpu, numba_rnn
 from gpunet.backend.numpy_routines import NumpyRoutines
 
 
@@ -49,6 +50,12 @@ class NumpyBackend(NumpyRoutines, Backend):
             np.multiply(gy, y > 0, out=out)
         return out
 
+    def row_blocks(self, n: int) -> list:
+        return cpu_threads.row_blocks(n)  # one per core, at least MIN_ROWS rows each
+
+    def run_blocks(self, fn: Any, blocks: list) -> list:
+        return cpu_threads.run_blocks(fn, blocks)
+
     # -- fused CPU loops (Numba when installed; ``None`` sends the op to its array path) --
     def max_pool2x2(self, x: Array, out_hw: tuple[int, int], track: bool) -> tuple | None:
         return numba_cpu.max_pool2x2_fwd(x, out_hw[0], out_hw[1], track)
@@ -57,16 +64,16 @@ class NumpyBackend(NumpyRoutines, Backend):
         return numba_cpu.max_pool2x2_bwd(gy, winners, in_shape)
 
     def lstm_cell_step(self, dtype: Any) -> Any:
-        return numba_cpu.lstm_cell_step(dtype)
+        return numba_rnn.lstm_cell_step(dtype)
 
     def gru_cell_step(self, dtype: Any) -> Any:
-        return numba_cpu.gru_cell_step(dtype)
+        return numba_rnn.gru_cell_step(dtype)
 
     def gru_bptt_step(self, dtype: Any) -> Any:
-        return numba_cpu.gru_bptt_step(dtype)
+        return numba_rnn.gru_bptt_step(dtype)
 
     def lstm_bptt_step(self, dtype: Any) -> Any:
-        return numba_cpu.lstm_bptt_step(dtype)
+        return numba_rnn.lstm_bptt_step(dtype)
 
     def conv_input_grad(self, gy: Array, w2: Array, out_nhw: tuple, in_shape: tuple,
                         ksize: tuple, strides: tuple, dilation: tuple) -> Array | None:

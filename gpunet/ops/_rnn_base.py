@@ -61,8 +61,10 @@ class _Recurrent(Function):
         self.rdp = _raw(recurrent_dropout_mask)
 
     # ---- forward ----
-    def _prepare(self, x, W, bx):
-        """Time-major inputs, mask and the hoisted input projection ``Z = x W + b``."""
+    def _prepare(self, x, W, bx, defer=False):
+        """Time-major inputs, mask and the hoisted input projection ``Z = x W + b`` (with
+        ``defer`` and no per-gate dropout mask, ``Z`` is left for ``_project_rows`` to fill
+        one row block at a time)."""
         xp = xp_of(x)
         N, T, F = x.shape
         Gu = W.shape[1]
@@ -72,7 +74,12 @@ class _Recurrent(Function):
         xs = xp.ascontiguousarray(xs)
         self.xs2 = xs.reshape(T * N, F)
         dp = self.dp
-        if dp is None or dp.ndim == 2:
+        self.deferred = defer and (dp is None or dp.ndim == 2)
+        if self.deferred:
+            self.xin = self.xs2 if dp is None else (xs * dp).reshape(T * N, F)
+            Z = xp.empty((T * N, Gu), x.dtype)
+            self.Wb = (W, bx)
+        elif dp is None or dp.ndim == 2:
             xin = self.xs2 if dp is None else (xs * dp).reshape(T * N, F)
             Z = xin @ W
             self.xin = xin
@@ -83,7 +90,7 @@ class _Recurrent(Function):
             for g in range(self.gates):
                 xg = (xs * dp[g]).reshape(T * N, F)
                 xp.matmul(xg, W[:, g * u:(g + 1) * u], out=Z[:, g * u:(g + 1) * u])
-        if bx is not None:
+        if bx is not None and not self.deferred:
             Z += bx
         m = None
         if self.mask is not None:
@@ -96,6 +103,77 @@ class _Recurrent(Function):
         self.nm = None if m is None else ~m
         self.xshape = (N, T, F)
         return xp, Z.reshape(T, N, Gu)
+
+    def _project_rows(self, xp, Z, r):
+        """The deferred input projection ``x W + b`` of the batch rows ``r``, into ``Z``."""
+        W, bx = self.Wb
+        T, N, _ = Z.shape
+        zr = Z[:, r]
+        xp.matmul(self.xin.reshape(T, N, -1)[:, r], W, out=zr)
+        if bx is not None:
+            zr += bx
+
+    def _split_ok(self, bk):
+        """Whether each row block forms its own input projection and its share of the weight
+        gradients (no per-gate dropout masks; a loop over row blocks on the CPU)."""
+        return bk.is_host and self.rdp is None and (self.dp is None or self.dp.ndim == 2)
+
+    def _grads_rows(self, xp, r, dZ, Hin, W, dR=None, dxs=None):
+        """The row block ``r``'s share ``(dW, dU, d bias_x, d bias_r)`` of the weight
+        gradients (``dU = sum_t Hin_t^T dR_t``, ``dR`` defaulting to ``dZ``), and its rows of
+        the time-major input gradient ``dxs``."""
+        need = self.needs_input_grad
+        T, N, G = dZ.shape
+        n = r.stop - r.start
+        dZr = xp.ascontiguousarray(dZ[:, r]).reshape(T * n, G)
+        dRr = dZr if dR is None else xp.ascontiguousarray(dR[:, r]).reshape(T * n, -1)
+        dW = dU = dbx = dbr = None
+        if need[1]:
+            dW = xp.ascontiguousarray(self.xin.reshape(T, N, -1)[:, r]).reshape(T * n, -1).T @ dZr
+        if need[2]:
+            dU = xp.ascontiguousarray(Hin[:, r]).reshape(T * n, -1).T @ dRr
+        if self.has_b:
+            dbx = dZr.sum(axis=0)
+            dbr = None if dR is None else dRr.sum(axis=0)
+        if dxs is not None:
+            dxr = dxs[:, r]
+            xp.matmul(dZ[:, r], W.T, out=dxr)
+            if self.dp is not None:
+                dxr *= self.dp[r]
+        return dW, dU, dbx, dbr
+
+    def _sum_blocks(self, xp, parts, k, index=None):
+        """The sum of the blocks' share ``k`` of the weight gradients (None where not formed),
+        written into the gradient buffer of input ``index`` where there is one."""
+        ps = [p[k] for p in parts]
+        if ps[0] is None:
+            return None
+        out = None if index is None else self.grad_buffer(index)
+        if out is None:
+            out = ps[0]
+            for p in ps[1:]:
+                out += p
+            return out
+        if len(ps) == 1:
+            out[...] = ps[0]
+        else:
+            xp.add(ps[0], ps[1], out=out)
+            for p in ps[2:]:
+                out += p
+        return out
+
+    def _dx_time_major(self, xp, dZ):
+        """The time-major input gradient buffer the blocks fill, or None when not needed."""
+        T, N, _ = dZ.shape
+        return xp.empty((T, N, self.xshape[2]), dZ.dtype) if self.needs_input_grad[0] else None
+
+    def _dx_batch_major(self, xp, dxs):
+        """``dx`` in the input's ``(N, T, F)`` order from the time-major ``dxs``."""
+        if dxs is None:
+            return None
+        if self.go_backwards:
+            dxs = dxs[::-1]
+        return xp.ascontiguousarray(dxs.transpose(1, 0, 2))
 
     def _h_in(self, xp, h, g):
         """The previous output as seen by gate ``g`` (after recurrent dropout)."""
@@ -193,23 +271,32 @@ class _Recurrent(Function):
             _tmatmul(xp, Hg, dR2[:, sl], dU[:, sl])
         return dU
 
-    def _rec_back(self, xp, dr, U, out):
-        """``out = sum_g (dr_g @ U_g^T) * rdp_g`` (the gradient reaching the previous h)."""
+    def _rec_back(self, xp, dr, U, out, rows=slice(None), UT=None):
+        """``out = sum_g (dr_g @ U_g^T) * rdp_g`` (the gradient reaching the previous h) for
+        the batch rows ``rows``; ``UT``: ``U.T`` made contiguous (a faster GEMM on the CPU)."""
         if self.rdp is None:
-            return xp.matmul(dr, U.T, out=out)
+            return xp.matmul(dr, U.T if UT is None else UT, out=out)
         u = self.units
         out[...] = 0
         for g in range(dr.shape[1] // u):
             sl = slice(g * u, (g + 1) * u)
-            out += (dr[:, sl] @ U[:, sl].T) * self.rdp[g]
+            out += (dr[:, sl] @ U[:, sl].T) * self.rdp[g][rows]
         return out
 
-    def _rec_fwd(self, xp, h, U, out):
-        """``out = h @ U`` with per-gate recurrent dropout when there is one."""
+    def _rec_fwd(self, xp, h, U, out, rows=slice(None)):
+        """``out = h @ U`` with per-gate recurrent dropout when there is one (``h`` holds the
+        batch rows ``rows``)."""
         if self.rdp is None:
             return xp.matmul(h, U, out=out)
         u = self.units
         for g in range(U.shape[1] // u):
             sl = slice(g * u, (g + 1) * u)
-            xp.matmul(h * self.rdp[g], U[:, sl], out=out[:, sl])
+            xp.matmul(h * self.rdp[g][rows], U[:, sl], out=out[:, sl])
         return out
+
+    def _blocks(self, bk, n, threads_ok=True):
+        """The row blocks of the time loop: several where the backend runs them on threads
+        and the activations are known closed forms (a custom activation is user code, which
+        may not be safe to run on several threads, so it stays on the calling thread)."""
+        generic = self.act.needs_z or self.ract.needs_z
+        return bk.row_blocks(n) if threads_ok and not generic else [slice(0, n)]

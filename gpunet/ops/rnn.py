@@ -38,27 +38,35 @@ class SimpleRNNFunction(_Recurrent):
 
     def forward(self, x, W, U, b=None, h0=None):
         self._dtype = x.dtype
-        xp, Z = self._prepare(x, W, b)
+        bk = backend_of(x)
+        split = self._split_ok(bk)  # each row block projects its own x W
+        xp, Z = self._prepare(x, W, b, defer=split)
         T, N, u = Z.shape
         H = xp.empty((T + 1, N, u), x.dtype)
         if h0 is None:
             H[0] = 0
         else:
             H[0] = h0
-        tmp = xp.empty((N, u), x.dtype)
         act, m, nm = self.act, self.m, self.nm
-        with backend_of(x).single_thread_blas():
+
+        def loop(r):  # the time loop over the batch rows r
+            if split:
+                self._project_rows(xp, Z, r)
+            tmp = xp.empty((r.stop - r.start, u), x.dtype)
             for t in range(T):
-                z = Z[t]
-                self._rec_fwd(xp, H[t], U, tmp)
+                z, hn = Z[t, r], H[t + 1, r]
+                self._rec_fwd(xp, H[t, r], U, tmp, r)
                 z += tmp
                 if act.needs_z:
-                    act.fwd(xp, z, out=H[t + 1])
+                    act.fwd(xp, z, out=hn)
                 else:
                     act.fwd(xp, z)
-                    H[t + 1] = z
+                    hn[...] = z
                 if m is not None:
-                    xp.copyto(H[t + 1], H[t], where=nm[t])
+                    xp.copyto(hn, H[t, r], where=nm[t, r])
+
+        with bk.single_thread_blas():
+            bk.run_blocks(loop, self._blocks(bk, N))
         if act.needs_z:  # keep the pre-activations for the generic derivative
             self.Zpre = Z
         self.H, self.Y = H, (None if act.needs_z else Z)
@@ -74,23 +82,38 @@ class SimpleRNNFunction(_Recurrent):
         N, u = dh.shape
         dZ = xp.empty((T, N, u), dh.dtype)
         act = self.act
-        carry = xp.empty_like(dh) if m is not None else None
-        with backend_of(gys[0]).single_thread_blas():
+        bk = backend_of(gys[0])
+        UT = xp.ascontiguousarray(U.T) if self.rdp is None else None
+        split = self.deferred  # each row block forms its share of the weight gradients
+        dxs = self._dx_time_major(xp, dZ) if split else None
+
+        def loop(r):
+            dhr = dh[r]
+            carry = xp.empty_like(dhr) if m is not None else None
             for t in range(T - 1, -1, -1):
                 if gseq is not None:
-                    dh += gseq[t]
+                    dhr += gseq[t, r]
                 if m is not None:
-                    xp.multiply(dh, nm[t], out=carry)
-                    dh *= m[t]
-                dz = dZ[t]
+                    xp.multiply(dhr, nm[t, r], out=carry)
+                    dhr *= m[t, r]
+                dz = dZ[t, r]
                 if act.needs_z:
-                    act.grad(xp, dh, None, self.Zpre[t], out=dz)
+                    act.grad(xp, dhr, None, self.Zpre[t, r], out=dz)
                 else:
-                    act.grad(xp, dh, self.Y[t], out=dz)
-                self._rec_back(xp, dz, U, dh)
+                    act.grad(xp, dhr, self.Y[t, r], out=dz)
+                self._rec_back(xp, dz, U, dhr, r, UT)
                 if m is not None:
-                    dh += carry
+                    dhr += carry
+            return self._grads_rows(xp, r, dZ, H[:T], self.W, dxs=dxs) if split else None
+
+        with bk.single_thread_blas():
+            parts = bk.run_blocks(loop, self._blocks(bk, N))
         need = self.needs_input_grad
+        if split:
+            dW, dU = self._sum_blocks(xp, parts, 0, 1), self._sum_blocks(xp, parts, 1, 2)
+            dh0 = dh if len(need) > 4 and need[4] else None
+            return (self._dx_batch_major(xp, dxs), dW, dU, self._sum_blocks(xp, parts, 2),
+                    dh0)
         dx, dW, db = self._input_grads(xp, dZ, self.W, self.has_b)
         dU = self._rec_weight_grad(xp, H[:T], dZ, U, 2) if need[2] else None
         dh0 = dh if len(need) > 4 and need[4] else None

@@ -29,7 +29,9 @@ class GRUFunction(_Recurrent):
         bx = bh = None
         if b is not None:
             bx, bh = (b[0], b[1]) if ra else (b, None)
-        xp, Z = self._prepare(x, W, bx)
+        bk = backend_of(x)
+        split = ra and self._split_ok(bk)  # each row block projects its own x W
+        xp, Z = self._prepare(x, W, bx, defer=split)
         T, N, G3 = Z.shape
         u = self.units
         u2 = 2 * u
@@ -37,65 +39,71 @@ class GRUFunction(_Recurrent):
         H = xp.empty((T + 1, N, u), dt)
         H[0] = 0 if h0 is None else h0
         RH = xp.empty((T, N, u), dt)  # reset_after: h U_h + b^r_h;  else: r * h
-        rec = xp.empty((N, G3), dt)
-        tmp = xp.empty((N, u), dt)
         act, ract, m, nm = self.act, self.ract, self.m, self.nm
         generic = act.needs_z or ract.needs_z
         Zpre = xp.empty_like(Z) if generic else None
         fused = ra and act.name == "tanh" and ract.name == "sigmoid"
-        self.kernels = backend_of(x).gru_step_kernels() if fused else None
+        self.kernels = bk.gru_step_kernels() if fused else None
         self.cuda = self.kernels is not None
         if self.cuda:  # one fused kernel per step
             kfwd, _ = self.kernels
+            rec = xp.empty((N, G3), dt)
             has_m, has_b = int(m is not None), int(bh is not None)
             mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
             for t in range(T):
                 self._rec_fwd(xp, H[t], U, rec)
                 kfwd(rec, bh if has_b else rec, H[t], mk[t], u, has_b, has_m, Z[t], RH[t],
                      H[t + 1], size=N * u)
-        cell = None
-        if ra and not self.cuda and act.name == "tanh" and ract.name == "sigmoid":
-            cell = backend_of(x).gru_cell_step(dt)  # the step's element-wise work fused, or None
-        with backend_of(x).single_thread_blas():
-            for t in range(T if self.cuda else 0, T):
-                z, h = Z[t], H[t]
+        cell = bk.gru_cell_step(dt) if fused and not self.cuda else None  # fused, or None
+
+        def loop(r):  # the time loop over the batch rows r
+            if split:
+                self._project_rows(xp, Z, r)
+            rec = xp.empty((r.stop - r.start, G3), dt)
+            tmp = xp.empty((r.stop - r.start, u), dt)
+            for t in range(T):
+                z, h, hn = Z[t, r], H[t, r], H[t + 1, r]
                 if cell is not None:
-                    self._rec_fwd(xp, h, U, rec)
-                    cell(z, rec, bh, RH[t], h, None if m is None else m[t, :, 0], H[t + 1])
+                    self._rec_fwd(xp, h, U, rec, r)
+                    cell(z, rec, bh, RH[t, r], h, None if m is None else m[t, r, 0], hn)
                     continue
                 if ra:
-                    self._rec_fwd(xp, h, U, rec)
+                    self._rec_fwd(xp, h, U, rec, r)
                     if bh is not None:
                         rec += bh
                     z[:, :u2] += rec[:, :u2]
-                    RH[t] = rec[:, u2:]
+                    RH[t, r] = rec[:, u2:]
                 else:
                     if self.rdp is None:
                         xp.matmul(h, U[:, :u2], out=rec[:, :u2])
                     else:
                         for g in range(2):
                             sl = slice(g * u, (g + 1) * u)
-                            xp.matmul(h * self.rdp[g], U[:, sl], out=rec[:, sl])
+                            xp.matmul(h * self.rdp[g][r], U[:, sl], out=rec[:, sl])
                     z[:, :u2] += rec[:, :u2]
                 if generic:
-                    Zpre[t, :, :u2] = z[:, :u2]
+                    Zpre[t, r, :u2] = z[:, :u2]
                 ract.fwd(xp, z[:, :u2])
-                zg, r, hh = z[:, :u], z[:, u:u2], z[:, u2:]
+                zg, rg, hh = z[:, :u], z[:, u:u2], z[:, u2:]
                 if ra:
-                    xp.multiply(r, RH[t], out=tmp)
+                    xp.multiply(rg, RH[t, r], out=tmp)
                 else:
-                    xp.multiply(r, self._h_in(xp, h, 2), out=RH[t])
-                    xp.matmul(RH[t], U[:, u2:], out=tmp)
+                    h_in = h if self.rdp is None else h * self.rdp[2][r]
+                    xp.multiply(rg, h_in, out=RH[t, r])
+                    xp.matmul(RH[t, r], U[:, u2:], out=tmp)
                 hh += tmp
                 if generic:
-                    Zpre[t, :, u2:] = hh
+                    Zpre[t, r, u2:] = hh
                 act.fwd(xp, hh)
-                hn = H[t + 1]  # h' = hh + z * (h - hh)
-                xp.subtract(h, hh, out=hn)
+                xp.subtract(h, hh, out=hn)  # h' = hh + z * (h - hh)
                 hn *= zg
                 hn += hh
                 if m is not None:
-                    xp.copyto(hn, h, where=nm[t])
+                    xp.copyto(hn, h, where=nm[t, r])
+
+        if not self.cuda:
+            with bk.single_thread_blas():
+                bk.run_blocks(loop, self._blocks(bk, N))
         self.Z, self.H, self.RH, self.Zpre = Z, H, RH, Zpre
         self.W, self.U = W, U
         self.has_b = b is not None
@@ -113,13 +121,11 @@ class GRUFunction(_Recurrent):
         dt = dh.dtype
         dZ = xp.empty_like(Z)
         dR = xp.empty_like(Z) if ra else None  # gradient of h U + b^r (reset_after)
-        tmp = xp.empty((N, u), dt)
-        drh = xp.empty((N, u), dt)
-        dhprev = xp.empty((N, u), dt)
-        carry = xp.empty((N, u), dt) if m is not None else None
+        bk = backend_of(gys[0])
         Uh_T = None if ra else xp.ascontiguousarray(U[:, u2:].T)
         if self.cuda:
             _, kbwd = self.kernels
+            dhprev = xp.empty((N, u), dt)
             has_m, has_gs = int(m is not None), int(gseq is not None)
             mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
             for t in range(T - 1, -1, -1):
@@ -129,55 +135,82 @@ class GRUFunction(_Recurrent):
                 dh += dhprev
         fused = None
         if ra and not self.cuda and act.name == "tanh" and ract.name == "sigmoid":
-            fused = backend_of(gys[0]).gru_bptt_step(dt)  # one pass per step (Numba), or None
-        if fused is not None:
-            scratch = carry if carry is not None else xp.empty((N, u), dt)
-            with backend_of(gys[0]).single_thread_blas():
-                for t in range(T - 1, -1, -1):
-                    fused(Z[t], RH[t], H[t], None if gseq is None else gseq[t],
-                          None if m is None else m[t, :, 0], dh, dZ[t], dR[t], dhprev, scratch)
-                    self._rec_back(xp, dR[t], U, dh)
-                    dh += dhprev
-                    if m is not None:
-                        dh += carry
-        with backend_of(gys[0]).single_thread_blas():
-            for t in range(-1 if self.cuda or fused else T - 1, -1, -1):
-                if gseq is not None:
-                    dh += gseq[t]
+            fused = bk.gru_bptt_step(dt)  # one pass per step (Numba), or None
+        UT = xp.ascontiguousarray(U.T) if self.rdp is None else None
+        split = self.deferred  # each row block forms its share of the weight gradients
+        dxs = self._dx_time_major(xp, dZ) if split else None
+
+        def finish(r):
+            return self._grads_rows(xp, r, dZ, H[:T], self.W, dR, dxs) if split else None
+
+        def loop_fused(r):
+            dhr = dh[r]
+            dhprev = xp.empty_like(dhr)
+            carry = xp.empty_like(dhr) if m is not None else None
+            for t in range(T - 1, -1, -1):
+                fused(Z[t, r], RH[t, r], H[t, r], None if gseq is None else gseq[t, r],
+                      None if m is None else m[t, r, 0], dhr, dZ[t, r], dR[t, r], dhprev, carry)
+                self._rec_back(xp, dR[t, r], U, dhr, r, UT)
+                dhr += dhprev
                 if m is not None:
-                    xp.multiply(dh, nm[t], out=carry)
-                    dh *= m[t]
-                z, dz, h = Z[t], dZ[t], H[t]
-                zg, r, hh = z[:, :u], z[:, u:u2], z[:, u2:]
+                    dhr += carry
+            return finish(r)
+
+        def loop(r):
+            dhr = dh[r]
+            tmp, drh, dhprev = (xp.empty_like(dhr) for _ in range(3))
+            carry = xp.empty_like(dhr) if m is not None else None
+            for t in range(T - 1, -1, -1):
+                if gseq is not None:
+                    dhr += gseq[t, r]
+                if m is not None:
+                    xp.multiply(dhr, nm[t, r], out=carry)
+                    dhr *= m[t, r]
+                z, dz, h = Z[t, r], dZ[t, r], H[t, r]
+                zg, rg, hh = z[:, :u], z[:, u:u2], z[:, u2:]
                 # h' = z h + (1 - z) hh
                 xp.subtract(h, hh, out=tmp)
-                xp.multiply(dh, tmp, out=dz[:, :u])  # d z (post-activation)
-                xp.multiply(dh, zg, out=dhprev)  # direct path to h
-                xp.subtract(dh, dhprev, out=dz[:, u2:])  # d hh = dh (1 - z)
-                zp = None if Zpre is None else Zpre[t]
+                xp.multiply(dhr, tmp, out=dz[:, :u])  # d z (post-activation)
+                xp.multiply(dhr, zg, out=dhprev)  # direct path to h
+                xp.subtract(dhr, dhprev, out=dz[:, u2:])  # d hh = dh (1 - z)
+                zp = None if Zpre is None else Zpre[t, r]
                 act.grad(xp, dz[:, u2:], hh, None if zp is None else zp[:, u2:])
                 dzh = dz[:, u2:]
                 if ra:
-                    xp.multiply(dzh, RH[t], out=dz[:, u:u2])  # d r
+                    xp.multiply(dzh, RH[t, r], out=dz[:, u:u2])  # d r
                 else:
                     xp.matmul(dzh, Uh_T, out=drh)  # d (r * h_in)
-                    xp.multiply(drh, self._h_in(xp, h, 2), out=dz[:, u:u2])
+                    h_in = h if self.rdp is None else h * self.rdp[2][r]
+                    xp.multiply(drh, h_in, out=dz[:, u:u2])
                 ract.grad(xp, dz[:, :u2], z[:, :u2], None if zp is None else zp[:, :u2])
                 if ra:
-                    dr = dR[t]
+                    dr = dR[t, r]
                     dr[:, :u2] = dz[:, :u2]
-                    xp.multiply(dzh, r, out=dr[:, u2:])
-                    self._rec_back(xp, dr, U, dh)
+                    xp.multiply(dzh, rg, out=dr[:, u2:])
+                    self._rec_back(xp, dr, U, dhr, r, UT)
                 else:
-                    self._rec_back(xp, dz[:, :u2], U[:, :u2], dh)
-                    xp.multiply(drh, r, out=tmp)
+                    self._rec_back(xp, dz[:, :u2], U[:, :u2], dhr, r)
+                    xp.multiply(drh, rg, out=tmp)
                     if self.rdp is not None:
-                        tmp *= self.rdp[2]
-                    dh += tmp
-                dh += dhprev
+                        tmp *= self.rdp[2][r]
+                    dhr += tmp
+                dhr += dhprev
                 if m is not None:
-                    dh += carry
+                    dhr += carry
+            return finish(r)
+
+        if not self.cuda:
+            with bk.single_thread_blas():
+                parts = bk.run_blocks(loop if fused is None else loop_fused,
+                                      self._blocks(bk, N))
         need = self.needs_input_grad
+        if split:
+            dW, dU = self._sum_blocks(xp, parts, 0, 1), self._sum_blocks(xp, parts, 1, 2)
+            db = None
+            if self.has_b and len(need) > 3 and need[3]:
+                db = xp.stack([self._sum_blocks(xp, parts, 2), self._sum_blocks(xp, parts, 3)])
+            dh0 = dh if len(need) > 4 and need[4] else None
+            return self._dx_batch_major(xp, dxs), dW, dU, db, dh0
         dx, dW, dbx = self._input_grads(xp, dZ, self.W, self.has_b and True)
         dU = db = None
         if need[2]:

@@ -57,7 +57,8 @@ class LSTMFunction(_Recurrent):
         else:
             gi, gf, gg, go = 0, 1, 2, 3
         self.slots = (gi, gf, gg, go)
-        xp, Z = self._prepare(x, W, b)
+        split = not self.cuda and self._split_ok(bk)  # each row block projects its own x W
+        xp, Z = self._prepare(x, W, b, defer=split)
         T, N, G4 = Z.shape
         dt = x.dtype
         H = xp.empty((T + 1, N, u), dt)
@@ -65,14 +66,13 @@ class LSTMFunction(_Recurrent):
         H[0] = 0 if h0 is None else h0
         C[0] = 0 if c0 is None else c0
         TC = xp.empty((T, N, u), dt)  # act(c_t)
-        tmp = xp.empty((N, G4), dt)
-        tmp2 = xp.empty((N, u), dt)
         m, nm = self.m, self.nm
         generic = act.needs_z or ract.needs_z
         Zpre = xp.empty_like(Z) if generic else None
         si, sf, sg, so = (slice(k * u, (k + 1) * u) for k in (gi, gf, gg, go))
         if self.cuda:
             kfwd, _ = self.kernels
+            tmp = xp.empty((N, G4), dt)
             has_m = int(m is not None)
             mk = m.reshape(T, N) if has_m else xp.ones((T, 1), bool)
             for t in range(T):
@@ -80,44 +80,48 @@ class LSTMFunction(_Recurrent):
                 kfwd(tmp, C[t], H[t], mk[t], u, has_m,
                      Z[t], C[t + 1], TC[t], H[t + 1], size=N * u)
         cell = bk.lstm_cell_step(x.dtype) if fast else None  # gates and new cell in one pass
-        with bk.ignore_overflow(), bk.single_thread_blas():
-            for t in range(T if self.cuda else 0, T):
-                z = Z[t]
-                self._rec_fwd(xp, H[t], U, tmp)
-                z += tmp
-                if cell is not None:
-                    xp.exp(z, out=z)
-                    cn = C[t + 1]
-                    cell(z, C[t], cn)
-                    act.fwd(xp, cn, out=TC[t])
-                    xp.multiply(z[:, so], TC[t], out=H[t + 1])
+
+        def loop(r):  # the time loop over the batch rows r
+            if split:
+                self._project_rows(xp, Z, r)
+            tmp = xp.empty((r.stop - r.start, G4), dt)
+            tmp2 = xp.empty((r.stop - r.start, u), dt)
+            with bk.ignore_overflow():
+                for t in range(T):
+                    z, cp, cn, tc, hn = Z[t, r], C[t, r], C[t + 1, r], TC[t, r], H[t + 1, r]
+                    self._rec_fwd(xp, H[t, r], U, tmp, r)
+                    z += tmp
+                    if cell is not None:
+                        xp.exp(z, out=z)
+                        cell(z, cp, cn)
+                        act.fwd(xp, cn, out=tc)
+                        xp.multiply(z[:, so], tc, out=hn)
+                    else:
+                        if fast:
+                            xp.exp(z, out=z)
+                            z += 1
+                            xp.reciprocal(z, out=z)
+                            g = z[:, sg]
+                            g *= 2
+                            g -= 1
+                        else:
+                            if generic:
+                                Zpre[t, r] = z
+                            ract.fwd(xp, z[:, :2 * u])
+                            act.fwd(xp, z[:, sg])
+                            ract.fwd(xp, z[:, so])
+                        xp.multiply(z[:, sf], cp, out=cn)
+                        xp.multiply(z[:, si], z[:, sg], out=tmp2)
+                        cn += tmp2
+                        act.fwd(xp, cn, out=tc)
+                        xp.multiply(z[:, so], tc, out=hn)
                     if m is not None:
-                        xp.copyto(H[t + 1], H[t], where=nm[t])
-                        xp.copyto(cn, C[t], where=nm[t])
-                    continue
-                if fast:
-                    xp.exp(z, out=z)
-                    z += 1
-                    xp.reciprocal(z, out=z)
-                    g = z[:, sg]
-                    g *= 2
-                    g -= 1
-                else:
-                    if generic:
-                        Zpre[t] = z
-                    ract.fwd(xp, z[:, :2 * u])
-                    act.fwd(xp, z[:, sg])
-                    ract.fwd(xp, z[:, so])
-                i, f, g, o = z[:, si], z[:, sf], z[:, sg], z[:, so]
-                cn = C[t + 1]
-                xp.multiply(f, C[t], out=cn)
-                xp.multiply(i, g, out=tmp2)
-                cn += tmp2
-                act.fwd(xp, cn, out=TC[t])
-                xp.multiply(o, TC[t], out=H[t + 1])
-                if m is not None:
-                    xp.copyto(H[t + 1], H[t], where=nm[t])
-                    xp.copyto(cn, C[t], where=nm[t])
+                        xp.copyto(hn, H[t, r], where=nm[t, r])
+                        xp.copyto(cn, cp, where=nm[t, r])
+
+        if not self.cuda:
+            with bk.single_thread_blas():
+                bk.run_blocks(loop, self._blocks(bk, N))
         self.Z, self.H, self.C, self.TC, self.Zpre = Z, H, C, TC, Zpre
         self.has_b = b is not None
         return self._outputs(xp, H, [H[T], C[T]])
@@ -133,9 +137,7 @@ class LSTMFunction(_Recurrent):
         si, sf, sg, so = (slice(k * u, (k + 1) * u) for k in self.slots)
         dZ = xp.empty_like(Z)
         dt = dh.dtype
-        dtc = xp.empty((N, u), dt)
-        carry_h = xp.empty((N, u), dt) if m is not None else None
-        carry_c = xp.empty((N, u), dt) if m is not None else None
+        bk = backend_of(gys[0])
         Zpre = self.Zpre
         generic_c = act.needs_z
         if self.cuda:
@@ -149,51 +151,80 @@ class LSTMFunction(_Recurrent):
                 self._rec_back(xp, dZ[t], U, dh)
                 if has_m:
                     dh += carry
-        fused = backend_of(gys[0]).lstm_bptt_step(dt) if self.fast else None
-        if fused is not None:  # one pass per step for the element-wise work (Numba)
-            with backend_of(gys[0]).single_thread_blas():
-                for t in range(T - 1, -1, -1):
-                    fused(Z[t], C[t], TC[t], None if gseq is None else gseq[t],
-                          None if m is None else m[t, :, 0], dh, dZ[t], dc, carry_h)
-                    self._rec_back(xp, dZ[t], U, dh)
-                    if m is not None:
-                        dh += carry_h
-            return self._backward_permuted(xp, dZ, dh, dc)
-        with backend_of(gys[0]).single_thread_blas():
-            for t in range(-1 if self.cuda else T - 1, -1, -1):
-                if gseq is not None:
-                    dh += gseq[t]
+        fused = bk.lstm_bptt_step(dt) if self.fast else None
+        UT = xp.ascontiguousarray(U.T) if self.rdp is None else None
+        split = self.deferred  # each row block forms its share of the weight gradients
+        dxs = self._dx_time_major(xp, dZ) if split else None
+
+        def finish(r):
+            return self._grads_rows(xp, r, dZ, H[:T], self.W, dxs=dxs) if split else None
+
+        def loop_fused(r):  # one pass per step for the element-wise work (Numba)
+            dhr, dcr = dh[r], dc[r]
+            carry = xp.empty_like(dhr) if m is not None else None
+            for t in range(T - 1, -1, -1):
+                fused(Z[t, r], C[t, r], TC[t, r], None if gseq is None else gseq[t, r],
+                      None if m is None else m[t, r, 0], dhr, dZ[t, r], dcr, carry)
+                self._rec_back(xp, dZ[t, r], U, dhr, r, UT)
                 if m is not None:
-                    xp.multiply(dh, nm[t], out=carry_h)
-                    xp.multiply(dc, nm[t], out=carry_c)
-                    dh *= m[t]
-                    dc *= m[t]
-                z, dz = Z[t], dZ[t]
+                    dhr += carry
+            return finish(r)
+
+        def loop(r):
+            dhr, dcr = dh[r], dc[r]
+            dtc = xp.empty_like(dhr)
+            carry_h = xp.empty_like(dhr) if m is not None else None
+            carry_c = xp.empty_like(dhr) if m is not None else None
+            for t in range(T - 1, -1, -1):
+                if gseq is not None:
+                    dhr += gseq[t, r]
+                if m is not None:
+                    xp.multiply(dhr, nm[t, r], out=carry_h)
+                    xp.multiply(dcr, nm[t, r], out=carry_c)
+                    dhr *= m[t, r]
+                    dcr *= m[t, r]
+                z, dz = Z[t, r], dZ[t, r]
                 i, f, g, o = z[:, si], z[:, sf], z[:, sg], z[:, so]
-                tc = TC[t]
+                tc = TC[t, r]
                 # h = o * act(c):  d o = dh * act(c);  d c += act'(c) * dh * o
-                xp.multiply(dh, tc, out=dz[:, so])
-                xp.multiply(dh, o, out=dtc)
-                act.grad(xp, dtc, tc, C[t + 1] if generic_c else None)
-                dc += dtc
+                xp.multiply(dhr, tc, out=dz[:, so])
+                xp.multiply(dhr, o, out=dtc)
+                act.grad(xp, dtc, tc, C[t + 1, r] if generic_c else None)
+                dcr += dtc
                 # c = f * c_prev + i * g
-                xp.multiply(dc, g, out=dz[:, si])
-                xp.multiply(dc, i, out=dz[:, sg])
-                xp.multiply(dc, C[t], out=dz[:, sf])
-                dc *= f
+                xp.multiply(dcr, g, out=dz[:, si])
+                xp.multiply(dcr, i, out=dz[:, sg])
+                xp.multiply(dcr, C[t, r], out=dz[:, sf])
+                dcr *= f
                 if self.fast:  # sigmoid gates i, f, o are one block
                     ract.grad(xp, dz[:, :3 * u], z[:, :3 * u])
                     act.grad(xp, dz[:, sg], g)
                 else:
-                    zp = Zpre[t] if Zpre is not None else None
+                    zp = Zpre[t, r] if Zpre is not None else None
                     u2 = 2 * u
                     ract.grad(xp, dz[:, :u2], z[:, :u2], zp[:, :u2] if zp is not None else None)
                     act.grad(xp, dz[:, sg], g, zp[:, sg] if zp is not None else None)
                     ract.grad(xp, dz[:, so], o, zp[:, so] if zp is not None else None)
-                self._rec_back(xp, dz, U, dh)
+                self._rec_back(xp, dz, U, dhr, r, UT)
                 if m is not None:
-                    dh += carry_h
-                    dc += carry_c
+                    dhr += carry_h
+                    dcr += carry_c
+            return finish(r)
+
+        if not self.cuda:
+            with bk.single_thread_blas():
+                parts = bk.run_blocks(loop if fused is None else loop_fused,
+                                      self._blocks(bk, N))
+        if split:
+            dx = self._dx_batch_major(xp, dxs)
+            if self.fast:
+                sums = [self._sum_blocks(xp, parts, k) for k in range(3)]
+                return self._scatter_permuted(xp, self.grad_buffer, dx, *sums, dh, dc)
+            need = self.needs_input_grad
+            dW, dU = self._sum_blocks(xp, parts, 0, 1), self._sum_blocks(xp, parts, 1, 2)
+            dh0 = dh if len(need) > 4 and need[4] else None
+            dc0 = dc if len(need) > 5 and need[5] else None
+            return dx, dW, dU, self._sum_blocks(xp, parts, 2), dh0, dc0
         need = self.needs_input_grad
         if self.fast:
             return self._backward_permuted(xp, dZ, dh, dc)
@@ -207,11 +238,16 @@ class LSTMFunction(_Recurrent):
         """Weight gradients from the reordered ``dZ``, written back in Keras column order."""
         need = self.needs_input_grad
         T = dZ.shape[0]
-        perm = self.perm
         grad_buffer = self.grad_buffer
         self.grad_buffer = lambda index: None  # the permuted results are scattered below
         dx, dWp, dbp = self._input_grads(xp, dZ, self.W, self.has_b)
         dUp = self._rec_weight_grad(xp, self.H[:T], dZ, self.U, 2) if need[2] else None
+        return self._scatter_permuted(xp, grad_buffer, dx, dWp, dUp, dbp, dh, dc)
+
+    def _scatter_permuted(self, xp, grad_buffer, dx, dWp, dUp, dbp, dh, dc):
+        """The gradients in Keras column order from those of the reordered columns."""
+        need = self.needs_input_grad
+        perm = self.perm
         out = []
         for k, g in ((1, dWp), (2, dUp), (3, dbp)):
             if g is None:
