@@ -7,11 +7,10 @@ from typing import Any
 
 from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.backend import image_data_format
+from gpunet.layers.input_spec import InputSpec, assert_shape_compatible
 from gpunet.layers.layer import Layer, shape_str
 from gpunet.ops.conv import conv_output_length
 from gpunet.registry import register
-
-_SPATIAL = {1: "steps", 2: "rows, cols"}
 
 
 def normalize_tuple(value: Any, n: int, name: str, allow_zero: bool = False) -> tuple:
@@ -46,28 +45,18 @@ def normalize_padding(value: Any, allowed: tuple = ("valid", "same")) -> str:
     return v
 
 
-def expected_shape(rank: int, data_format: str, channels: Any = None) -> str:
-    ch = "channels" if channels is None else str(channels)
-    sp = _SPATIAL.get(rank, "spatial dims")
-    return f"(batch, {sp}, {ch})" if data_format == "channels_last" else f"(batch, {ch}, {sp})"
+def declare_input(layer: Layer, channels: Any = None) -> None:
+    """Sets ``layer.input_spec`` for a spatial layer: ``rank + 2`` axes, and the channel axis
+    (by ``data_format``) equal to ``channels`` once the layer knows it."""
+    axis = -1 if getattr(layer, "data_format", "channels_last") == "channels_last" else 1
+    layer.input_spec = InputSpec(ndim=layer.rank + 2,
+                                 axes={} if channels is None else {axis: int(channels)})
 
 
-def check_rank(layer: Layer, shape: tuple, rank: int, channels: Any = None) -> None:
-    """Raises the Keras-style error for an input of the wrong rank (or channel count)."""
-    ndim = rank + 2
-    fmt = getattr(layer, "data_format", "channels_last")
-    axis = -1 if fmt == "channels_last" else 1
-    if len(shape) != ndim:
-        raise ValueError(
-            f"Input 0 of layer '{layer.name}' is incompatible with the layer: expected "
-            f"ndim={ndim}, i.e. shape {expected_shape(rank, fmt, channels)}, found "
-            f"ndim={len(shape)}. Full shape received: {shape_str(shape)}")
-    if channels is not None and shape[axis] != channels:
-        raise ValueError(
-            f"Input 0 of layer '{layer.name}' is incompatible with the layer: expected axis "
-            f"{axis} of input shape to have value {channels}, i.e. shape "
-            f"{expected_shape(rank, fmt, channels)}, but received input with shape "
-            f"{shape_str(shape)}")
+def check_build_shape(layer: Layer, input_shape: Any) -> tuple:
+    """The shape a spatial layer is built with, checked against its ``input_spec``."""
+    assert_shape_compatible(layer.input_spec, input_shape, layer.name)
+    return tuple(input_shape)
 
 
 def to_last(x: Any, data_format: str) -> Any:
@@ -95,6 +84,7 @@ class BaseConv(Layer):
                  activity_regularizer: Any = None, kernel_constraint: Any = None,
                  bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        declare_input(self)
         r = self.rank
         if not isinstance(filters, numbers.Integral) or isinstance(filters, bool) or filters <= 0:
             raise ValueError("Invalid value for argument `filters`. Expected a strictly positive "
@@ -128,7 +118,7 @@ class BaseConv(Layer):
         return shape[-1] if self.data_format == "channels_last" else shape[1]
 
     def build(self, input_shape):
-        check_rank(self, tuple(input_shape), self.rank)
+        input_shape = check_build_shape(self, input_shape)
         c = self._channels(input_shape)
         if c is None:
             raise ValueError(f"Layer '{self.name}': the channel dimension of the input must be "
@@ -138,6 +128,7 @@ class BaseConv(Layer):
                              f"divisible by the number of groups. Received groups={self.groups}"
                              f", input shape {shape_str(input_shape)}.")
         self.compute_output_shape(input_shape)  # raises on a too small input
+        declare_input(self, c)
         self.kernel = self.add_weight("kernel", self.kernel_size + (c // self.groups,
                                                                    self.filters),
                                       self.kernel_initializer, regularizer=self.kernel_regularizer,
@@ -148,10 +139,6 @@ class BaseConv(Layer):
                                         regularizer=self.bias_regularizer,
                                         constraint=self.bias_constraint)
         self.built = True
-
-    def _check_input(self, x):
-        check_rank(self, (None,) + tuple(x.shape[1:]), self.rank,
-                   self.kernel.shape[-2] * self.groups)
 
     def call(self, inputs, training=None):
         if inputs.dtype.kind != "f":

@@ -11,7 +11,8 @@ from typing import Any
 
 from gpunet import activations, constraints, initializers, regularizers
 from gpunet.layers.convolutional import (
-    check_rank,
+    check_build_shape,
+    declare_input,
     normalize_data_format,
     normalize_padding,
     normalize_tuple,
@@ -33,6 +34,7 @@ class _DepthwiseBase(Layer):
                data_format: str | None, dilation_rate: Any, activation: Any, use_bias: bool,
                activity_regularizer: Any) -> None:
         r = self.rank
+        declare_input(self)
         self.kernel_size = normalize_tuple(kernel_size, r, "kernel_size")
         self.strides = normalize_tuple(strides, r, "strides")
         self.dilation_rate = normalize_tuple(dilation_rate, r, "dilation_rate")
@@ -52,17 +54,14 @@ class _DepthwiseBase(Layer):
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
     def _in_channels(self, input_shape: tuple) -> int:
-        input_shape = tuple(input_shape)
-        check_rank(self, input_shape, self.rank)
+        input_shape = check_build_shape(self, input_shape)
         c = input_shape[-1] if self.data_format == "channels_last" else input_shape[1]
         if c is None:
             raise ValueError(f"Layer '{self.name}': the channel dimension of the input must be "
                              f"known. Received input shape {shape_str(input_shape)}.")
         self.compute_output_shape(input_shape)  # raises on a too small input
+        declare_input(self, c)
         return int(c)
-
-    def _check_input(self, x):
-        check_rank(self, (None,) + tuple(x.shape[1:]), self.rank, self._channels_in)
 
     def _out_channels(self, c: Any) -> Any:
         return None if c is None else c * self.depth_multiplier

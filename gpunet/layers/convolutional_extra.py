@@ -9,7 +9,8 @@ from typing import Any
 from gpunet import activations, ops
 from gpunet.layers.convolutional import (
     BaseConv,
-    check_rank,
+    check_build_shape,
+    declare_input,
     normalize_padding,
     normalize_tuple,
     to_first,
@@ -95,12 +96,13 @@ class BaseConvTranspose(BaseConv):
                                  f"output_padding={self.output_padding}.")
 
     def build(self, input_shape):
-        check_rank(self, tuple(input_shape), self.rank)
+        input_shape = check_build_shape(self, input_shape)
         c = self._channels(input_shape)
         if c is None:
             raise ValueError(f"Layer '{self.name}': the channel dimension of the input must be "
                              f"known. Received input shape {shape_str(input_shape)}.")
         self.compute_output_shape(input_shape)  # raises on an impossible output
+        declare_input(self, c)
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, c),
                                       self.kernel_initializer, regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
@@ -110,9 +112,6 @@ class BaseConvTranspose(BaseConv):
                                         regularizer=self.bias_regularizer,
                                         constraint=self.bias_constraint)
         self.built = True
-
-    def _check_input(self, x):
-        check_rank(self, (None,) + tuple(x.shape[1:]), self.rank, self.kernel.shape[-1])
 
     def call(self, inputs, training=None):
         x = to_last(_cast(self, inputs), self.data_format)

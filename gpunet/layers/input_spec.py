@@ -134,7 +134,7 @@ def _check_one(spec: InputSpec, x: Any, i: int, layer_name: str) -> None:
         raise ValueError(f"{head} max_ndim={spec.max_ndim}, found ndim={ndim}. {full}")
     if spec.min_ndim is not None and ndim < spec.min_ndim:
         raise ValueError(f"{head} min_ndim={spec.min_ndim}, found ndim={ndim}. {full}")
-    if spec.dtype is not None and np.dtype(x.dtype).name != spec.dtype:
+    if spec.dtype is not None and x.dtype is not None and np.dtype(x.dtype).name != spec.dtype:
         raise ValueError(f"{head} dtype={spec.dtype}, found dtype={np.dtype(x.dtype).name}")
     for axis, value in spec.axes.items():
         if value is not None and -ndim <= axis < ndim and shape[axis] not in (value, None):
@@ -149,3 +149,19 @@ def _check_one(spec: InputSpec, x: Any, i: int, layer_name: str) -> None:
             if w is not None and g is not None and w != g:
                 raise ValueError(f"{head} shape={_shape_str(spec.shape)}, found "
                                  f"shape={_shape_str(shape)}")
+
+
+
+class _Shape:
+    """Stands for an input of a given shape and unknown dtype."""
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = tuple(shape)
+        self.dtype = None
+
+
+def assert_shape_compatible(input_spec: Any, shape: Any, layer_name: str) -> None:
+    """``assert_input_compatibility`` for the shape a layer is built with, so a layer built
+    directly (``layer.build(shape)``) with a wrong shape fails as a wrong call does."""
+    if isinstance(input_spec, InputSpec) and shape is not None:
+        _check_one(input_spec, _Shape(shape), 0, layer_name)

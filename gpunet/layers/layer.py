@@ -351,14 +351,17 @@ class Layer:
         cls = type(self)
         entry = enter_call(self)
         try:
+            spec = self.input_spec  # checked before build, as Keras does
+            if spec is not None:
+                assert_input_compatibility(spec, inputs, self.name)
             if not self.built:
                 shape = _input_shape(inputs)
                 if not getattr(cls.build, "_default_build", False):
                     self.build(shape)
                 self.built = True
                 self.input_shape_ = shape
-            if self.input_spec is not None:
-                assert_input_compatibility(self.input_spec, inputs, self.name)
+                if self.input_spec is not None and self.input_spec is not spec:
+                    assert_input_compatibility(self.input_spec, inputs, self.name)
             if isinstance(inputs, Tensor):
                 self._check_input(inputs)
             takes_training, takes_mask = call_args(cls)

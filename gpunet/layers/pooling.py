@@ -10,7 +10,8 @@ import numpy as np
 from gpunet import ops
 from gpunet.autograd.tensor import Tensor
 from gpunet.layers.convolutional import (
-    check_rank,
+    check_build_shape,
+    declare_input,
     normalize_data_format,
     normalize_padding,
     normalize_tuple,
@@ -35,14 +36,11 @@ class BasePooling(Layer):
                         else normalize_tuple(strides, self.rank, "strides"))
         self.padding = normalize_padding(padding)
         self.data_format = normalize_data_format(data_format)
+        declare_input(self)
 
     def build(self, input_shape):
-        check_rank(self, tuple(input_shape), self.rank)
-        self.compute_output_shape(input_shape)
+        self.compute_output_shape(check_build_shape(self, input_shape))
         self.built = True
-
-    def _check_input(self, x):
-        check_rank(self, (None,) + tuple(x.shape[1:]), self.rank)
 
     def call(self, inputs, training=None):
         x = to_last(inputs, self.data_format)
@@ -163,17 +161,12 @@ class BaseGlobalPooling(Layer):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format)
         self.keepdims = bool(keepdims)
+        declare_input(self)
 
     def _axes(self) -> tuple:
         start = 1 if self.data_format == "channels_last" else 2
         return tuple(range(start, start + self.rank))
 
-    def build(self, input_shape):
-        check_rank(self, tuple(input_shape), self.rank)
-        self.built = True
-
-    def _check_input(self, x):
-        check_rank(self, (None,) + tuple(x.shape[1:]), self.rank)
 
     def call(self, inputs, training=None):
         axes = self._axes()

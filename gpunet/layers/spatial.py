@@ -7,7 +7,7 @@ from typing import Any
 
 from gpunet import ops
 from gpunet.layers.convolutional import (
-    check_rank,
+    declare_input,
     normalize_data_format,
     normalize_tuple,
     to_first,
@@ -23,12 +23,9 @@ class _Spatial(Layer):
     rank = 2
     data_format = "channels_last"
 
-    def build(self, input_shape):
-        check_rank(self, tuple(input_shape), self.rank)
-        self.built = True
-
-    def _check_input(self, x):
-        check_rank(self, (None,) + tuple(x.shape[1:]), self.rank)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        declare_input(self)
 
     def _spatial_axes(self) -> tuple:
         start = 1 if self.data_format == "channels_last" else 2
