@@ -54,6 +54,14 @@ def version() -> str:
     return __version__
 
 
+# Keras 3 also exports the dataset builders of `utils` under `keras.preprocessing`; preprocessing
+# sits on the same floor as utils, so the package root (above both) attaches them.
+for _name in ("image_dataset_from_directory", "text_dataset_from_directory",
+              "timeseries_dataset_from_array"):
+    setattr(preprocessing, _name, getattr(utils, _name))
+    preprocessing.__all__.append(_name)
+del _name
+
 __all__ = [
     "Input", "Model", "Sequential", "Tensor", "Variable", "activations", "applications",
     "backend", "callbacks",

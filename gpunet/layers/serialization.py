@@ -27,13 +27,17 @@ def serialize(layer: Any) -> dict:
     ('Dense', 3)
     """
     from gpunet.layers.layer import Layer
+    from gpunet.registry import _serialize_held
     from gpunet.saving.keras3_config import layer_config
 
     if not isinstance(layer, Layer):
         raise TypeError(f"serialize() expects a Layer instance; received {layer!r} (of type "
                         f"{type(layer).__name__}).")
-    out = layer_config(layer, {"class_name": type(layer).__name__,
-                               "config": layer.get_config()})
+    config = layer.get_config()
+    if isinstance(config, dict):  # layers, regularizers, ... held in the config, as Keras
+        config = {k: serialize(v) if isinstance(v, Layer) else _serialize_held(v)
+                  for k, v in config.items()}
+    out = layer_config(layer, {"class_name": type(layer).__name__, "config": config})
     if not type(layer).__module__.startswith("gpunet."):
         out["module"] = None
     if not layer.built:
