@@ -55,7 +55,11 @@ class TextVectorization(PreprocessingLayer):
         max_tokens: maximum vocabulary size, reserved tokens included.
         standardize: ``"lower_and_strip_punctuation"`` (default: ASCII lower-casing, as
             ``tf.strings.lower``, then removal of ASCII punctuation and the apostrophe),
-            ``"lower"``, ``"strip_punctuation"``, ``None`` or a callable ``str -> str``.
+            ``"lower"``, ``"strip_punctuation"``, ``None`` or a callable. As in Keras, the
+            callable gets the whole batch (a NumPy array of ``str`` in the shape passed to the
+            layer, the NumPy form of the ``tf.string`` tensor a Keras callable gets) and
+            returns strings of the same shape; a callable ``str -> str`` that fails on the
+            array is applied string by string instead.
         split: ``"whitespace"`` (default), ``"character"``, ``None`` (the whole string is one
             token) or a callable ``str -> list[str]``.
         ngrams: ``None``, an int ``n`` (all 1- to n-grams) or a tuple of sizes; n-grams join
@@ -162,13 +166,39 @@ class TextVectorization(PreprocessingLayer):
         arr = texts if isinstance(texts, np.ndarray) else np.asarray(texts, dtype=object)
         if arr.ndim == 0:
             arr = arr.reshape(1)
+        shape = arr.shape
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1:
             raise ValueError(f"Layer '{self.name}' (TextVectorization) expects a batch of "
                              f"strings of shape (batch,) or (batch, 1); received shape "
                              f"{arr.shape}.")
-        return [self._ngrams(self._split(self._standardize(_as_str(t)))) for t in arr.tolist()]
+        texts = [_as_str(t) for t in arr.tolist()]
+        if callable(self.standardize):
+            texts = self._standardize_batch(texts, shape)
+        else:
+            texts = [self._standardize(t) for t in texts]
+        return [self._ngrams(self._split(t)) for t in texts]
+
+    def _standardize_batch(self, texts: list, shape: tuple) -> list:
+        """A callable ``standardize`` on the whole batch (Keras's contract), else per string."""
+        batch = np.empty(len(texts), dtype=object)
+        batch[:] = texts
+        try:
+            out = self.standardize(batch.reshape(shape))
+        except (AttributeError, TypeError):  # a str -> str function given the array
+            out = None
+        if out is not None and not isinstance(out, str):
+            out_arr = np.asarray(out, dtype=object)
+            if out_arr.size == len(texts) and out_arr.ndim >= 1:
+                return [_as_str(t) for t in out_arr.reshape(-1).tolist()]
+        outs = [self.standardize(t) for t in texts]
+        bad = next((o for o in outs if not isinstance(o, (str, bytes, np.str_))), None)
+        if bad is not None:
+            raise TypeError(f"Layer '{self.name}' (TextVectorization): `standardize` must "
+                            "return strings of the shape of its input (a batch array, or a "
+                            f"str for a str). Received {type(bad).__name__}: {bad!r:.80}")
+        return [_as_str(o) for o in outs]
 
     # -- vocabulary ---------------------------------------------------------------------------
     def adapt(self, data: Any, steps: int | None = None) -> None:
