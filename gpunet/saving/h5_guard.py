@@ -4,7 +4,9 @@
   ``layer_names``, ...) in "global heap collections"; a collection whose object sizes do not
   add up (one flipped byte can do it) sends HDF5's parser into an endless loop. Each
   collection is walked here first, and an inconsistent one is refused.
-* ``attr_guard``: an attribute's declared shape is checked before its value is read.
+* ``attr_guard``: an attribute's declared shape (and a fixed-length string's declared size)
+  is checked before its value is read; a variable-length string longer than
+  ``config_guard.MAX_CONFIG_BYTES`` is refused by the global heap walk.
 * ``get_dataset``/``read_dataset``: a weight is looked up lazily; its declared shape and
   dtype (numeric kinds only, no external or virtual storage) are checked against the model
   before a byte of it is read, so a file that declares a 4 GiB weight costs nothing.
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.saving.config_guard import MAX_CONFIG_BYTES
 from gpunet.saving.load_errors import file_error
 
 CHECKSUM_ATTR = "gpunet_sha256"
@@ -45,6 +48,9 @@ def _heap_problem(buf, a: int) -> str | None:
         need = size if idx == 0 else 16 + ((size + 7) // 8) * 8
         if need == 0 or p + need > end:
             return f"object {idx} at byte {p} declares {size} bytes, past the collection's end"
+        if idx and size > MAX_CONFIG_BYTES:  # a variable-length string longer than any config
+            return (f"a string of {size} bytes (object {idx} at byte {p}), more than the "
+                    f"{MAX_CONFIG_BYTES} bytes any Keras file holds")
         p += need
     return None
 
@@ -68,6 +74,9 @@ def _check(buf, filepath: str) -> None:
     a = buf.find(_GCOL)
     while a >= 0:
         problem = _heap_problem(buf, a)
+        if problem and problem.startswith("a string"):
+            raise file_error(filepath, f"its global heap at byte {a} holds {problem}; it is "
+                                       "refused before it is read")
         if problem:
             raise file_error(filepath, f"the file is damaged: its global heap at byte {a} is "
                                        f"inconsistent ({problem})")
@@ -90,6 +99,10 @@ def attr_guard(obj, name: str, fixed_size: int | None = None) -> None:
     tid = aid.get_type()
     cls = tid.get_class()
     if cls == h5t.STRING:
+        if not tid.is_variable_str() and tid.get_size() * n > MAX_CONFIG_BYTES:
+            raise ValueError(f"attribute '{name}' of '{obj.name}' declares "
+                             f"{tid.get_size() * n} bytes of text, more than the "
+                             f"{MAX_CONFIG_BYTES} any Keras file holds")
         if fixed_size is not None and (tid.is_variable_str() or tid.get_size() != fixed_size):
             raise ValueError(f"attribute '{name}' of '{obj.name}' is not a string of "
                              f"{fixed_size} characters")

@@ -17,6 +17,7 @@ import os
 import warnings
 
 from gpunet.saving import optimizer_state, weights
+from gpunet.saving.config_guard import parse_config
 from gpunet.saving.h5_guard import verify_config_digest, write_config_digest
 from gpunet.saving.h5_utils import (  # noqa: F401 - load/save_attributes re-exported
     atomic_write,
@@ -73,14 +74,10 @@ def save_model(model, filepath: str, overwrite: bool = True,
 
 
 def _json_attr(f, name: str, filepath: str):
-    raw = read_string_attr(f, name)
+    raw = read_string_attr(f, name)  # its declared size checked before it is read
     if raw is None:
         return None
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"The '{name}' attribute of {filepath!r} is not valid JSON ({e}).") \
-            from None
+    return parse_config(raw, filepath, f"'{name}' attribute")
 
 
 @loader()

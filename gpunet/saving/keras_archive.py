@@ -23,6 +23,7 @@ import numpy as np
 
 from gpunet.saving import optimizer_state, weights
 from gpunet.saving.atomic import write_bytes
+from gpunet.saving.config_guard import parse_config
 from gpunet.saving.h5_guard import write_dataset
 from gpunet.saving.h5_utils import h5py
 from gpunet.saving.load_errors import loader
@@ -106,10 +107,7 @@ def _read_json(z: zipfile.ZipFile, name: str, filepath: str) -> dict:
     if name not in z.namelist():
         raise ValueError(f"File {filepath!r} is not a valid Keras 3 '.keras' (zip) archive: it "
                          f"has no {name} (it holds {sorted(z.namelist())}).")
-    try:
-        out = json.loads(read_member(z, name, filepath, JSON_LIMIT))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"The {name} in {filepath!r} is not valid JSON ({e}).") from None
+    out = parse_config(read_member(z, name, filepath, JSON_LIMIT), filepath, name)
     if not isinstance(out, dict) or (name == CONFIG and "class_name" not in out):
         raise ValueError(f"File {filepath!r} is not a valid Keras 3 '.keras' (zip) archive: "
                          f"its {name} holds no model (a dict with 'class_name' expected).")

@@ -20,6 +20,7 @@ from gpunet.deserialization import (  # noqa: F401 (re-exported: the saving API)
     normalize,
 )
 from gpunet.registry import safe_mode_scope
+from gpunet.saving.config_guard import check_config, parse_config
 
 KERAS_VERSION = "2.15.0"
 
@@ -44,6 +45,7 @@ def model_from_config(config: dict, custom_objects: dict | None = None,
     """
     if not isinstance(config, dict):
         raise ValueError(f"A model config must be a dict; received {type(config).__name__}.")
+    check_config(config, None)  # nesting depth and layer count, before anything is built
     with safe_mode_scope(safe_mode), custom_object_scope(custom_objects):
         return deserialize_layer(config, custom_objects)
 
@@ -61,10 +63,10 @@ def model_from_json(json_string: str, custom_objects: dict | None = None,
 
     ``safe_mode`` as for ``model_from_config`` (safe unless ``False``).
     """
-    try:
-        cfg = json.loads(json_string)
-    except (TypeError, json.JSONDecodeError) as e:
-        raise ValueError(f"model_from_json: the string is not valid JSON ({e}).") from None
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise ValueError("model_from_json: the string is not valid JSON (expected str or "
+                         f"bytes, received {type(json_string).__name__}).")
+    cfg = parse_config(json_string, None, "model_from_json string")
     return model_from_config(cfg, custom_objects, safe_mode)
 
 
