@@ -24,6 +24,7 @@ from gpunet.layers.layer_support import (
     enter_call,
     exit_call,
     is_model,
+    positional_as_keywords,
 )
 from gpunet.layers.node import is_symbolic, layer_io, layer_io_at, symbolic_call
 from gpunet.layers.tracking import Tracker, flatten_layers
@@ -333,6 +334,9 @@ class Layer:
     def __call__(self, inputs: Any, *args: Any, training: bool | None = None,
                  **kwargs: Any) -> Tensor:
         if inputs.__class__ is not Tensor and is_symbolic(inputs):  # Functional API graph
+            if args:
+                kwargs = positional_as_keywords(self, args, kwargs)
+                training = kwargs.pop("training", training)
             return symbolic_call(self, inputs, training, kwargs)
         if isinstance(inputs, (list, tuple)):
             b = self._backend()

@@ -34,6 +34,30 @@ def call_args(cls: type) -> tuple[bool, bool]:
     return known
 
 
+def positional_as_keywords(layer: Any, args: tuple, kwargs: dict) -> dict:
+    """``kwargs`` plus the extra positional arguments of a symbolic call, named after
+    ``call``'s parameters: ``Endpoint()(targets, logits)`` on KerasTensors records ``logits``
+    as the ``logits`` argument of the node (Keras 3 keeps every call argument)."""
+    import inspect
+
+    params = list(inspect.signature(type(layer).call).parameters.values())[1:]
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}): a Functional model "
+                        "cannot record positional arguments after the first for a `call` "
+                        "that takes *args; pass them by keyword.")
+    named = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
+    if len(args) > len(named):
+        raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}): `call` takes "
+                        f"{len(named) + 1} positional arguments; received {len(args) + 1}.")
+    out = dict(kwargs)
+    for p, value in zip(named, args):
+        if p.name in out:
+            raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}): `call` got "
+                            f"multiple values for argument '{p.name}'.")
+        out[p.name] = value
+    return out
+
+
 def _accepts_mask(cls: type) -> bool:
     """Whether ``cls.call`` takes a ``mask`` argument (looked up once per class)."""
     return call_args(cls)[1]
