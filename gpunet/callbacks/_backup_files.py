@@ -14,10 +14,10 @@ import json
 import math
 import os
 import re
-import secrets
 from collections.abc import Callable
 from typing import Any
 
+from gpunet.atomic_io import atomic_replace
 from gpunet.callbacks._dir_lock import LOCK_NAME
 
 METADATA = "training_metadata.json"
@@ -30,18 +30,16 @@ _MAX_METADATA_BYTES = 4 << 20
 
 
 def atomic_write(path: str, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Writes ``path`` through ``write(file)`` on a temporary file, fsyncs and renames it."""
-    d, base = os.path.split(path)
-    tmp = os.path.join(d, f".{base}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, mode) as f:
+    """Writes ``path`` through ``write(file)`` (a file opened with ``mode``) with gpunet's
+    atomic writer (``gpunet.atomic_io.atomic_replace``): a temporary file beside ``path``,
+    fsynced and renamed over it; a full disk is an ``OSError`` naming ``path`` and leaves the
+    previous file as it was."""
+
+    def to_temp(tmp: str) -> None:
+        with open(tmp, mode.replace("w", "x")) as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+
+    atomic_replace(path, to_temp)
 
 
 def checkpoint_paths(folder: str, name: str) -> list[str]:

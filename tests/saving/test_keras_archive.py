@@ -150,7 +150,7 @@ def test_kill_during_save_keeps_previous_archive(tmp_path, mlp):
     saver = textwrap.dedent("""
         import os, sys, time
         from gpunet import Sequential, layers
-        from gpunet.saving import atomic
+        from gpunet import atomic_io as atomic
         m = Sequential([layers.Input((600,)), layers.Dense(600), layers.Dense(600)])
         atomic._CHUNK = 1 << 16
         real = os.write

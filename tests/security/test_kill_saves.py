@@ -16,7 +16,7 @@ import pytest
 
 import gpunet
 from gpunet import Sequential, layers
-from gpunet.saving import atomic
+from gpunet import atomic_io as atomic
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork and SIGKILL")
 
@@ -29,7 +29,7 @@ _CONTROLLER = textwrap.dedent("""
     import numpy as np
     import gpunet
     from gpunet import Sequential, layers
-    from gpunet.saving import atomic
+    from gpunet import atomic_io as atomic
     path, trials = sys.argv[1], int(sys.argv[2])
     folder, base = os.path.split(path)
     gpunet.utils.set_random_seed(0)
@@ -136,7 +136,7 @@ _SLOW_WRITER = textwrap.dedent("""
     import os, sys, time
     import gpunet
     from gpunet import Sequential, layers
-    from gpunet.saving import atomic
+    from gpunet import atomic_io as atomic
     gpunet.utils.set_random_seed(1)
     m = Sequential([layers.Input((200,)), layers.Dense(200)])
     atomic._CHUNK = 1 << 12
