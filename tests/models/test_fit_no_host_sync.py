@@ -110,6 +110,44 @@ def test_no_host_read_in_a_training_step(opt, device):
     assert not others, "host reads outside the epoch logs:\n" + _explain(others)
 
 
+def _cnn():
+    return [layers.Input((8, 8, 1)), layers.Conv2D(4, 3, activation="relu"),
+            layers.MaxPooling2D(), layers.Dropout(0.3), layers.Flatten(),
+            layers.BatchNormalization(), layers.Dense(10, activation="softmax")]
+
+
+def _lstm():
+    return [layers.Input((5,), dtype="int32"), layers.Embedding(20, 6), layers.LSTM(7),
+            layers.Dense(10, activation="softmax")]
+
+
+def _gru():
+    return [layers.Input((5, 3)), layers.GRU(7, return_sequences=True),
+            layers.GlobalAveragePooling1D(), layers.Dense(10, activation="softmax")]
+
+
+@pytest.mark.parametrize("make", [_cnn, _lstm, _gru], ids=["cnn", "embedding_lstm", "gru"])
+def test_no_host_read_in_a_step_of_other_models(make, device):
+    """Convolution, pooling, dropout, batch normalization, embedding and the recurrent
+    layers' array paths (the stand-in has no fused step kernels) read nothing per step."""
+    rng = np.random.default_rng(0)
+    with B.device(device):
+        model = gpunet.Sequential(make())
+    shape = model.inputs[0].shape[1:]
+    x = rng.integers(0, 20, (48, *shape)) if make is _lstm else \
+        rng.normal(size=(48, *shape)).astype("float32")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    with pytest.MonkeyPatch.context() as mp:
+        count_np_conversions(mp)
+        READS.on = True
+        model.fit(x, rng.integers(0, 10, 48), batch_size=16, epochs=2, verbose=0)
+        READS.on = False
+    assert all(type(w.data) is DeviceArray for w in model.weights)
+    per_step = READS.where("training.py:_train_epoch")
+    assert not per_step, "host reads inside the training steps:\n" + _explain(per_step)
+    assert len(READS.records) == 2 * (2 + 1)
+
+
 @pytest.mark.xfail(strict=True, reason="LossScaleOptimizer reads whether the scaled gradients "
                    "are finite on the host at every step (optimizers/loss_scale.py _finite) to "
                    "decide between skipping and stepping and to update its host-side scale")
