@@ -20,6 +20,7 @@ PACKAGE = pathlib.Path(gpunet.__file__).parent
 # First part of a module's name below ``gpunet`` -> its floor (higher may import lower).
 FLOORS = {
     "backend": 0, "registry": 0, "deserialization": 0, "atomic_io": 0,
+    "weight_budget": 0,
     "autograd": 1, "config": 1, "mixed_precision": 1,
     "ops": 2, "random": 2,
     "activations": 3, "extra_activations": 3, "initializers": 3, "regularizers": 3,

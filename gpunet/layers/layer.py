@@ -29,6 +29,7 @@ from gpunet.layers.layer_support import (
 from gpunet.layers.node import is_symbolic, layer_io, layer_io_at, symbolic_call
 from gpunet.layers.tracking import Tracker, flatten_layers
 from gpunet.registry import register, snake_case
+from gpunet.weight_budget import charge as charge_weight
 
 
 def unique_name(base: str) -> str:
@@ -194,6 +195,7 @@ class Layer:
 
             initializer = ("glorot_uniform" if np.dtype(dt).kind == "f" else "zeros")
         init = initializers_mod.get(initializer)
+        charge_weight(shape, self.name, name)  # a loader's cap on what a file may declare
         value = init(shape, dt)
         b = self._backend()
         v = Variable(b.asarray(value), name=name, trainable=trainable and self._trainable,

@@ -223,3 +223,18 @@ def verify_config_digest(f, filepath: str) -> None:
                                    "or top-level groups do not match the SHA-256 checksum "
                                    "gpunet stored when it saved the file (if they were edited "
                                    f"on purpose, delete the root attribute '{CONFIG_DIGEST_ATTR}')")
+
+
+def declared_elements(group) -> int:
+    """The number of elements the datasets under ``group`` declare (their shapes; nothing is
+    read): what a model built from the file may hold in weights."""
+    import h5py
+
+    total = [0]
+
+    def add(_name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.shape is not None:
+            total[0] += int(np.prod(obj.shape, dtype=np.float64))
+
+    group.visititems(add)
+    return total[0]

@@ -18,7 +18,7 @@ import warnings
 
 from gpunet.saving import optimizer_state, weights
 from gpunet.saving.config_guard import parse_config
-from gpunet.saving.h5_guard import verify_config_digest, write_config_digest
+from gpunet.saving.h5_guard import declared_elements, verify_config_digest, write_config_digest
 from gpunet.saving.h5_utils import (  # noqa: F401 - load/save_attributes re-exported
     atomic_write,
     load_attributes,
@@ -30,6 +30,7 @@ from gpunet.saving.load_errors import loader
 from gpunet.saving.serialization import KERAS_VERSION, model_from_config, model_to_config
 from gpunet.saving.training_config import compile_from, training_config
 from gpunet.saving.weights import load_weights, save_weights  # noqa: F401 - old import path
+from gpunet.weight_budget import weight_budget
 
 
 def save_model(model, filepath: str, overwrite: bool = True,
@@ -115,8 +116,10 @@ def load_model(filepath: str, custom_objects: dict | None = None, compile: bool 
         verify_config_digest(f, filepath)
         from gpunet.layers.lambda_layer import safe_mode_scope
 
+        # the model may create at most the weights the file declares (shapes only)
+        budget = declared_elements(f["model_weights"]) if "model_weights" in f else 0
         try:
-            with safe_mode_scope(bool(safe_mode)):
+            with safe_mode_scope(bool(safe_mode)), weight_budget(budget, filepath):
                 model = model_from_config(cfg, custom_objects)
         except ValueError as e:
             raise ValueError(f"Cannot rebuild the model stored in {filepath!r}: {e}") from None

@@ -28,6 +28,7 @@ from gpunet.saving.h5_guard import write_dataset
 from gpunet.saving.h5_utils import h5py
 from gpunet.saving.load_errors import loader
 from gpunet.saving.zip_guard import JSON_LIMIT, open_weights, open_zip, read_member
+from gpunet.weight_budget import weight_budget
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -151,8 +152,10 @@ def load_archive(filepath: str, custom_objects: dict | None = None, compile: boo
     filepath = os.fspath(filepath)
     with _open(filepath) as z:
         cfg = _read_json(z, CONFIG, filepath)
+        # the model may create at most as many weight elements as the weights file has bytes
+        budget = z.getinfo(WEIGHTS).file_size if WEIGHTS in z.namelist() else 0
         try:
-            with safe_mode_scope(bool(safe_mode)):
+            with safe_mode_scope(bool(safe_mode)), weight_budget(budget, filepath):
                 model = model_from_config(cfg, custom_objects)
         except ValueError as e:
             raise ValueError(f"Cannot rebuild the model stored in {filepath!r}: {e}") from None

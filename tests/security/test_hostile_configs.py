@@ -138,3 +138,36 @@ def test_ordinary_models_stay_far_below_the_limits(tmp_path):
         m.save(str(tmp_path / name))
         assert len(load_model(str(tmp_path / name), compile=False).layers) == len(m.layers)
     assert len(model_from_json(m.to_json()).layers) == len(m.layers)
+
+
+def _huge_dense_config() -> str:
+    # 10 000 inputs x 1 000 000 units: 40 GB of float32 declared by a few hundred bytes
+    return json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 10000],
+                                                "name": "x"}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 1000000}}]}})
+
+
+@pytest.mark.parametrize("kind", ["h5", "keras"])
+def test_config_declaring_more_weights_than_the_file_holds_is_refused(tmp_path, kind):
+    if kind == "h5":
+        path = _h5(tmp_path / "huge.h5", _huge_dense_config())
+    else:
+        path = _keras(tmp_path / "huge.keras", _huge_dense_config())
+    e = _bounded(lambda: load_model(path), ValueError,
+                 r"huge\.(h5|keras).*layer 'd' create the weight 'kernel' of shape "
+                 r"\(10000, 1000000\)")
+    assert "more than the weights the file holds" in str(e)
+
+
+def test_weight_budget_only_inside_loaders():
+    # outside a loader (a user's own config) nothing is capped: building stays Keras's
+    from gpunet.weight_budget import SLACK, charge, weight_budget
+
+    charge((10**6, 10**6), "d", "kernel")  # no budget open: nothing happens
+    with weight_budget(10, "f.h5"):
+        charge((SLACK,), "a", "w")
+        with pytest.raises(ValueError, match=r"'f\.h5' makes layer 'b' create the weight 'v' "
+                                             r"of shape \(11,\)"):
+            charge((11,), "b", "v")
+    charge((10**6, 10**6), "d", "kernel")
