@@ -63,8 +63,9 @@ class _Recurrent(Function):
     # ---- forward ----
     def _prepare(self, x, W, bx, defer=False):
         """Time-major inputs, mask and the hoisted input projection ``Z = x W + b`` (with
-        ``defer`` and no per-gate dropout mask, ``Z`` is left for ``_project_rows`` to fill
-        one row block at a time)."""
+        ``defer`` and no per-gate dropout mask, one GEMM per block of rows of ``x W``, on the
+        backend's threads: ``self.split``, and ``_split_grads`` forms the weight gradients
+        the same way)."""
         xp = xp_of(x)
         N, T, F = x.shape
         Gu = W.shape[1]
@@ -74,11 +75,20 @@ class _Recurrent(Function):
         xs = xp.ascontiguousarray(xs)
         self.xs2 = xs.reshape(T * N, F)
         dp = self.dp
-        self.deferred = defer and (dp is None or dp.ndim == 2)
-        if self.deferred:
-            self.xin = self.xs2 if dp is None else (xs * dp).reshape(T * N, F)
+        self.split = defer and (dp is None or dp.ndim == 2)
+        if self.split:
+            xin = self.xin = self.xs2 if dp is None else (xs * dp).reshape(T * N, F)
             Z = xp.empty((T * N, Gu), x.dtype)
-            self.Wb = (W, bx)
+
+            def project(r):
+                zr = Z[r]
+                xp.matmul(xin[r], W, out=zr)
+                if bx is not None:
+                    zr += bx
+
+            bk = backend_of(x)
+            with bk.single_thread_blas():
+                bk.run_blocks(project, bk.row_blocks(T * N))
         elif dp is None or dp.ndim == 2:
             xin = self.xs2 if dp is None else (xs * dp).reshape(T * N, F)
             Z = xin @ W
@@ -90,7 +100,7 @@ class _Recurrent(Function):
             for g in range(self.gates):
                 xg = (xs * dp[g]).reshape(T * N, F)
                 xp.matmul(xg, W[:, g * u:(g + 1) * u], out=Z[:, g * u:(g + 1) * u])
-        if bx is not None and not self.deferred:
+        if bx is not None and not self.split:
             Z += bx
         m = None
         if self.mask is not None:
@@ -104,43 +114,45 @@ class _Recurrent(Function):
         self.xshape = (N, T, F)
         return xp, Z.reshape(T, N, Gu)
 
-    def _project_rows(self, xp, Z, r):
-        """The deferred input projection ``x W + b`` of the batch rows ``r``, into ``Z``."""
-        W, bx = self.Wb
-        T, N, _ = Z.shape
-        zr = Z[:, r]
-        xp.matmul(self.xin.reshape(T, N, -1)[:, r], W, out=zr)
-        if bx is not None:
-            zr += bx
-
     def _split_ok(self, bk):
         """Whether each row block forms its own input projection and its share of the weight
         gradients (no per-gate dropout masks; a loop over row blocks on the CPU)."""
         return bk.is_host and self.rdp is None and (self.dp is None or self.dp.ndim == 2)
 
-    def _grads_rows(self, xp, r, dZ, Hin, W, dR=None, dxs=None):
-        """The row block ``r``'s share ``(dW, dU, d bias_x, d bias_r)`` of the weight
-        gradients (``dU = sum_t Hin_t^T dR_t``, ``dR`` defaulting to ``dZ``), and its rows of
-        the time-major input gradient ``dxs``."""
+    def _split_grads(self, xp, bk, dZ, Hin, W, dR=None):
+        """``dx`` and the blocks' shares ``(dW, dU, d bias_x, d bias_r)`` of the weight
+        gradients (``dU = sum_t Hin_t^T dR_t``, ``dR`` defaulting to ``dZ``), each block of
+        the ``T * N`` rows on one of the backend's threads (``_sum_blocks`` adds them up)."""
         need = self.needs_input_grad
         T, N, G = dZ.shape
-        n = r.stop - r.start
-        dZr = xp.ascontiguousarray(dZ[:, r]).reshape(T * n, G)
-        dRr = dZr if dR is None else xp.ascontiguousarray(dR[:, r]).reshape(T * n, -1)
-        dW = dU = dbx = dbr = None
-        if need[1]:
-            dW = xp.ascontiguousarray(self.xin.reshape(T, N, -1)[:, r]).reshape(T * n, -1).T @ dZr
-        if need[2]:
-            dU = xp.ascontiguousarray(Hin[:, r]).reshape(T * n, -1).T @ dRr
-        if self.has_b:
-            dbx = dZr.sum(axis=0)
-            dbr = None if dR is None else dRr.sum(axis=0)
-        if dxs is not None:
-            dxr = dxs[:, r]
-            xp.matmul(dZ[:, r], W.T, out=dxr)
+        dZ2 = dZ.reshape(T * N, G)
+        dR2 = dZ2 if dR is None else dR.reshape(T * N, -1)
+        H2 = Hin.reshape(T * N, -1)
+        F = self.xshape[2]
+        dx2 = xp.empty((T * N, F), dZ.dtype) if need[0] else None
+        has_b = self.has_b
+
+        def grads(r):
+            dZr, dRr = dZ2[r], dR2[r]
+            dW = self.xin[r].T @ dZr if need[1] else None
+            dU = H2[r].T @ dRr if need[2] else None
+            dbx = dZr.sum(axis=0) if has_b else None
+            dbr = dRr.sum(axis=0) if has_b and dR is not None else None
+            if dx2 is not None:
+                xp.matmul(dZr, W.T, out=dx2[r])
+            return dW, dU, dbx, dbr
+
+        with bk.single_thread_blas():
+            parts = bk.run_blocks(grads, bk.row_blocks(T * N))
+        dx = None
+        if dx2 is not None:
+            dxs = dx2.reshape(T, N, F)
             if self.dp is not None:
-                dxr *= self.dp[r]
-        return dW, dU, dbx, dbr
+                dxs *= self.dp
+            if self.go_backwards:
+                dxs = dxs[::-1]
+            dx = xp.ascontiguousarray(dxs.transpose(1, 0, 2))
+        return dx, parts
 
     def _sum_blocks(self, xp, parts, k, index=None):
         """The sum of the blocks' share ``k`` of the weight gradients (None where not formed),
@@ -161,19 +173,6 @@ class _Recurrent(Function):
             for p in ps[2:]:
                 out += p
         return out
-
-    def _dx_time_major(self, xp, dZ):
-        """The time-major input gradient buffer the blocks fill, or None when not needed."""
-        T, N, _ = dZ.shape
-        return xp.empty((T, N, self.xshape[2]), dZ.dtype) if self.needs_input_grad[0] else None
-
-    def _dx_batch_major(self, xp, dxs):
-        """``dx`` in the input's ``(N, T, F)`` order from the time-major ``dxs``."""
-        if dxs is None:
-            return None
-        if self.go_backwards:
-            dxs = dxs[::-1]
-        return xp.ascontiguousarray(dxs.transpose(1, 0, 2))
 
     def _h_in(self, xp, h, g):
         """The previous output as seen by gate ``g`` (after recurrent dropout)."""

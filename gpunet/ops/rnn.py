@@ -39,7 +39,7 @@ class SimpleRNNFunction(_Recurrent):
     def forward(self, x, W, U, b=None, h0=None):
         self._dtype = x.dtype
         bk = backend_of(x)
-        split = self._split_ok(bk)  # each row block projects its own x W
+        split = self._split_ok(bk)  # x W in one GEMM per block of rows
         xp, Z = self._prepare(x, W, b, defer=split)
         T, N, u = Z.shape
         H = xp.empty((T + 1, N, u), x.dtype)
@@ -50,8 +50,6 @@ class SimpleRNNFunction(_Recurrent):
         act, m, nm = self.act, self.m, self.nm
 
         def loop(r):  # the time loop over the batch rows r
-            if split:
-                self._project_rows(xp, Z, r)
             tmp = xp.empty((r.stop - r.start, u), x.dtype)
             for t in range(T):
                 z, hn = Z[t, r], H[t + 1, r]
@@ -84,8 +82,6 @@ class SimpleRNNFunction(_Recurrent):
         act = self.act
         bk = backend_of(gys[0])
         UT = xp.ascontiguousarray(U.T) if self.rdp is None else None
-        split = self.deferred  # each row block forms its share of the weight gradients
-        dxs = self._dx_time_major(xp, dZ) if split else None
 
         def loop(r):
             dhr = dh[r]
@@ -104,15 +100,15 @@ class SimpleRNNFunction(_Recurrent):
                 self._rec_back(xp, dz, U, dhr, r, UT)
                 if m is not None:
                     dhr += carry
-            return self._grads_rows(xp, r, dZ, H[:T], self.W, dxs=dxs) if split else None
 
         with bk.single_thread_blas():
-            parts = bk.run_blocks(loop, self._blocks(bk, N))
+            bk.run_blocks(loop, self._blocks(bk, N))
         need = self.needs_input_grad
-        if split:
+        if self.split:  # the weight gradients in one GEMM per block of the T * N rows
+            dx, parts = self._split_grads(xp, bk, dZ, H[:T], self.W)
             dW, dU = self._sum_blocks(xp, parts, 0, 1), self._sum_blocks(xp, parts, 1, 2)
             dh0 = dh if len(need) > 4 and need[4] else None
-            return (self._dx_batch_major(xp, dxs), dW, dU, self._sum_blocks(xp, parts, 2),
+            return (dx, dW, dU, self._sum_blocks(xp, parts, 2),
                     dh0)
         dx, dW, db = self._input_grads(xp, dZ, self.W, self.has_b)
         dU = self._rec_weight_grad(xp, H[:T], dZ, U, 2) if need[2] else None

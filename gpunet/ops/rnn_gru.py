@@ -30,7 +30,7 @@ class GRUFunction(_Recurrent):
         if b is not None:
             bx, bh = (b[0], b[1]) if ra else (b, None)
         bk = backend_of(x)
-        split = ra and self._split_ok(bk)  # each row block projects its own x W
+        split = ra and self._split_ok(bk)  # x W in one GEMM per block of rows
         xp, Z = self._prepare(x, W, bx, defer=split)
         T, N, G3 = Z.shape
         u = self.units
@@ -57,8 +57,6 @@ class GRUFunction(_Recurrent):
         cell = bk.gru_cell_step(dt) if fused and not self.cuda else None  # fused, or None
 
         def loop(r):  # the time loop over the batch rows r
-            if split:
-                self._project_rows(xp, Z, r)
             rec = xp.empty((r.stop - r.start, G3), dt)
             tmp = xp.empty((r.stop - r.start, u), dt)
             for t in range(T):
@@ -137,11 +135,6 @@ class GRUFunction(_Recurrent):
         if ra and not self.cuda and act.name == "tanh" and ract.name == "sigmoid":
             fused = bk.gru_bptt_step(dt)  # one pass per step (Numba), or None
         UT = xp.ascontiguousarray(U.T) if self.rdp is None else None
-        split = self.deferred  # each row block forms its share of the weight gradients
-        dxs = self._dx_time_major(xp, dZ) if split else None
-
-        def finish(r):
-            return self._grads_rows(xp, r, dZ, H[:T], self.W, dR, dxs) if split else None
 
         def loop_fused(r):
             dhr = dh[r]
@@ -154,7 +147,6 @@ class GRUFunction(_Recurrent):
                 dhr += dhprev
                 if m is not None:
                     dhr += carry
-            return finish(r)
 
         def loop(r):
             dhr = dh[r]
@@ -197,20 +189,19 @@ class GRUFunction(_Recurrent):
                 dhr += dhprev
                 if m is not None:
                     dhr += carry
-            return finish(r)
 
         if not self.cuda:
             with bk.single_thread_blas():
-                parts = bk.run_blocks(loop if fused is None else loop_fused,
-                                      self._blocks(bk, N))
+                bk.run_blocks(loop if fused is None else loop_fused, self._blocks(bk, N))
         need = self.needs_input_grad
-        if split:
+        if self.split:  # the weight gradients in one GEMM per block of the T * N rows
+            dx, parts = self._split_grads(xp, bk, dZ, H[:T], self.W, dR)
             dW, dU = self._sum_blocks(xp, parts, 0, 1), self._sum_blocks(xp, parts, 1, 2)
             db = None
             if self.has_b and len(need) > 3 and need[3]:
                 db = xp.stack([self._sum_blocks(xp, parts, 2), self._sum_blocks(xp, parts, 3)])
             dh0 = dh if len(need) > 4 and need[4] else None
-            return self._dx_batch_major(xp, dxs), dW, dU, db, dh0
+            return dx, dW, dU, db, dh0
         dx, dW, dbx = self._input_grads(xp, dZ, self.W, self.has_b and True)
         dU = db = None
         if need[2]:

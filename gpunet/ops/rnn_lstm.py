@@ -57,7 +57,7 @@ class LSTMFunction(_Recurrent):
         else:
             gi, gf, gg, go = 0, 1, 2, 3
         self.slots = (gi, gf, gg, go)
-        split = not self.cuda and self._split_ok(bk)  # each row block projects its own x W
+        split = not self.cuda and self._split_ok(bk)  # x W in one GEMM per block of rows
         xp, Z = self._prepare(x, W, b, defer=split)
         T, N, G4 = Z.shape
         dt = x.dtype
@@ -82,8 +82,6 @@ class LSTMFunction(_Recurrent):
         cell = bk.lstm_cell_step(x.dtype) if fast else None  # gates and new cell in one pass
 
         def loop(r):  # the time loop over the batch rows r
-            if split:
-                self._project_rows(xp, Z, r)
             tmp = xp.empty((r.stop - r.start, G4), dt)
             tmp2 = xp.empty((r.stop - r.start, u), dt)
             with bk.ignore_overflow():
@@ -153,11 +151,6 @@ class LSTMFunction(_Recurrent):
                     dh += carry
         fused = bk.lstm_bptt_step(dt) if self.fast else None
         UT = xp.ascontiguousarray(U.T) if self.rdp is None else None
-        split = self.deferred  # each row block forms its share of the weight gradients
-        dxs = self._dx_time_major(xp, dZ) if split else None
-
-        def finish(r):
-            return self._grads_rows(xp, r, dZ, H[:T], self.W, dxs=dxs) if split else None
 
         def loop_fused(r):  # one pass per step for the element-wise work (Numba)
             dhr, dcr = dh[r], dc[r]
@@ -168,7 +161,6 @@ class LSTMFunction(_Recurrent):
                 self._rec_back(xp, dZ[t, r], U, dhr, r, UT)
                 if m is not None:
                     dhr += carry
-            return finish(r)
 
         def loop(r):
             dhr, dcr = dh[r], dc[r]
@@ -209,14 +201,12 @@ class LSTMFunction(_Recurrent):
                 if m is not None:
                     dhr += carry_h
                     dcr += carry_c
-            return finish(r)
 
         if not self.cuda:
             with bk.single_thread_blas():
-                parts = bk.run_blocks(loop if fused is None else loop_fused,
-                                      self._blocks(bk, N))
-        if split:
-            dx = self._dx_batch_major(xp, dxs)
+                bk.run_blocks(loop if fused is None else loop_fused, self._blocks(bk, N))
+        if self.split:  # the weight gradients in one GEMM per block of the T * N rows
+            dx, parts = self._split_grads(xp, bk, dZ, H[:T], self.W)
             if self.fast:
                 sums = [self._sum_blocks(xp, parts, k) for k in range(3)]
                 return self._scatter_permuted(xp, self.grad_buffer, dx, *sums, dh, dc)

@@ -1,6 +1,7 @@
 """Cache blocking for the NumPy updates: an elementwise update with many ``out=`` passes runs
 over slices of the flat buffers that stay in cache, instead of streaming every buffer from
-memory once per pass (Adam makes 12 passes)."""
+memory once per pass (Adam makes 12 passes). The slices of a large update run on the CPU
+threads of ``gpunet.backend.cpu_threads``, a contiguous group of slices per thread."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from gpunet.backend import cpu_threads
 
 BLOCK = 1 << 18  # elements per slice: 1 MiB per float32 buffer, ~6 buffers fit in L2+L3
 
@@ -25,9 +28,15 @@ def blocked(fn: Callable[..., None]) -> Callable[..., None]:
             fn(*args)
             return
         flat = [isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n for a in args]
-        for lo in range(0, n, BLOCK):
-            s = slice(lo, lo + BLOCK)
-            fn(*[a[s] if f else a for a, f in zip(args, flat)])
+        starts = range(0, n, BLOCK)
+
+        def part(r: slice) -> None:  # the slices starts[r], one after the other
+            for lo in starts[r]:
+                s = slice(lo, lo + BLOCK)
+                fn(*[a[s] if f else a for a, f in zip(args, flat)])
+
+        # NumPy's ufuncs release the GIL: the slices run on the CPU threads, in groups
+        cpu_threads.run_blocks(part, cpu_threads.row_blocks(len(starts), min_rows=1))
 
     return run
 
