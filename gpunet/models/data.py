@@ -7,6 +7,9 @@ batch is then a gather (shuffled) or a slice (in order) on the device.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -32,10 +35,56 @@ def _host(a: Any) -> Any:
                     "a list, or (for fit) a generator or Sequence.")
 
 
-def _check_numeric(name: str, a: Any) -> None:
-    if a is not None and a.dtype.kind not in "biuf":
+_TEXT_INPUTS: ContextVar[bool] = ContextVar("gpunet_text_inputs", default=False)
+
+
+def is_text(a: Any) -> bool:
+    """Whether ``a`` is a host array of strings (a model input such as
+    ``Input(dtype="string")`` feeding ``TextVectorization``)."""
+    return isinstance(a, np.ndarray) and a.dtype.kind in "OUS"
+
+
+def takes_text(model: Any) -> bool:
+    """Whether ``model`` takes raw strings: a Functional input of dtype ``"string"``, or a
+    ``Sequential`` whose first layer is ``TextVectorization`` / ``StringLookup``."""
+    if any(getattr(t, "dtype", None) == "string" for t in getattr(model, "inputs", None) or ()):
+        return True
+    from gpunet.layers.preprocessing.index_lookup import StringLookup
+    from gpunet.layers.preprocessing.text_vectorization import TextVectorization
+
+    first = next(iter(getattr(model, "_layers", None) or ()), None)
+    return isinstance(first, (TextVectorization, StringLookup))
+
+
+@contextmanager
+def text_inputs(model: Any) -> Iterator[None]:
+    """Within: the data of ``fit``/``evaluate``/``predict`` may hold strings as features
+    when ``model`` takes them (they stay on the host); otherwise features must be numbers."""
+    token = _TEXT_INPUTS.set(takes_text(model))
+    try:
+        yield
+    finally:
+        _TEXT_INPUTS.reset(token)
+
+
+def text_allowed() -> bool:
+    """Whether string features are accepted here (see ``text_inputs``)."""
+    return _TEXT_INPUTS.get()
+
+
+def _check_numeric(name: str, a: Any, allow_text: bool = False) -> None:
+    if a is not None and a.dtype.kind not in "biuf" and not (
+            allow_text and is_text(a) and text_allowed()):
         raise TypeError(f"Argument `{name}` must hold numbers; received an array of dtype "
                         f"{a.dtype}.")
+
+
+def take_rows(b: Backend, a: Any, key: Any) -> Any:
+    """Rows ``key`` (a slice or an index array on the device) of ``a``; a host text array
+    takes a host copy of the index (on NumPy that is the index itself)."""
+    if isinstance(key, slice) or not is_text(a):
+        return a[key]
+    return a[to_numpy(key)]
 
 
 def device_dtype(a: Any, kind: str) -> Any:
@@ -56,9 +105,12 @@ def device_dtype(a: Any, kind: str) -> Any:
 
 
 def to_device(b: Backend, a: Any, kind: str) -> Any:
-    """Copies ``a`` to the device once, with the dtype ``device_dtype`` gives."""
+    """Copies ``a`` to the device once, with the dtype ``device_dtype`` gives; strings
+    (features only) stay on the host as an object array, for the model's text layers."""
     if a is None:
         return None
+    if kind == "x" and is_text(a) and text_allowed():
+        return np.asarray(a, dtype=object)
     return b.asarray(a, dtype=device_dtype(a, kind))
 
 
@@ -80,7 +132,7 @@ class ArrayData:
         self.b = backend
         x, y, w = _host(x), _host(y), _host(sample_weight)
         for name, a in zip(names, (x, y, w)):
-            _check_numeric(name, a)
+            _check_numeric(name, a, allow_text=name == names[0])
         n = len(x)
         for name, a in zip(names[1:], (y, w)):
             if a is not None and len(a) != n:
@@ -127,7 +179,7 @@ class ArrayData:
                        None if self.w is None else self.w[sl])
             else:
                 idx = self._order[lo:hi]
-                yield (self.x[idx], None if self.y is None else self.y[idx],
+                yield (take_rows(self.b, self.x, idx), None if self.y is None else self.y[idx],
                        None if self.w is None else self.w[idx])
 
 

@@ -50,7 +50,13 @@ from typing import Any
 import numpy as np
 
 from gpunet.backend import Backend
-from gpunet.models.data import _host, class_weights_to_sample_weights, device_dtype
+from gpunet.models.data import (
+    _host,
+    class_weights_to_sample_weights,
+    device_dtype,
+    is_text,
+    text_allowed,
+)
 
 __all__ = ["StreamData", "closes_streams", "eval_stream", "fit_stream", "is_sequence", "is_stream",
            "pipeline_options", "validation_stream"]
@@ -245,6 +251,7 @@ class StreamData:
         self.class_weight = class_weight
         # set by fit / evaluate: checks a host batch of targets (sparse labels are integers)
         self.check_targets: Callable[[Any, str], None] | None = None
+        self.allow_text = text_allowed()  # string features for a model that takes them
         self.on_ran_out = on_ran_out
         self.arrange = arrange
         self.kind = ("sequence" if is_sequence(source) else
@@ -295,6 +302,8 @@ class StreamData:
         if a.ndim == 0:
             raise ValueError(f"`{name}` in {where} must have a batch dimension; received a "
                              f"scalar.")
+        if kind == "x" and self.allow_text and is_text(a):  # host strings, for text layers
+            return np.asarray(a, dtype=object)
         if a.dtype.kind not in "biuf":
             raise TypeError(f"Argument `{name}` ({where}) must hold numbers; received an array "
                             f"of dtype {a.dtype}.")

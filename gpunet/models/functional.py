@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpunet import ops
 from gpunet.autograd.tensor import Tensor
 from gpunet.layers.layer import Layer, enter_call, exit_call, shape_str, unique_name
 from gpunet.layers.node import KerasTensor, Node, flatten, symbolic_call
@@ -282,6 +283,10 @@ class Functional(Model):
         if not isinstance(x, Tensor):
             x = Tensor(self.backend.asarray(x))
         exp = self.inputs[i].shape
+        if x.ndim == len(exp) + 1 and x.shape[-1] == 1:  # Keras 3 adjusts a trailing 1
+            x = ops.squeeze(x, axis=-1)
+        elif x.ndim == len(exp) - 1 and exp[-1] == 1:
+            x = ops.expand_dims(x, axis=-1)
         if len(exp) != x.ndim or any(e is not None and e != s
                                      for e, s in zip(exp[1:], x.shape[1:])):
             layer = self.inputs[i]._keras_history[0].name

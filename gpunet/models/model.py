@@ -379,28 +379,34 @@ class Model(TrainerAPI, Layer):
         >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         >>> history = model.fit(x, y, batch_size=64, epochs=5, validation_split=0.1)
         """
+        from gpunet.models.data import text_inputs
         from gpunet.models.training import fit
 
-        return fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
-                   validation_data, shuffle, class_weight, sample_weight, initial_epoch,
-                   steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
-                   **kwargs)
+        with text_inputs(self):
+            return fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                       validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                       steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
+                       **kwargs)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
                  callbacks: Any = None, return_dict: bool = False, **kwargs: Any):
         """Loss (and metrics) on the given data, in inference mode."""
+        from gpunet.models.data import text_inputs
         from gpunet.models.training import evaluate
 
-        return evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks,
-                        return_dict, **kwargs)
+        with text_inputs(self):
+            return evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks,
+                            return_dict, **kwargs)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: int | None = None, callbacks: Any = None, **kwargs: Any) -> np.ndarray:
         """Outputs for ``x`` as a NumPy array, computed batch by batch in inference mode."""
+        from gpunet.models.data import text_inputs
         from gpunet.models.training import predict
 
-        return predict(self, x, batch_size, verbose, steps, callbacks, **kwargs)
+        with text_inputs(self):
+            return predict(self, x, batch_size, verbose, steps, callbacks, **kwargs)
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                        class_weight: dict | None = None, return_dict: bool = False):

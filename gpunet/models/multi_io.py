@@ -17,7 +17,7 @@ import numpy as np
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import Backend, to_numpy
 from gpunet.models.compile_utils import LossContainer, MetricsContainer
-from gpunet.models.data import ArrayData, _check_numeric, _host, to_device
+from gpunet.models.data import ArrayData, _check_numeric, _host, take_rows, to_device
 
 
 def _per_output(spec: Any, names: list[str], what: str, nested_list: bool = False) -> list:
@@ -278,7 +278,7 @@ class MultiArrayData(ArrayData):
             for i, a in enumerate(arrs or []):
                 if a is None:
                     continue
-                _check_numeric(f"{prefix}{kind}[{i}]", a)
+                _check_numeric(f"{prefix}{kind}[{i}]", a, allow_text=kind == "x")
                 if n is None:
                     n = len(a)
                 elif len(a) != n:
@@ -303,7 +303,8 @@ class MultiArrayData(ArrayData):
     def epoch(self):
         """Yields ``steps`` batches ``(xs, ys, ws)`` of lists."""
         def take(arrs, key):
-            return None if arrs is None else [None if a is None else a[key] for a in arrs]
+            return None if arrs is None else [None if a is None else take_rows(self.b, a, key)
+                                              for a in arrs]
 
         for _ in range(self.steps):
             if self._order is None and self._pos == 0 or self._pos >= self.n:
