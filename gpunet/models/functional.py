@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gpunet import ops
 from gpunet.autograd.tensor import Tensor
 from gpunet.layers.layer import Layer, enter_call, exit_call, shape_str, unique_name
 from gpunet.layers.node import KerasTensor, Node, flatten, symbolic_call
+from gpunet.models.data import is_text
 from gpunet.models.model import Model
 from gpunet.registry import register
 
@@ -280,13 +283,14 @@ class Functional(Model):
         return [inputs]
 
     def _to_tensor(self, x: Any, i: int) -> Tensor:
-        if not isinstance(x, Tensor):
+        text = is_text(x)  # host strings stay a NumPy array, for the text layers
+        if not text and not isinstance(x, Tensor):
             x = Tensor(self.backend.asarray(x))
         exp = self.inputs[i].shape
         if x.ndim == len(exp) + 1 and x.shape[-1] == 1:  # Keras 3 adjusts a trailing 1
-            x = ops.squeeze(x, axis=-1)
+            x = np.squeeze(x, axis=-1) if text else ops.squeeze(x, axis=-1)
         elif x.ndim == len(exp) - 1 and exp[-1] == 1:
-            x = ops.expand_dims(x, axis=-1)
+            x = np.expand_dims(x, axis=-1) if text else ops.expand_dims(x, axis=-1)
         if len(exp) != x.ndim or any(e is not None and e != s
                                      for e, s in zip(exp[1:], x.shape[1:])):
             layer = self.inputs[i]._keras_history[0].name
