@@ -62,6 +62,13 @@ def machine() -> dict:
     except ImportError:
         info["numba"] = "(not installed: NumPy paths)"
     try:
+        from gpunet.backend.cpu_threads import cpu_threads
+
+        info["gpunet CPU threads"] = (f"{cpu_threads()} (GPUNET_CPU_THREADS="
+                                      f"{os.environ.get('GPUNET_CPU_THREADS', 'unset')})")
+    except (ImportError, ValueError):
+        pass
+    try:
         info["load average"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
         pass
