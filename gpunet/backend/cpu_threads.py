@@ -62,8 +62,19 @@ def _pool(workers: int) -> ThreadPoolExecutor:
             if pool is not None:
                 pool.shutdown(wait=False)
             pool = ThreadPoolExecutor(workers, thread_name_prefix="gpunet-rows")
-            _POOL["pool"], _POOL["workers"] = pool, workers
+            _POOL.update(pool=pool, workers=workers)
         return pool
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has the parent's pool object but none of its threads: start afresh."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    _POOL.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def run_blocks(fn: Callable[[slice], Any], blocks: list[slice]) -> list:

@@ -143,3 +143,24 @@ def test_run_blocks_uses_threads_and_reraises():
 
     with pytest.raises(RuntimeError, match="block 2 failed"):
         cpu_threads.run_blocks(fail, blocks)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_row_blocks_work_in_a_forked_child():
+    """A child forked after the pool started has none of its threads: it makes its own."""
+    import os
+
+    def rows(r):
+        return r.stop - r.start
+
+    blocks = [slice(0, 3), slice(3, 5)]
+    assert cpu_threads.run_blocks(rows, blocks) == [3, 2]  # the parent's pool is running
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        import signal
+
+        signal.alarm(30)  # a hung pool ends the child (not an exit): the test fails
+        ok = cpu_threads.run_blocks(rows, blocks) == [3, 2]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
