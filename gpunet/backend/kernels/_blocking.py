@@ -28,15 +28,17 @@ def blocked(fn: Callable[..., None]) -> Callable[..., None]:
             fn(*args)
             return
         flat = [isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n for a in args]
-        starts = range(0, n, BLOCK)
 
-        def part(r: slice) -> None:  # the slices starts[r], one after the other
-            for lo in starts[r]:
-                s = slice(lo, lo + BLOCK)
+        def part(r: slice) -> None:  # the elements r, one cache-sized slice after the other
+            for lo in range(r.start, r.stop, BLOCK):
+                s = slice(lo, min(lo + BLOCK, r.stop))
                 fn(*[a[s] if f else a for a, f in zip(args, flat)])
 
-        # NumPy's ufuncs release the GIL: the slices run on the CPU threads, in groups
-        cpu_threads.run_blocks(part, cpu_threads.row_blocks(len(starts), min_rows=1))
+        # NumPy's ufuncs release the GIL: even shares of the elements (64-aligned) run on the
+        # CPU threads, each in cache-sized slices
+        shares = cpu_threads.row_blocks(n // 64, min_rows=BLOCK // 256)
+        edges = [b.start * 64 for b in shares] + [n]
+        cpu_threads.run_blocks(part, [slice(a, z) for a, z in zip(edges, edges[1:])])
 
     return run
 
