@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
+from gpunet.backend.kernels import numba_optim
 from gpunet.backend.kernels._blocking import blocked, blocked_update
 from gpunet.backend.kernels._spec import define, launch
 
@@ -32,6 +33,13 @@ def _moments(g: Array, m: Array, v: Array, tmp: Array, beta_1: float, beta_2: fl
 
 @blocked
 def _adam_numpy(w, g, m, v, tmp, alpha, beta_1, beta_2, eps, vhat) -> None:
+    fused = None
+    if vhat is None and g.dtype == w.dtype == m.dtype == v.dtype and w.ndim == 1:
+        fused = numba_optim.adam_step(w.dtype)  # one pass, the same bits (Numba), or None
+    if fused is not None:
+        t = w.dtype.type
+        fused(w, g, m, v, t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(eps))
+        return
     _moments(g, m, v, tmp, beta_1, beta_2)
     den = v
     if vhat is not None:
