@@ -11,6 +11,10 @@ back-propagation through time:
   then forms ``d kernel``, ``d recurrent_kernel``, ``d bias`` and ``d inputs`` with one GEMM
   each over all time steps.
 
+On the CPU (``Backend.row_blocks`` / ``run_blocks``) the time loop runs on blocks of batch
+rows side by side, one thread each, and the GEMMs before and after it on blocks of the
+``T * N`` rows: the threads meet once per phase, not once per step.
+
 Keras 3 semantics: gate orders ``i, f, c, o`` (LSTM) and ``z, r, h`` (GRU), masks carry the
 state over and repeat the previous output (or emit zeros with ``zero_output_for_mask``),
 ``go_backwards`` processes reversed time and returns the sequence in that reversed order,
