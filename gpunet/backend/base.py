@@ -117,6 +117,11 @@ class Backend:
         """The error function, elementwise, in ``x``'s dtype."""
         raise NotImplementedError
 
+    def all_finite(self, x: Array) -> Any:
+        """Whether no element of ``x`` is NaN, +Inf or -Inf: a 0-d boolean array on the device
+        (no host read); the NumPy backend answers a Python ``bool`` in one pass."""
+        return self.xp.isfinite(x).all()
+
     def ignore_overflow(self) -> Any:
         """A context manager inside which an ``exp`` overflowing to inf is not warned about."""
         import contextlib

@@ -50,6 +50,9 @@ class NumpyBackend(NumpyRoutines, Backend):
             np.multiply(gy, y > 0, out=out)
         return out
 
+    def all_finite(self, x: Array) -> bool:
+        return numba_cpu.all_finite(x)  # one pass over the bits with Numba, else BLAS dot
+
     def row_blocks(self, n: int) -> list:
         return cpu_threads.row_blocks(n)  # one per core, at least MIN_ROWS rows each
 

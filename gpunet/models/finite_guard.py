@@ -20,23 +20,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
 
 
 def _array(loss: Any) -> Any:
     return loss.data if isinstance(loss, Tensor) else loss
-
-
-def _host_finite(a: Any, scratch: Any) -> bool:
-    """Whether every element of the NumPy array ``a`` is finite: one BLAS dot (fast, reads
-    once), confirmed element-wise only when the sum of squares is not finite (a NaN/Inf, or
-    values so large that the sum overflows)."""
-    if math.isfinite(float(np.dot(a, a))):
-        return True
-    return bool(np.isfinite(a, out=scratch).all())
 
 
 class FiniteGuard:
@@ -107,18 +96,14 @@ class FiniteGuard:
         numpy = bool(weights) and backend_of(weights[0]).is_host
         self._b = backend_of(weights[0]) if weights else None
         self._host = numpy
-
-        def scratch(a):
-            return self._b.xp.empty(a.shape, dtype=bool) if numpy else None
-
-        self._weights = [(a, a.copy(), scratch(a)) for a in weights]
+        self._weights = [(a, a.copy()) for a in weights]
         # NumPy skips a bad update instead of undoing it: slots need no copy there
-        self._slots = [(a, None if numpy else a.copy(), None) for a in slots]
+        self._slots = [(a, None if numpy else a.copy()) for a in slots]
         # a LossScaleOptimizer skips non-finite gradients itself (and halves its scale):
         # the guard leaves its gradients alone
         if getattr(opt, "inner_optimizer", None) is not None:
             grads = []
-        self._grads = [(g, scratch(g)) for g in grads]
+        self._grads = list(grads)
         if self._b is not None and self._count is None:
             self._count = 0 if numpy else self._b.xp.zeros((), dtype="int64")
         self._key = key
@@ -131,9 +116,9 @@ class FiniteGuard:
         if not self._refresh() or self._b is None:
             return  # fresh copies were just made (or there is nothing to guard)
         copyto = self._b.xp.copyto
-        for a, backup, _ in self._weights:
+        for a, backup in self._weights:
             copyto(backup, a)
-        for a, backup, _ in self._slots:
+        for a, backup in self._slots:
             if backup is not None:
                 copyto(backup, a)
 
@@ -146,8 +131,9 @@ class FiniteGuard:
         loss = _array(loss)
         if self._host:  # NumPy: read at once, cheap; few calls per step
             ok = math.isfinite(float(loss))
-            for g, scratch in self._grads:
-                ok = ok and _host_finite(g, scratch)
+            finite = b.all_finite  # one pass over each buffer (Numba), no temporary
+            for g in self._grads:
+                ok = ok and finite(g)
             if ok:
                 return True
             self._count += 1
@@ -156,7 +142,7 @@ class FiniteGuard:
             return False
         xp = b.xp
         ok = xp.isfinite(b.asarray(loss)).all()
-        for g, _ in self._grads:
+        for g in self._grads:
             ok = ok & xp.isfinite(g).all()
         self._pre = ~ok
         return True
@@ -175,8 +161,9 @@ class FiniteGuard:
             if self._pre:
                 return  # skipped in before_update
             ok = loss is None or math.isfinite(float(_array(loss)))
-            for a, _, scratch in self._weights:
-                ok = ok and _host_finite(a, scratch)
+            finite = b.all_finite
+            for a, _ in self._weights:
+                ok = ok and finite(a)
             if not ok:
                 self._count += 1
                 self._put_back(self._weights, None)
@@ -185,7 +172,7 @@ class FiniteGuard:
         ok = xp.ones((), dtype=bool)
         if loss is not None:
             ok &= xp.isfinite(b.asarray(_array(loss))).all()
-        for a, _, _ in self._weights:
+        for a, _ in self._weights:
             ok &= xp.isfinite(a).all()
         bad = ~ok
         pre = self._pre
@@ -197,7 +184,7 @@ class FiniteGuard:
 
     def _put_back(self, pairs: list, where: Any) -> None:
         xp = self._b.xp
-        for a, backup, _ in pairs:
+        for a, backup in pairs:
             if backup is None:
                 continue
             if where is None:

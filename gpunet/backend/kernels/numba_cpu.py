@@ -13,6 +13,8 @@ batch over the cores with ``prange``, as the BLAS does with its products (on Num
   once.
 - ``relu_grad``: ``gy * (y > 0)`` in one pass, for the convolutions' fused ReLU.
 - ``col2im``: the convolution's input gradient, one image per thread.
+- ``all_finite``: whether no element of a float array is NaN or +-Inf, in one read of its
+  bits (exponent all ones), with no overflow and no temporary array.
 
 The recurrent layers' per-step kernels are in ``gpunet.backend.kernels.numba_rnn``.
 """
@@ -213,3 +215,67 @@ def col2im(dcols: Any, pshape: tuple, ksize: tuple, strides: tuple, dilation: tu
         _STATE["col2im"](dcols, gx, ksize[0], ksize[1], strides[0], strides[1], dilation[0],
                          dilation[1])
     return gx
+
+
+# exponent bits of each float width: a value is NaN or +-Inf exactly when they are all ones
+_EXPONENT = {2: (0x7C00, "uint16"), 4: (0x7F800000, "uint32"),
+             8: (0x7FF0000000000000, "uint64")}
+FINITE_BLOCK = 1 << 20  # elements per thread at least, before the check is split over threads
+
+
+def _build_all_finite() -> Any:
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def finite(bits, mask):  # pragma: no cover - compiled
+        top = bits.dtype.type(0)
+        for i in range(bits.shape[0]):  # integer max only: LLVM vectorizes the loop
+            top = max(top, bits[i] & mask)
+        return top != mask
+
+    return finite
+
+
+def _host_all_finite(a: Any) -> bool:
+    """The NumPy form of ``all_finite``: one BLAS dot (reads once), confirmed element-wise
+    only when the sum of squares is not finite (a NaN/Inf, or so large that it overflows)."""
+    import math
+
+    import numpy as np
+
+    if a.dtype in (np.float32, np.float64) and a.ndim == 1:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if math.isfinite(float(np.dot(a, a))):
+                return True
+    return bool(np.isfinite(a).all())
+
+
+def all_finite(a: Any) -> bool:
+    """Whether every element of the NumPy array ``a`` is finite (no NaN, +Inf or -Inf).
+
+    With Numba, one pass over the raw bits of a contiguous float16/32/64 array (split over
+    the CPU threads when large); otherwise a NumPy check with the same answer. Integer and
+    boolean arrays are always finite.
+    """
+    import numpy as np
+
+    kind = a.dtype.kind
+    if kind in "biu":
+        return True
+    if kind != "f":
+        return bool(np.isfinite(a).all())
+    spec = _EXPONENT.get(a.dtype.itemsize)
+    if spec is None or not a.flags.c_contiguous or not numba_enabled():
+        return _host_all_finite(a.reshape(-1) if a.flags.c_contiguous else a)
+    if "finite" not in _STATE:
+        _STATE["finite"] = _build_all_finite()
+    finite = _STATE["finite"]
+    bits = a.reshape(-1).view(spec[1])
+    mask = bits.dtype.type(spec[0])
+    n = bits.shape[0]
+    if n < 2 * FINITE_BLOCK:
+        return bool(finite(bits, mask))
+    from gpunet.backend import cpu_threads
+
+    blocks = cpu_threads.row_blocks(n, min_rows=FINITE_BLOCK)
+    return all(cpu_threads.run_blocks(lambda s: finite(bits[s], mask), blocks))
