@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 _NUMPY = NumpyBackend()
+_ndarray = NumpyBackend.xp.ndarray
 _CUPY: dict[int, Backend] = {}
 _state = threading.local()
 _default: Backend | None = None
@@ -94,6 +95,8 @@ def backend_for(device: str | Backend) -> Backend:
 
 def backend_of(x: Any) -> Backend:
     """Returns the backend that owns array (or tensor) ``x``; NumPy for anything host-side."""
+    if x.__class__ is _ndarray:  # the common case, first
+        return _NUMPY
     if getattr(x, "_gpunet_tensor", False):
         x = x.data
     if type(x).__module__.startswith("cupy"):

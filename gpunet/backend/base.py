@@ -122,6 +122,11 @@ class Backend:
         (no host read); the NumPy backend answers a Python ``bool`` in one pass."""
         return self.xp.isfinite(x).all()
 
+    def finite_check(self, x: Array) -> Any:
+        """``all_finite(x)`` as a function of no arguments, for a buffer checked at every
+        training step (what can be decided once is decided here)."""
+        return lambda: self.all_finite(x)
+
     def ignore_overflow(self) -> Any:
         """A context manager inside which an ``exp`` overflowing to inf is not warned about."""
         import contextlib

@@ -53,6 +53,9 @@ class NumpyBackend(NumpyRoutines, Backend):
     def all_finite(self, x: Array) -> bool:
         return numba_cpu.all_finite(x)  # one pass over the bits with Numba, else BLAS dot
 
+    def finite_check(self, x: Array) -> Any:
+        return numba_cpu.finite_check(x)
+
     def row_blocks(self, n: int) -> list:
         return cpu_threads.row_blocks(n)  # one per core, at least MIN_ROWS rows each
 

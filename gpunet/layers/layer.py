@@ -31,6 +31,9 @@ from gpunet.layers.tracking import Tracker, flatten_layers
 from gpunet.registry import register, snake_case
 from gpunet.weight_budget import charge as charge_weight
 
+# how many times ``add_loss`` ran in this process: while 0, no layer holds a loss to clear
+_LOSSES_ADDED = [0]
+
 
 def unique_name(base: str) -> str:
     """``dense``, ``dense_1``, ``dense_2``, ... per process (reset by ``clear_session``)."""
@@ -359,7 +362,13 @@ class Layer:
         try:
             spec = self.input_spec  # checked before build, as Keras does
             if spec is not None:
-                assert_input_compatibility(spec, inputs, self.name)
+                if inputs.__class__ is Tensor:  # the same spec, shape and dtype as last call:
+                    seen = (spec, inputs.data.shape, inputs.data.dtype)  # checked already
+                    if self.__dict__.get("_spec_passed") != seen:
+                        assert_input_compatibility(spec, inputs, self.name)
+                        self.__dict__["_spec_passed"] = seen
+                else:
+                    assert_input_compatibility(spec, inputs, self.name)
             if not self.built:
                 shape = _input_shape(inputs)
                 if not getattr(cls.build, "_default_build", False):
@@ -414,8 +423,11 @@ class Layer:
                 b = self._backend()
                 x = Tensor(b.asarray(x, dtype=floatx()))
             self._added_losses.append(x)
+            _LOSSES_ADDED[0] += 1
 
     def _clear_losses(self) -> None:
+        if not _LOSSES_ADDED[0]:
+            return  # no add_loss ever ran: nothing to clear (and no walk over the layers)
         for layer in self._flatten_layers():
             if layer.__dict__.get("_added_losses"):
                 layer._added_losses = []

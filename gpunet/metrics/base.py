@@ -28,6 +28,8 @@ def raw(x: Any) -> Any:
 
 def to_array(x: Any, like: Any = None) -> Any:
     """``x`` (Tensor, array, list or number) as an array of ``like``'s backend (or its own)."""
+    if x.__class__ is np.ndarray and (like is None or like.__class__ is np.ndarray):
+        return x  # the common case: host arrays, nothing to convert
     x = raw(x)
     if hasattr(x, "shape") and hasattr(x, "dtype"):
         if like is None:

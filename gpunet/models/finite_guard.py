@@ -56,6 +56,8 @@ class FiniteGuard:
         self._weights: list = []   # (buffer, backup): put back when the step was bad
         self._slots: list = []     # (buffer, backup): put back when the loss/grads were bad
         self._grads: list = []
+        self._weight_checks: list = []
+        self._grad_checks: list = []
         self._count = None
         self._pre = None
         self._host = False
@@ -104,6 +106,10 @@ class FiniteGuard:
         if getattr(opt, "inner_optimizer", None) is not None:
             grads = []
         self._grads = list(grads)
+        # NumPy: one check function per buffer, made once (one pass each, no temporary)
+        check = self._b.finite_check if numpy else None
+        self._weight_checks = [check(a) for a in weights] if numpy else []
+        self._grad_checks = [check(g) for g in grads] if numpy else []
         if self._b is not None and self._count is None:
             self._count = 0 if numpy else self._b.xp.zeros((), dtype="int64")
         self._key = key
@@ -131,9 +137,8 @@ class FiniteGuard:
         loss = _array(loss)
         if self._host:  # NumPy: read at once, cheap; few calls per step
             ok = math.isfinite(float(loss))
-            finite = b.all_finite  # one pass over each buffer (Numba), no temporary
-            for g in self._grads:
-                ok = ok and finite(g)
+            for check in self._grad_checks:
+                ok = ok and check()
             if ok:
                 return True
             self._count += 1
@@ -161,9 +166,8 @@ class FiniteGuard:
             if self._pre:
                 return  # skipped in before_update
             ok = loss is None or math.isfinite(float(_array(loss)))
-            finite = b.all_finite
-            for a, _ in self._weights:
-                ok = ok and finite(a)
+            for check in self._weight_checks:
+                ok = ok and check()
             if not ok:
                 self._count += 1
                 self._put_back(self._weights, None)

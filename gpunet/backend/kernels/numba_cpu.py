@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 _STATE: dict[str, Any] = {}
@@ -257,16 +258,23 @@ def all_finite(a: Any) -> bool:
     the CPU threads when large); otherwise a NumPy check with the same answer. Integer and
     boolean arrays are always finite.
     """
+    return finite_check(a)()
+
+
+def finite_check(a: Any) -> Callable[[], bool]:
+    """``all_finite(a)`` as a function of no arguments, for a buffer checked at every step:
+    the dtype, the layout and the Numba switch are looked at once, here."""
     import numpy as np
 
     kind = a.dtype.kind
     if kind in "biu":
-        return True
-    if kind != "f":
-        return bool(np.isfinite(a).all())
-    spec = _EXPONENT.get(a.dtype.itemsize)
+        return lambda: True
+    spec = _EXPONENT.get(a.dtype.itemsize) if kind == "f" else None
     if spec is None or not a.flags.c_contiguous or not numba_enabled():
-        return _host_all_finite(a.reshape(-1) if a.flags.c_contiguous else a)
+        if kind != "f":
+            return lambda: bool(np.isfinite(a).all())
+        flat = a.reshape(-1) if a.flags.c_contiguous else a
+        return lambda: _host_all_finite(flat)
     if "finite" not in _STATE:
         _STATE["finite"] = _build_all_finite()
     finite = _STATE["finite"]
@@ -274,8 +282,9 @@ def all_finite(a: Any) -> bool:
     mask = bits.dtype.type(spec[0])
     n = bits.shape[0]
     if n < 2 * FINITE_BLOCK:
-        return bool(finite(bits, mask))
+        return lambda: bool(finite(bits, mask))
     from gpunet.backend import cpu_threads
 
     blocks = cpu_threads.row_blocks(n, min_rows=FINITE_BLOCK)
-    return all(cpu_threads.run_blocks(lambda s: finite(bits[s], mask), blocks))
+    parts = [bits[s] for s in blocks]
+    return lambda: all(cpu_threads.run_blocks(lambda p: finite(p, mask), parts))
