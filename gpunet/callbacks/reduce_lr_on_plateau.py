@@ -6,17 +6,21 @@ import math
 import warnings
 from typing import Any
 
+import numpy as np
+
 from gpunet.callbacks.base import Callback
 from gpunet.callbacks.early_stopping import monitor_mode
 
 
 def current_lr(model: Any, owner: str) -> float:
-    """The optimizer's learning rate as a float; errors name the callback if there is none."""
+    """The optimizer's learning rate as a float, rounded through float32 as Keras 3 logs it
+    (its learning rate is a float32 variable: 1e-3 logs as 0.0010000000474974513, which the
+    progress bar prints as ``0.0010``); errors name the callback if there is none."""
     opt = getattr(model, "optimizer", None)
     if opt is None or not hasattr(opt, "learning_rate"):
         raise ValueError(f"{owner}: the model's optimizer must have a `learning_rate` "
                          f"attribute. Received optimizer: {opt!r}")
-    return float(opt.learning_rate)
+    return float(np.float32(float(opt.learning_rate)))
 
 
 class ReduceLROnPlateau(Callback):
@@ -104,7 +108,7 @@ class ReduceLROnPlateau(Callback):
             self.wait = 0
         elif not self.in_cooldown():
             self.wait += 1
-            if self.wait >= self.patience and lr > self.min_lr:
+            if self.wait >= self.patience and lr > np.float32(self.min_lr):
                 new_lr = max(lr * self.factor, self.min_lr)
                 self.model.optimizer.learning_rate = new_lr
                 if self.verbose > 0:
