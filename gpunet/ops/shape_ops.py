@@ -92,11 +92,18 @@ class Stack(Function):
                      for i, need in zip(range(n), self.needs_input_grad))
 
 
-def reshape(x: Any, shape: Any) -> Tensor:
-    """Gives ``x`` a new shape (one ``-1`` is inferred)."""
+def reshape(x: Any, newshape: Any = None, *, shape: Any = None) -> Tensor:
+    """Gives ``x`` a new shape (one ``-1`` is inferred), as ``keras.ops.reshape(x, newshape)``.
+
+    ``shape=`` is accepted as another name for ``newshape`` (gpunet's earlier spelling, kept
+    for the configs of saved Functional models)."""
+    if (newshape is None) == (shape is None):
+        raise TypeError("reshape() takes the new shape once, as `newshape` (positional or "
+                        f"keyword). Received: newshape={newshape!r}, shape={shape!r}")
+    newshape = shape if newshape is None else newshape
     if x.__class__ is _sym.KT:
-        return _sym.call("reshape", (x,), {"shape": shape})
-    return Reshape(shape)(as_tensor(x))
+        return _sym.call("reshape", (x,), {"newshape": newshape})
+    return Reshape(newshape)(as_tensor(x))
 
 
 def transpose(x: Any, axes: Any = None) -> Tensor:
