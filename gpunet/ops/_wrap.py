@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any
 
 from gpunet.autograd.tensor import Tensor
@@ -81,9 +82,33 @@ def symbolic(name: str):
     return deco
 
 
-def nondiff(name: str, xp_name: str | None = None):
+def _named(fn, params: tuple):
+    """``fn(*args, **kwargs)`` that also takes its leading arguments by Keras's names
+    (``params``), passing them on by position; its signature lists those names."""
+
+    @functools.wraps(fn)
+    def named(*args, **kwargs):
+        if kwargs:
+            args = list(args)
+            for p in params[len(args):]:
+                if p not in kwargs:
+                    break
+                args.append(kwargs.pop(p))
+            clash = [p for p in params[:len(args)] if p in kwargs]
+            if clash:
+                raise TypeError(f"{fn.__name__}() got multiple values for argument "
+                                f"{clash[0]!r}")
+        return fn(*args, **kwargs)
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    named.__signature__ = inspect.Signature([inspect.Parameter(p, kind) for p in params])
+    return named
+
+
+def nondiff(name: str, xp_name: str | None = None, params: tuple = ()):
     """The ``gpunet.ops`` op ``name`` applying ``xp.<xp_name>`` (default: ``name``) to the raw
-    arrays and returning Tensors without a gradient (comparisons, logic, bit operations)."""
+    arrays and returning Tensors without a gradient (comparisons, logic, bit operations);
+    ``params`` are Keras's names of its arguments, accepted as keywords."""
     fn_name = xp_name or name
 
     def op(*args, **kwargs):
@@ -94,4 +119,4 @@ def nondiff(name: str, xp_name: str | None = None):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"``numpy.{fn_name}`` on the backend arrays (no gradient)."
-    return symbolic(name)(op)
+    return _named(symbolic(name)(op), params) if params else symbolic(name)(op)

@@ -276,12 +276,23 @@ def _key(indices: Any, ndim: int) -> tuple:
     return tuple(idx[..., i] for i in range(idx.shape[-1]))
 
 
-def scatter_update(inputs: Any, indices: Any, updates: Any) -> Tensor:
+def scatter_update(inputs: Any, indices: Any, updates: Any, reduction: str | None = None
+                   ) -> Tensor:
     """A copy of ``inputs`` with ``inputs[indices[i]] = updates[i]``; ``indices`` is
-    ``(n, k)`` indexing the first ``k`` axes."""
+    ``(n, k)`` indexing the first ``k`` axes.
+
+    ``reduction=None`` replaces (the last of repeated indices wins, as in Keras);
+    ``reduction="add"`` adds the updates, repeated indices summing. Keras's ``"max"``,
+    ``"min"`` and ``"mul"`` are not implemented (they raise)."""
+    if reduction not in (None, "add"):
+        if reduction in ("max", "min", "mul"):
+            raise NotImplementedError(f"scatter_update: reduction={reduction!r} is not "
+                                      "implemented in gpunet; None and 'add' are.")
+        raise ValueError(f"scatter_update: unsupported reduction {reduction!r}; expected None, "
+                         "'add', 'max', 'min' or 'mul'.")
     x = as_tensor(inputs)
     u = as_tensor(updates, x.data)
-    return _ScatterUpdate(_key(indices, x.ndim), False)(x, u)
+    return _ScatterUpdate(_key(indices, x.ndim), reduction == "add")(x, u)
 
 
 def scatter(indices: Any, values: Any, shape: Any) -> Tensor:

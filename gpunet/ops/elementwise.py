@@ -62,6 +62,10 @@ NONDIFF_BINARY = ("equal", "not_equal", "greater", "greater_equal", "less", "les
                   "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
                   "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "left_shift",
                   "right_shift", "floor_divide", "gcd", "lcm", "heaviside", "nextafter", "isin")
+# Keras 3's argument names where they are not ("x",) / ("x1", "x2").
+_KERAS_PARAMS = {**{n: ("x", "y") for n in (
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift",
+    "left_shift", "right_shift")}, "isin": ("x1", "x2", "assume_unique", "invert")}
 # name -> (f(xp, a, b), da(xp, a, b, y, g), db(xp, a, b, y, g))
 BINARY = {
     "arctan2": (lambda xp, a, b: xp.arctan2(a, b),
@@ -182,7 +186,8 @@ for _n in ZERO_GRAD:
 for _n in NONDIFF_UNARY + NONDIFF_BINARY:
     _np = {"bitwise_not": "invert", "bitwise_invert": "invert",
            "bitwise_left_shift": "left_shift", "bitwise_right_shift": "right_shift"}.get(_n, _n)
-    OPS[_n] = nondiff(_n, _np)
+    OPS[_n] = nondiff(_n, _np, _KERAS_PARAMS.get(_n, ("x",) if _n in NONDIFF_UNARY
+                                                  else ("x1", "x2")))
 for _n, (_f, _da, _db) in BINARY.items():
     OPS[_n] = _binary(_n, _f, _da, _db)
 

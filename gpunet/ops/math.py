@@ -239,60 +239,60 @@ def _pair(a, b):
     return as_tensor(a), as_tensor(b)
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a + b`` with broadcasting."""
-    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
-        return _sym.call("add", (a, b), {})
-    return Add()(*_pair(a, b))
+def add(x1: Any, x2: Any) -> Tensor:
+    """Elementwise ``x1 + x2`` with broadcasting."""
+    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
+        return _sym.call("add", (x1, x2), {})
+    return Add()(*_pair(x1, x2))
 
 
-def subtract(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a - b`` with broadcasting."""
-    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
-        return _sym.call("subtract", (a, b), {})
-    return Subtract()(*_pair(a, b))
+def subtract(x1: Any, x2: Any) -> Tensor:
+    """Elementwise ``x1 - x2`` with broadcasting."""
+    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
+        return _sym.call("subtract", (x1, x2), {})
+    return Subtract()(*_pair(x1, x2))
 
 
-def multiply(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a * b`` with broadcasting."""
-    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
-        return _sym.call("multiply", (a, b), {})
-    return Multiply()(*_pair(a, b))
+def multiply(x1: Any, x2: Any) -> Tensor:
+    """Elementwise ``x1 * x2`` with broadcasting."""
+    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
+        return _sym.call("multiply", (x1, x2), {})
+    return Multiply()(*_pair(x1, x2))
 
 
-def divide(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a / b`` with broadcasting."""
-    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
-        return _sym.call("divide", (a, b), {})
-    return Divide()(*_pair(a, b))
+def divide(x1: Any, x2: Any) -> Tensor:
+    """Elementwise ``x1 / x2`` with broadcasting."""
+    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
+        return _sym.call("divide", (x1, x2), {})
+    return Divide()(*_pair(x1, x2))
 
 
-def power(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a ** b`` with broadcasting."""
-    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
-        return _sym.call("power", (a, b), {})
-    return Power()(*_pair(a, b))
+def power(x1: Any, x2: Any) -> Tensor:
+    """Elementwise ``x1 ** x2`` with broadcasting."""
+    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
+        return _sym.call("power", (x1, x2), {})
+    return Power()(*_pair(x1, x2))
 
 
-def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum (the gradient goes to ``a`` on ties)."""
-    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
-        return _sym.call("maximum", (a, b), {})
-    return Maximum()(*_pair(a, b))
+def maximum(x1: Any, x2: Any) -> Tensor:
+    """Elementwise maximum (the gradient goes to ``x1`` on ties)."""
+    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
+        return _sym.call("maximum", (x1, x2), {})
+    return Maximum()(*_pair(x1, x2))
 
 
-def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum (the gradient goes to ``a`` on ties)."""
-    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
-        return _sym.call("minimum", (a, b), {})
-    return Minimum()(*_pair(a, b))
+def minimum(x1: Any, x2: Any) -> Tensor:
+    """Elementwise minimum (the gradient goes to ``x1`` on ties)."""
+    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
+        return _sym.call("minimum", (x1, x2), {})
+    return Minimum()(*_pair(x1, x2))
 
 
-def matmul(a: Any, b: Any) -> Tensor:
+def matmul(x1: Any, x2: Any) -> Tensor:
     """Matrix product with NumPy's ``matmul`` broadcasting rules."""
-    if a.__class__ is _sym.KT or b.__class__ is _sym.KT:
-        return _sym.call("matmul", (a, b), {})
-    return MatMul()(*_pair(a, b))
+    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
+        return _sym.call("matmul", (x1, x2), {})
+    return MatMul()(*_pair(x1, x2))
 
 
 def clip(x: Any, x_min: float, x_max: float) -> Tensor:

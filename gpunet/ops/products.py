@@ -185,12 +185,12 @@ def cross(x1: Any, x2: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
     return moveaxis(out, -1, axisc)
 
 
-def cdist(x1: Any, x2: Any, p: float = 2.0) -> Tensor:
-    """Pairwise ``p``-norm distances between the rows of ``x1`` (``..., m, d``) and ``x2``
-    (``..., n, d``)."""
+def cdist(x: Any, y: Any, p: float = 2.0) -> Tensor:
+    """Pairwise ``p``-norm distances between the rows of ``x`` (``..., m, d``) and ``y``
+    (``..., n, d``); Keras's ``cdist(x, y)`` is the Euclidean ``p=2``."""
     from gpunet.ops.shape_ops import expand_dims
 
-    d = M.abs(M.subtract(expand_dims(as_tensor(x1), -2), expand_dims(as_tensor(x2), -3)))
+    d = M.abs(M.subtract(expand_dims(as_tensor(x), -2), expand_dims(as_tensor(y), -3)))
     if p == 2:
         return M.sqrt(M.sum(M.square(d), -1))
     if p == float("inf"):

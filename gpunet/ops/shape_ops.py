@@ -130,12 +130,11 @@ def concatenate(xs: list, axis: int = 0) -> Tensor:
     return Concatenate(axis)(*xs)
 
 
-def stack(xs: list, axis: int = 0) -> Tensor:
-    """Joins tensors along a new axis."""
-    if _sym.any_symbolic(xs):
-        return _sym.call("stack", (list(xs),), {"axis": axis})
-    xs = [as_tensor(x) for x in xs]
-    return Stack(axis)(*xs)
+def stack(x: list, axis: int = 0) -> Tensor:
+    """Joins the tensors of the sequence ``x`` along a new axis."""
+    if _sym.any_symbolic(x):
+        return _sym.call("stack", (list(x),), {"axis": axis})
+    return Stack(axis)(*[as_tensor(t) for t in x])
 
 
 def expand_dims(x: Any, axis: int) -> Tensor:
