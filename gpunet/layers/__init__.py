@@ -31,7 +31,9 @@ from gpunet.layers.core import (
     InputLayer,
     KerasTensor,
 )
+from gpunet.layers.einsum_dense import EinsumDense
 from gpunet.layers.embedding import Embedding, Masking
+from gpunet.layers.identity import Identity
 from gpunet.layers.input_spec import InputSpec
 from gpunet.layers.lambda_layer import Lambda, OpLambda
 from gpunet.layers.layer import Layer, clear_session
@@ -85,6 +87,7 @@ from gpunet.layers.preprocessing import (
     Normalization,
     RandomBrightness,
     RandomContrast,
+    RandomCrop,
     RandomFlip,
     RandomRotation,
     RandomTranslation,
@@ -105,6 +108,7 @@ from gpunet.layers.regularization import (
     SpatialDropout3D,
 )
 from gpunet.layers.reshaping import Permute, RepeatVector, Reshape
+from gpunet.layers.rms_normalization import RMSNormalization
 from gpunet.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gpunet.layers.rnn_generic import RNN
 from gpunet.layers.rnn_wrappers import Bidirectional, TimeDistributed, Wrapper
@@ -163,4 +167,5 @@ __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
             "StringLookup", "TextVectorization"]
 __all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 __all__ += ["ConvLSTM1D", "ConvLSTM2D"]
+__all__ += ["EinsumDense", "Identity", "RMSNormalization", "RandomCrop"]
 __all__ += ["deserialize", "serialize"]

@@ -26,6 +26,10 @@ class Embedding(Layer):
         mask_zero: id 0 is padding: the layer emits the mask ``inputs != 0`` for the layers
             that follow (so ``input_dim`` should be the vocabulary size + 1). The row for 0
             is not zeroed.
+        weights: optional initial embeddings, a float array of shape
+            ``(input_dim, output_dim)`` (or a one-element list holding it), as Keras 3: the
+            layer is built at construction and the array assigned (it replaces the
+            initializer's draw; it is not part of the config).
         input_length: Keras 2 argument: ignored with Keras 3's warning ("Argument
             `input_length` is deprecated. Just remove it.") and not kept in the config.
 
@@ -48,7 +52,8 @@ class Embedding(Layer):
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
                  embeddings_regularizer: Any = None, activity_regularizer: Any = None,
                  embeddings_constraint: Any = None, mask_zero: bool = False,
-                 input_length: int | None = None, **kwargs: Any) -> None:
+                 weights: Any = None, input_length: int | None = None,
+                 **kwargs: Any) -> None:
         kwargs.pop("sparse", None)
         super().__init__(**kwargs)
         if input_length is not None:
@@ -64,8 +69,15 @@ class Embedding(Layer):
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
+        if weights is not None:
+            self.build()
+            if not (isinstance(weights, list) and len(weights) == 1):
+                weights = [weights]
+            self.set_weights(weights)
 
     def build(self, input_shape=None):
+        if self.built:
+            return
         self.embeddings = self.add_weight(
             "embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer,
             regularizer=self.embeddings_regularizer, constraint=self.embeddings_constraint)

@@ -16,9 +16,10 @@ from gpunet.layers.preprocessing.categorical import CategoryEncoding, Discretiza
 from gpunet.layers.preprocessing.image_basic import CenterCrop, Rescaling, Resizing
 from gpunet.layers.preprocessing.index_lookup import IntegerLookup, StringLookup
 from gpunet.layers.preprocessing.normalization import Normalization
+from gpunet.layers.preprocessing.random_crop import RandomCrop
 from gpunet.layers.preprocessing.text_vectorization import TextVectorization
 
 __all__ = ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
-           "Normalization", "RandomBrightness", "RandomContrast", "RandomFlip",
+           "Normalization", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
            "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
            "StringLookup", "TextVectorization"]
