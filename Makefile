@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: install demo test test-gpu bench lint clean
+.PHONY: install demo test test-gpu gpu-check bench lint clean
 
 # the runtime (numpy, h5py) is all `make demo` needs; the test tools come with `make install`
 $(VENV)/.runtime: pyproject.toml
@@ -27,6 +27,12 @@ test: install
 
 test-gpu: install
 	GPUNET_BACKEND=cupy $(PY) -m pytest tests
+
+# the CuPy suite and every benchmark on the GPU beside PyTorch, the table appended to
+# docs/BENCHMARKS.md (tools/gpu_check.sh); GPU_PY: a Python with gpunet's CUDA extra
+GPU_PY ?= $(PY)
+gpu-check:
+	PY=$(GPU_PY) bash tools/gpu_check.sh
 
 # every CPU workload, gpunet beside PyTorch eager and Keras 3 (when installed), interleaved;
 # KERAS_PYTHON: an interpreter with Keras 3 + JAX (default: this venv's, when it has Keras)

@@ -11,8 +11,13 @@ variable ``GPUNET_BENCH_KERAS_PYTHON``), else this one when it has Keras.
 ``--rss`` adds the peak resident memory of one CNN epoch per framework, each in a fresh
 child process (the high-water mark of the process, and its growth over the epoch).
 
+``--device gpu`` runs gpunet on CuPy and PyTorch on CUDA (Keras is left out there), and
+``--markdown FILE`` appends the machine record and the table to ``FILE`` as a dated section
+(``make gpu-check`` writes ``docs/BENCHMARKS.md`` this way).
+
 Usage: python bench/run_all.py [--repeats 5] [--only cnn,lstm] [--keras-python PATH]
-       [--samples N] [--no-torch] [--no-keras] [--rss] [--json FILE]
+       [--samples N] [--no-torch] [--no-keras] [--rss] [--json FILE] [--device cpu|gpu]
+       [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -100,11 +105,15 @@ def main() -> None:
     p.add_argument("--rss", action="store_true")
     p.add_argument("--samples", type=int, default=None, help="override each workload's")
     p.add_argument("--json", default=None)
+    p.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
+    p.add_argument("--markdown", default=None, help="append a dated section to this file")
     args = p.parse_args()
+    dev = args.device
     keys = args.only.split(",") if args.only else list(WORKLOADS)
     have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-    kpy = None if args.no_keras else keras_python(args.keras_python)
+    kpy = None if args.no_keras or dev == "gpu" else keras_python(args.keras_python)
     info = machine()
+    info["device"] = dev if dev == "cpu" else gpu_name()
     info["keras python"] = kpy or "(none)"
     if kpy:
         env = dict(os.environ, KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "jax"))
@@ -116,9 +125,9 @@ def main() -> None:
     for key in keys:
         w = WORKLOADS[key]
         x, y, source = make_data(w, args.samples)
-        runners = [("gpunet", lambda k, a, b: run_gpunet(k, a, b))]
+        runners = [("gpunet", lambda k, a, b: run_gpunet(k, a, b, device=dev))]
         if have_torch:
-            runners.append(("PyTorch eager", lambda k, a, b: run_torch(k, a, b)))
+            runners.append(("PyTorch eager", lambda k, a, b: run_torch(k, a, b, device=dev)))
         if kpy:
             runners.append(("Keras 3 fit (JAX)", lambda k, a, b: run_keras(kpy, k, a, b)))
         times: dict[str, list[float]] = {fw: [] for fw, _ in runners}
@@ -158,6 +167,31 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "rows": rows}, f, indent=1)
+    if args.markdown:
+        append_markdown(args.markdown, info, rows, cols, args.repeats)
+
+
+def gpu_name() -> str:
+    """The GPU's name and memory as ``nvidia-smi`` reports them (or what is known)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+                              "--format=csv,noheader"], capture_output=True, text=True,
+                             timeout=30)
+        return out.stdout.strip().splitlines()[0] if out.stdout.strip() else "gpu"
+    except (OSError, subprocess.SubprocessError):
+        return "gpu (nvidia-smi not found)"
+
+
+def append_markdown(path: str, info: dict, rows: list, cols: list, repeats: int) -> None:
+    """Appends a dated section (machine record, then the table) to the Markdown file."""
+    timed = [r for r in rows if "ms/step best (median)" in r]
+    lines = [f"\n## `bench/run_all.py` on {info.get('device', 'cpu')} ({info['date']})\n",
+             "| item | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in info.items()]
+    lines += ["", f"Best (median) of {repeats} interleaved epochs; ratios are throughput, "
+              "gpunet over the other.", "", table(timed, cols), ""]
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 # its CUDA extra (pip install -e ".[cuda13,dev]", or [cuda12]); PyTorch is optional (the
 # benchmarks put it beside gpunet when it imports). Run from the repository root:
 #     GPUNET_DATA_DIR=/path/to/folder/with/mnist.npz bash tools/gpu_check.sh
-# Logs go to $OUT (default ./logs): the test suite on CuPy, then the benchmarks.
+# Logs go to $OUT (default ./logs): the test suite on CuPy, then the benchmarks, whose table
+# is also appended to docs/BENCHMARKS.md as a dated section (BENCH_MD= names another file).
+# `make gpu-check` runs it (GPU_PY= names the interpreter).
 set -uo pipefail
 OUT=${OUT:-logs}
 mkdir -p "$OUT"
@@ -17,8 +19,8 @@ echo "== test suite on CuPy"
 GPUNET_BACKEND=cupy timeout "${SUITE_TIMEOUT:-600}" $PY -m pytest -q -p no:cacheprovider \
   tests > "$OUT/test-gpu.txt" 2>&1; echo "pytest rc=$?" | tee -a "$OUT/test-gpu.txt"
 tail -5 "$OUT/test-gpu.txt"
-for b in bench_mlp bench_cnn bench_rnn; do
-  echo "== $b on the GPU"
-  timeout "${BENCH_TIMEOUT:-300}" $PY "bench/$b.py" --device gpu > "$OUT/${b}_gpu.txt" 2>&1
-  tail -8 "$OUT/${b}_gpu.txt"
-done
+echo "== every workload on the GPU, gpunet beside PyTorch (CUDA) when it imports"
+timeout "${BENCH_TIMEOUT:-300}" $PY bench/run_all.py --device gpu --repeats "${REPEATS:-3}" \
+  --json "$OUT/bench_gpu.json" --markdown "${BENCH_MD:-docs/BENCHMARKS.md}" \
+  > "$OUT/bench_gpu.txt" 2>&1; echo "bench rc=$?" | tee -a "$OUT/bench_gpu.txt"
+tail -25 "$OUT/bench_gpu.txt"
