@@ -58,11 +58,20 @@ def VGG16(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any
     >>> model.output_shape
     (None, 1, 1, 512)
     """
-    B.check_weights("VGG16", weights, include_top, classes)
-    B.check_pooling("VGG16", pooling)
-    img_input, _ = B.image_input("VGG16", input_shape, input_tensor, 224, include_top, weights)
+    return build_vgg("VGG16", _BLOCKS, (WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP), _HASHES,
+                     include_top, weights, input_tensor, input_shape, pooling, classes,
+                     classifier_activation, name)
+
+
+def build_vgg(family: str, blocks: list, urls: tuple, hashes: tuple, include_top: bool,
+              weights: Any, input_tensor: Any, input_shape: tuple | None, pooling: str | None,
+              classes: int, classifier_activation: Any, name: str) -> Model:
+    """The VGG network shared by VGG16 and VGG19: ``blocks`` lists ``(filters, convs)``."""
+    B.check_weights(family, weights, include_top, classes)
+    B.check_pooling(family, pooling)
+    img_input, _ = B.image_input(family, input_shape, input_tensor, 224, include_top, weights)
     x = img_input
-    for block, (filters, convs) in enumerate(_BLOCKS, start=1):
+    for block, (filters, convs) in enumerate(blocks, start=1):
         for i in range(1, convs + 1):
             x = layers.Conv2D(filters, 3, activation="relu", padding="same",
                               name=f"block{block}_conv{i}")(x)
@@ -75,6 +84,6 @@ def VGG16(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any
         x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = B.classifier_or_pool(x, False, pooling, classes, None, None, pool_names=False)
-    url = WEIGHTS_PATH if include_top else WEIGHTS_PATH_NO_TOP
-    return B.finish("VGG16", img_input, input_tensor, x, name, weights,
-                    (url.rsplit("/", 1)[1], url, _HASHES[0 if include_top else 1]))
+    url = urls[0] if include_top else urls[1]
+    return B.finish(family, img_input, input_tensor, x, name, weights,
+                    (url.rsplit("/", 1)[1], url, hashes[0 if include_top else 1]))

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gpunet import layers
-from gpunet.applications import _builder as B
-from gpunet.applications import imagenet_utils
 from gpunet.applications.resnet import decode_predictions, preprocess_input
+from gpunet.applications.vgg16 import build_vgg
 from gpunet.models import Model
 
 __all__ = ["VGG19", "decode_predictions", "preprocess_input"]
@@ -58,23 +56,6 @@ def VGG19(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any
     >>> model.output_shape
     (None, 1, 1, 512)
     """
-    B.check_weights("VGG19", weights, include_top, classes)
-    B.check_pooling("VGG19", pooling)
-    img_input, _ = B.image_input("VGG19", input_shape, input_tensor, 224, include_top, weights)
-    x = img_input
-    for block, (filters, convs) in enumerate(_BLOCKS, start=1):
-        for i in range(1, convs + 1):
-            x = layers.Conv2D(filters, 3, activation="relu", padding="same",
-                              name=f"block{block}_conv{i}")(x)
-        x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
-    if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(4096, activation="relu", name="fc1")(x)
-        x = layers.Dense(4096, activation="relu", name="fc2")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = B.classifier_or_pool(x, False, pooling, classes, None, None, pool_names=False)
-    url = WEIGHTS_PATH if include_top else WEIGHTS_PATH_NO_TOP
-    return B.finish("VGG19", img_input, input_tensor, x, name, weights,
-                    (url.rsplit("/", 1)[1], url, _HASHES[0 if include_top else 1]))
+    return build_vgg("VGG19", _BLOCKS, (WEIGHTS_PATH, WEIGHTS_PATH_NO_TOP), _HASHES,
+                     include_top, weights, input_tensor, input_shape, pooling, classes,
+                     classifier_activation, name)

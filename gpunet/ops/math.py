@@ -239,60 +239,29 @@ def _pair(a, b):
     return as_tensor(a), as_tensor(b)
 
 
-def add(x1: Any, x2: Any) -> Tensor:
-    """Elementwise ``x1 + x2`` with broadcasting."""
-    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
-        return _sym.call("add", (x1, x2), {})
-    return Add()(*_pair(x1, x2))
+def _binary(name: str, fn: type, doc: str):
+    """The public op ``name(x1, x2)``: ``fn`` on the pair, or an op layer on KerasTensors."""
+
+    def op(x1: Any, x2: Any) -> Tensor:
+        if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
+            return _sym.call(name, (x1, x2), {})
+        return fn()(*_pair(x1, x2))
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
 
 
-def subtract(x1: Any, x2: Any) -> Tensor:
-    """Elementwise ``x1 - x2`` with broadcasting."""
-    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
-        return _sym.call("subtract", (x1, x2), {})
-    return Subtract()(*_pair(x1, x2))
-
-
-def multiply(x1: Any, x2: Any) -> Tensor:
-    """Elementwise ``x1 * x2`` with broadcasting."""
-    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
-        return _sym.call("multiply", (x1, x2), {})
-    return Multiply()(*_pair(x1, x2))
-
-
-def divide(x1: Any, x2: Any) -> Tensor:
-    """Elementwise ``x1 / x2`` with broadcasting."""
-    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
-        return _sym.call("divide", (x1, x2), {})
-    return Divide()(*_pair(x1, x2))
-
-
-def power(x1: Any, x2: Any) -> Tensor:
-    """Elementwise ``x1 ** x2`` with broadcasting."""
-    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
-        return _sym.call("power", (x1, x2), {})
-    return Power()(*_pair(x1, x2))
-
-
-def maximum(x1: Any, x2: Any) -> Tensor:
-    """Elementwise maximum (the gradient goes to ``x1`` on ties)."""
-    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
-        return _sym.call("maximum", (x1, x2), {})
-    return Maximum()(*_pair(x1, x2))
-
-
-def minimum(x1: Any, x2: Any) -> Tensor:
-    """Elementwise minimum (the gradient goes to ``x1`` on ties)."""
-    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
-        return _sym.call("minimum", (x1, x2), {})
-    return Minimum()(*_pair(x1, x2))
-
-
-def matmul(x1: Any, x2: Any) -> Tensor:
-    """Matrix product with NumPy's ``matmul`` broadcasting rules."""
-    if x1.__class__ is _sym.KT or x2.__class__ is _sym.KT:
-        return _sym.call("matmul", (x1, x2), {})
-    return MatMul()(*_pair(x1, x2))
+add = _binary("add", Add, "Elementwise ``x1 + x2`` with broadcasting.")
+subtract = _binary("subtract", Subtract, "Elementwise ``x1 - x2`` with broadcasting.")
+multiply = _binary("multiply", Multiply, "Elementwise ``x1 * x2`` with broadcasting.")
+divide = _binary("divide", Divide, "Elementwise ``x1 / x2`` with broadcasting.")
+power = _binary("power", Power, "Elementwise ``x1 ** x2`` with broadcasting.")
+maximum = _binary("maximum", Maximum,
+                  "Elementwise maximum (the gradient goes to ``x1`` on ties).")
+minimum = _binary("minimum", Minimum,
+                  "Elementwise minimum (the gradient goes to ``x1`` on ties).")
+matmul = _binary("matmul", MatMul, "Matrix product with NumPy's ``matmul`` broadcasting rules.")
 
 
 def clip(x: Any, x_min: float, x_max: float) -> Tensor:
