@@ -89,10 +89,12 @@ def normalize(value: Any, where: str = "config", keep: tuple = ()) -> Any:
             out[k] = v
             continue
         if k == "dtype" and isinstance(v, dict) and v.get("class_name") in _POLICIES:
-            v = (v.get("config") or {}).get("name")
-            if isinstance(v, str) and v.startswith("mixed_"):
-                raise ValueError(f"{where} uses the dtype policy {v!r}; gpunet does not "
-                                 "support mixed precision. Use 'float32'.")
+            name = (v.get("config") or {}).get("name")  # the layer takes the policy's name
+            if not isinstance(name, str):
+                raise ValueError(f"{where} uses the dtype policy {v.get('class_name')} "
+                                 f"({v.get('config')}); gpunet has no quantized layers. Use "
+                                 "a float policy such as 'float32' or 'mixed_float16'.")
+            v = name
         out[k] = normalize(v, where)
     return out
 

@@ -19,8 +19,8 @@ def _as_input(layer: Layer, x: Any) -> Tensor | None:
         b = backend_of(layer._weights[0].data)
         if backend_of(x.data) is not b:
             x = Tensor(b.asarray(x.data))
-    if x.data.dtype.kind == "f" and x.dtype != layer.dtype and x.creator is None:
-        x = Tensor(x.data.astype(layer.dtype))
+    if x.data.dtype.kind == "f" and x.dtype != layer.compute_dtype and x.creator is None:
+        x = Tensor(x.data.astype(layer.compute_dtype))
     return x
 
 

@@ -47,6 +47,8 @@ class Embedding(Layer):
     (1, 1)
     """
 
+    _float32_internal = True  # gathers float32 rows, returns the compute dtype (Keras 3)
+
     supports_masking = True
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",

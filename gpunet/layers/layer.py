@@ -14,6 +14,7 @@ from gpunet.autograd.tensor import Tensor
 from gpunet.autograd.variable import Variable
 from gpunet.backend import backend_of, floatx, get_backend
 from gpunet.backend.session import NAME_COUNTS as _NAME_COUNTS
+from gpunet.layers import autocast as autocast_mod
 from gpunet.layers.input_spec import assert_input_compatibility
 from gpunet.layers.layer_support import (
     _NOT_TRACKED,
@@ -29,6 +30,9 @@ from gpunet.layers.layer_support import (
 )
 from gpunet.layers.node import is_symbolic, layer_io, layer_io_at, symbolic_call
 from gpunet.layers.tracking import Tracker, flatten_layers
+from gpunet.mixed_precision.policy import DTypePolicy
+from gpunet.mixed_precision.policy import get as get_policy
+from gpunet.mixed_precision.policy import serialize as serialize_policy
 from gpunet.registry import register, snake_case
 from gpunet.weight_budget import charge as charge_weight
 
@@ -65,7 +69,12 @@ class Layer:
     Args:
         trainable: whether the layer's weights are updated by training.
         name: unique name (default: the snake_case class name, numbered).
-        dtype: the dtype of weights and computations (default ``floatx()``).
+        dtype: the dtype policy: a name (``"float32"``, ``"mixed_float16"``, ...), a
+            ``DTypePolicy`` or its config (default: the global policy,
+            ``gpunet.mixed_precision.global_policy()``). A mixed policy keeps the variables
+            in float32 and computes in float16/bfloat16 (see ``compute_dtype``).
+        autocast: whether a mixed-policy layer casts its floating inputs to its compute
+            dtype (default True, as in Keras 3).
         input_shape: shape without the batch axis, on a first layer (Keras 2 style).
         input_dim: for 2-D inputs, the same as ``input_shape=(input_dim,)``.
         batch_size: fixed batch size of the input (with ``input_shape``).
@@ -82,6 +91,10 @@ class Layer:
     supports_masking = False
     input_spec: Any = None  # an InputSpec (or a list, one per input), checked at every call
     _auto_track = True  # attributes holding layers / variables are tracked (Keras 3 rules)
+    # a mixed policy's compute dtype while the layer casts in __call__, else None
+    _autocast_scope: Any = None
+    _compute_dtype = "float32"
+    _float32_internal = False  # Keras computes it in float32 under a mixed policy (BN, LN)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self._auto_track and name not in _NOT_TRACKED and isinstance(
@@ -109,6 +122,13 @@ class Layer:
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_wrapped_build", False):
             cls.build = _wrap_build(build, not cls.__module__.startswith("gpunet."))
+        own = cls.__call__  # a layer with its own __call__ gets the mixed-precision casts
+        if own is not Layer.__call__ and not own.__module__.startswith("gpunet.models"):
+            if not getattr(own, "_mixed_wrapped", False):
+                cls.__call__ = autocast_mod.wrap_dunder_call(own)
+            call = cls.__dict__.get("call")
+            if call is not None and not getattr(call, "_mixed_wrapped", False):
+                cls.call = autocast_mod.wrap_call(call)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         obj = object.__new__(cls)
@@ -120,15 +140,14 @@ class Layer:
                  input_shape: Sequence | None = None, input_dim: int | None = None,
                  batch_size: int | None = None, batch_input_shape: Sequence | None = None,
                  **kwargs: Any) -> None:
-        kwargs.pop("autocast", None)
+        autocast = kwargs.pop("autocast", True)
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: "
                             f"{kwargs}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self._trainable = trainable
-        if isinstance(dtype, dict):  # Keras 3 DTypePolicy config
-            dtype = dtype.get("config", {}).get("name", None)
-        self.dtype = dtype or floatx()
+        Layer.dtype_policy.fset(self, dtype)  # (not through __setattr__'s tracking)
+        self.__dict__["_autocast"] = bool(autocast)
         self.built = False
         if "_weights" not in self.__dict__:  # attributes set before super().__init__() kept
             self._weights: list[Variable] = []
@@ -169,10 +188,14 @@ class Layer:
             trainable: whether the optimizer updates it.
             regularizer: penalty added to the training loss.
             constraint: projection applied after each update.
+            autocast: whether a mixed-policy layer reads it cast to its compute dtype inside
+                ``call`` (default True; Keras 3's argument).
 
         Returns:
             The new ``Variable`` (also listed in ``weights``).
         """
+        kwargs_autocast = kwargs.get("autocast", True)
+        given: dict = {}
         if args:
             keys = (("name", "shape", "initializer", "dtype", "trainable", "regularizer",
                      "constraint") if isinstance(args[0], str) else
@@ -197,6 +220,8 @@ class Layer:
                             f"arguments {sorted(kwargs)}.")
         shape = () if shape is None else ((shape,) if isinstance(shape, int) else tuple(shape))
         name = name or f"variable_{len(self._weights)}"
+        if not given.get("autocast", kwargs_autocast):  # read as it is inside mixed `call`
+            self._no_autocast = self.__dict__.get("_no_autocast", set()) | {name}
         dt = dtype or self.dtype
         if initializer is None:
             import numpy as np
@@ -231,6 +256,54 @@ class Layer:
     @property
     def trainable(self) -> bool:
         return self._trainable
+
+    # -- dtype policy -------------------------------------------------------------------------
+    @property
+    def dtype_policy(self) -> DTypePolicy:
+        """The layer's ``DTypePolicy``; set it with a name, a policy or a policy config."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value: Any) -> None:
+        policy = get_policy(value)
+        d = self.__dict__
+        d["_dtype_policy"] = policy
+        d["_compute_dtype"] = policy.compute_dtype
+        d["_variable_dtype"] = policy.variable_dtype
+        d["_autocast_scope"] = policy.compute_dtype if policy.is_mixed else None
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of the layer's variables (``variable_dtype``, as in Keras 3)."""
+        return self._variable_dtype
+
+    @dtype.setter
+    def dtype(self, value: Any) -> None:
+        self.dtype_policy = value
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype of the layer's computations and outputs."""
+        return self._compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        """The dtype of the layer's variables."""
+        return self._variable_dtype
+
+    @property
+    def input_dtype(self) -> str:
+        """The dtype floating inputs are cast to (the compute dtype)."""
+        return self._compute_dtype
+
+    @property
+    def autocast(self) -> bool:
+        """Whether a mixed-policy layer casts its floating inputs to its compute dtype."""
+        return self.__dict__.get("_autocast", True)
+
+    @autocast.setter
+    def autocast(self, value: bool) -> None:
+        self.__dict__["_autocast"] = bool(value)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
@@ -359,9 +432,21 @@ class Layer:
             b = backend_of(self._weights[0].data)  # a data tensor on another device
             if backend_of(inputs.data) is not b:
                 inputs = Tensor(b.asarray(inputs.data))
-        if (isinstance(inputs, Tensor) and inputs.data.dtype.kind == "f"
-                and inputs.dtype != self.dtype and inputs.creator is None):
-            inputs = Tensor(inputs.data.astype(self.dtype))
+        scope = self._autocast_scope
+        if scope is not None:  # a mixed policy (Keras 3's input conversion and AutocastScope)
+            dtypes = autocast_mod.resolve(scope, backend_of(self._weights[0].data) if
+                                          self._weights else self._backend())
+            if self._autocast:
+                inputs = autocast_mod.autocast_inputs(inputs, *dtypes)
+                args = autocast_mod.autocast_inputs(args, *dtypes)
+                kwargs = autocast_mod.autocast_inputs(kwargs, *dtypes)
+            if type(self)._float32_internal:
+                inputs = autocast_mod.cast_inputs(inputs, "float32")
+            swapped = ()
+        elif (isinstance(inputs, Tensor) and inputs.data.dtype.kind == "f"
+                and inputs.dtype != self._compute_dtype):
+            inputs = (Tensor(inputs.data.astype(self._compute_dtype)) if inputs.creator is None
+                      else autocast_mod.cast_tensor(inputs, self._compute_dtype))
         cls = type(self)
         entry = enter_call(self)
         try:
@@ -391,9 +476,15 @@ class Layer:
                 kwargs["mask"] = mask
             if takes_training:
                 kwargs["training"] = training
+            if scope is not None and not cls._float32_internal:  # variables read as `scope`
+                swapped = autocast_mod.swap_variables(self, dtypes, self._compute_dtype)
             out = self.call(inputs, *args, **kwargs)
         finally:
             exit_call(entry)
+            if scope is not None:
+                autocast_mod.restore(swapped)
+        if scope is not None:
+            out = autocast_mod.cast_outputs(out, dtypes[0])
         if self.output_shape_ is None and isinstance(out, Tensor):
             self.output_shape_ = tuple(out.shape)
         if self.activity_regularizer is not None:  # the penalty of the last call only
@@ -456,7 +547,7 @@ class Layer:
         constructor received, when they are all plain values (str, int, float, bool, None,
         and lists/dicts of them), as in Keras 3; otherwise ``NotImplementedError`` asks for a
         ``get_config``."""
-        cfg = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        cfg = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype_config()}
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = list(self._batch_input_shape)
         cls = type(self)
@@ -470,8 +561,14 @@ class Layer:
                     "`get_config()` (returning the constructor arguments) and, if needed, "
                     "`from_config()`.")
             return {**({} if is_model(self) else {"name": self.name}), **auto,
-                    "trainable": self.trainable, "dtype": self.dtype}
+                    "trainable": self.trainable, "dtype": self._dtype_config()}
         return cfg
+
+    def _dtype_config(self) -> Any:
+        """``get_config``'s ``dtype``: the name of a single-dtype policy; a mixed policy as
+        Keras 3 serializes it (``{"module": "keras", "class_name": "DTypePolicy", ...}``)."""
+        policy = self._dtype_policy
+        return serialize_policy(policy) if policy.is_mixed else policy.name
 
     @classmethod
     def from_config(cls, config: dict) -> Layer:

@@ -80,8 +80,8 @@ class _Merge(Layer):
         for x in inputs:
             if not isinstance(x, Tensor):
                 x = Tensor(b.asarray(x))
-            if x.data.dtype.kind == "f" and x.dtype != self.dtype and x.creator is None:
-                x = Tensor(x.data.astype(self.dtype))
+            if x.data.dtype.kind == "f" and x.dtype != self.compute_dtype and x.creator is None:
+                x = Tensor(x.data.astype(self.compute_dtype))
             xs.append(x)
         shapes = [(None,) + tuple(x.shape[1:]) for x in xs]
         if not self.built:

@@ -57,6 +57,7 @@ class _AffineNorm(Layer):
     """Shared argument handling of the layers with a ``gamma`` scale and a ``beta`` offset."""
 
     supports_masking = True
+    _float32_internal = True  # under a mixed policy: float32 inside, as Keras 3
 
     def __init__(self, axis: Any = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros",
@@ -247,6 +248,7 @@ class LayerNormalization(_AffineNorm):
                          beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
                          **kwargs)
         self.rms_scaling = bool(rms_scaling)
+        self.autocast = False  # Keras 3: inputs not cast to a mixed compute dtype first
 
     def build(self, input_shape):
         self._axes = _resolve_axes(self, self.axis, input_shape)
@@ -294,6 +296,7 @@ class GroupNormalization(_AffineNorm):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                          beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
                          **kwargs)
+        self.autocast = False  # Keras 3: inputs not cast to a mixed compute dtype first
         if not isinstance(self.axis, int):
             raise TypeError(f"GroupNormalization: expected `axis` to be an int. "
                             f"Received: axis={axis!r}")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import numpy as np
+
+from gpunet import ops
 from gpunet.autograd.tensor import Tensor
 from gpunet.losses._common import (  # noqa: F401
     _KIND,
@@ -44,7 +47,10 @@ class Loss:
         reduction: ``"sum_over_batch_size"`` (default), ``"sum"``, ``"none"`` (also
             ``"mean"`` and ``"mean_with_sample_weight"``).
         name: the name shown in logs.
-        dtype: kept for Keras compatibility (computations follow ``y_pred``'s dtype).
+        dtype: the dtype of the computation: floating ``y_pred`` and ``y_true`` in another
+            dtype are cast to it first, as Keras 3's ``Loss`` converts its inputs. Default
+            ``None``: half-precision inputs (float16 / bfloat16 outputs of a mixed-precision
+            model) are cast to ``floatx()``; wider ones are left as they are.
 
     Example:
 
@@ -68,6 +74,7 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
+        y_true, y_pred = to_loss_dtype(y_true, y_pred, self.dtype)
         values = self.call(y_true, y_pred)
         if not isinstance(values, Tensor):
             raise TypeError(f"{type(self).__name__}.call() must return a Tensor (write it with "
@@ -91,6 +98,31 @@ class Loss:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} reduction={self.reduction!r}>"
+
+
+def to_loss_dtype(y_true: Any, y_pred: Any, dtype: Any = None) -> tuple:
+    """``y_true`` and ``y_pred`` with their floating arrays in ``dtype``; ``y_pred`` is cast
+    differentiably, masks kept; integer labels stay. ``dtype=None``: half-precision arrays
+    to ``floatx()``, the others as they are."""
+    from gpunet.backend import floatx
+
+    dt = np.dtype(dtype or floatx())
+    if dtype is None and not (isinstance(y_pred, Tensor) and y_pred.data.dtype.itemsize < 4):
+        return y_true, y_pred
+    if isinstance(y_pred, Tensor) and y_pred.data.dtype != dt and _is_float(y_pred.data.dtype):
+        mask = y_pred._keras_mask
+        y_pred = ops.cast(y_pred, dt)
+        y_pred._keras_mask = mask
+    data = y_true.data if isinstance(y_true, Tensor) else y_true
+    d = getattr(data, "dtype", None)
+    if d is not None and d != dt and _is_float(d):
+        y_true = (ops.cast(y_true, dt) if isinstance(y_true, Tensor) and y_true.requires_grad
+                  else data.astype(dt))
+    return y_true, y_pred
+
+
+def _is_float(d: Any) -> bool:
+    return d.kind == "f" or d.name == "bfloat16"
 
 
 class LossFunctionWrapper(Loss):

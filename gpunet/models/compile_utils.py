@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gpunet import losses as losses_mod
 from gpunet import metrics as metrics_mod
 from gpunet import ops
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import floatx
+from gpunet.losses.classes import to_loss_dtype
 
 
 class LossContainer:
@@ -34,9 +38,13 @@ class LossContainer:
         if isinstance(loss_weights, dict):
             loss_weights = next(iter(loss_weights.values()))
         self.weight = 1.0 if loss_weights is None else float(loss_weights)
+        # the dtype the loss computes in (Keras 3's Loss converts its inputs to it)
+        self.dtype = np.dtype(getattr(fn, "dtype", None) or floatx())
 
     def __call__(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
         fn = self.fn
+        if y_pred.data.dtype != self.dtype:  # float16 outputs: the loss computes in float32
+            y_true, y_pred = to_loss_dtype(y_true, y_pred, getattr(fn, "dtype", None))
         if isinstance(fn, losses_mod.Loss):
             if (sample_weight is None and fn.reduction in ("sum_over_batch_size", "mean")
                     and isinstance(fn, losses_mod.LossFunctionWrapper)):

@@ -61,6 +61,7 @@ class FiniteGuard:
         self._count = None
         self._pre = None
         self._host = False
+        self._scaled = False
 
     # -- what is guarded ----------------------------------------------------------------------
     def _optimizers(self) -> list:
@@ -103,7 +104,8 @@ class FiniteGuard:
         self._slots = [(a, None if numpy else a.copy()) for a in slots]
         # a LossScaleOptimizer skips non-finite gradients itself (and halves its scale):
         # the guard leaves its gradients alone
-        if getattr(opt, "inner_optimizer", None) is not None:
+        self._scaled = getattr(opt, "inner_optimizer", None) is not None
+        if self._scaled:
             grads = []
         self._grads = list(grads)
         # NumPy: one check function per buffer, made once (one pass each, no temporary)
@@ -136,7 +138,8 @@ class FiniteGuard:
             return True
         loss = _array(loss)
         if self._host:  # NumPy: read at once, cheap; few calls per step
-            ok = math.isfinite(float(loss))
+            # a LossScaleOptimizer steps anyway: it skips the update and halves its scale
+            ok = self._scaled or math.isfinite(float(loss))
             for check in self._grad_checks:
                 ok = ok and check()
             if ok:

@@ -238,11 +238,19 @@ class Model(TrainerAPI, Layer):
                 this many steps, as in Keras 3 (each step still runs and updates).
             jit_compile: True, False or ``"auto"``; accepted and kept as
                 ``self.jit_compile``, with no effect on the NumPy (CPU) backend.
+            auto_scale_loss: when True and the model's policy is ``"mixed_float16"``, the
+                optimizer is wrapped in a ``LossScaleOptimizer`` (dynamic loss scaling), as
+                in Keras 3.
         """
         from gpunet.models.api_checks import check_compile_args
 
         check_compile_args(optimizer, loss, loss_weights)
         self.optimizer = optimizers_mod.get(optimizer)
+        if (auto_scale_loss and self.dtype_policy.name == "mixed_float16"
+                and self.optimizer is not None
+                and not isinstance(self.optimizer, optimizers_mod.LossScaleOptimizer)):
+            self.optimizer = optimizers_mod.LossScaleOptimizer(self.optimizer,
+                                                               name="loss_scale_optimizer")
         names = self._multi_output_names()
         if names is None:
             self._loss = LossContainer(loss, loss_weights) if loss is not None else None

@@ -16,6 +16,8 @@ _MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regulariz
 
 
 def _policy(name: Any) -> dict:
+    if isinstance(name, dict):  # a mixed policy, already as Keras 3 writes it
+        return name
     return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name or "float32"},
             "registered_name": None}
 
@@ -144,7 +146,7 @@ def model_config(model) -> dict:
                 layers.append(layer_config(own.pop(0), entry))
         cfg["layers"] = layers
         cfg.setdefault("trainable", model.trainable)
-        cfg["dtype"] = _policy("float32")
+        cfg["dtype"] = _policy(model._dtype_config())
         inp = model._input_layer
         build = list(inp.batch_shape) if inp is not None else None
         if build is not None:

@@ -120,8 +120,9 @@ def test_unknown_layer_names_class_and_custom_objects(tmp_path, kw, flavor):
 
 @pytest.mark.parametrize("key,value,match", [
     ("unknown_option", 1, "unknown_option"), ("lora_rank", 4, "lora_rank"),
-    ("dtype", {"module": "keras", "class_name": "DTypePolicy",
-               "config": {"name": "mixed_float16"}, "registered_name": None}, "mixed_float16")])
+    ("dtype", {"module": "keras", "class_name": "QuantizedDTypePolicy",
+               "config": {"mode": "int8", "source_name": "float32"}, "registered_name": None},
+     "QuantizedDTypePolicy")])
 def test_unsupported_option_is_named(tmp_path, kw, key, value, match):
     cfg = kw.keras3_config()
     cfg["config"]["layers"][2]["config"][key] = value
