@@ -2,6 +2,11 @@
 
 Keras 3 numerics, defaults and argument names; names are case-insensitive (``"adam"``,
 ``"RMSprop"``, ``"sgd"``...). Learning-rate schedules live in ``gpunet.optimizers.schedules``.
+
+On a GPU an optimizer's step count, learning rate (a built-in schedule evaluated at the step)
+and per-step scalars live in device memory, so a training step reads nothing back
+(``optimizer.device_resident``; ``optimizer.host_step_reason`` names what keeps a step on the
+host, such as a Python callable as the learning rate).
 """
 
 from __future__ import annotations

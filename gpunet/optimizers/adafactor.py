@@ -64,6 +64,9 @@ class Adafactor(Optimizer):
                                                                          dtype))
                                  if len(shape) >= 2 else None)
 
+    def _extra_state(self):
+        return [a for f in getattr(self, "_factors", ()) if f is not None for a in f]
+
     def apply_gradients(self, grads_and_vars):
         pairs = list(grads_and_vars)
         given = {id(v) for g, v in pairs if g is not None}
@@ -77,9 +80,10 @@ class Adafactor(Optimizer):
         return out
 
     def update_group(self, group, slots, scratch, lr, t):
-        xp = group.backend.xp
-        rho = min(lr, 1.0 / np.sqrt(t))
-        beta = 1.0 - float(t) ** self.beta_2_decay
+        xp, m, dtype = group.backend.xp, self._m, group.data.dtype
+        rho = m.cast(m.minimum(lr, 1.0 / m.sqrt(t)), dtype)
+        beta = 1.0 - m.pow(t, self.beta_2_decay)
+        beta, keep = m.cast(beta, dtype), m.cast(1 - beta, dtype)
         gi = self._groups.index(group)
         for k, (var, vgi, a, b) in enumerate(self._index):
             if vgi != gi:
@@ -94,11 +98,11 @@ class Adafactor(Optimizer):
             factors = self._factors[k]
             if factors is not None:
                 r, c = factors
-                r[...] = beta * r + (1 - beta) * sq.mean(axis=-1)
-                c[...] = beta * c + (1 - beta) * sq.mean(axis=-2)
+                r[...] = beta * r + keep * sq.mean(axis=-1)
+                c[...] = beta * c + keep * sq.mean(axis=-2)
                 vel[...] = (r / r.mean(axis=-1, keepdims=True))[..., None] * c[..., None, :]
             else:
-                vel[...] = beta * vel + (1 - beta) * sq
+                vel[...] = beta * vel + keep * sq
             u = g / xp.sqrt(vel)
             u /= xp.maximum(1.0, _rms(xp, u) / self.clip_threshold)
             w -= (alpha * u).reshape(-1).astype(w.dtype, copy=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from gpunet.backend.kernels import adam_update
@@ -41,7 +40,8 @@ class Adam(Optimizer):
         self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
 
     def update_group(self, group, slots, scratch, lr, t):
-        alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        m = self._m
+        alpha = lr * m.sqrt(1 - m.pow(self.beta_2, t)) / (1 - m.pow(self.beta_1, t))
         adam_update(group.backend, group.data, group.grad, slots["momentum"], slots["velocity"],
                     scratch[0], alpha, self.beta_1, self.beta_2, self.epsilon,
                     slots.get("velocity_hat"))

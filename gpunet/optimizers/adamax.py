@@ -35,7 +35,7 @@ class Adamax(Optimizer):
 
     def update_group(self, group, slots, scratch, lr, t):
         adamax_update(group.backend, group.data, group.grad, slots["momentum"], slots["norm"],
-                      scratch[0], lr / (1 - self.beta_1 ** t), self.beta_1, self.beta_2,
+                      scratch[0], lr / (1 - self._m.pow(self.beta_1, t)), self.beta_1, self.beta_2,
                       self.epsilon)
 
     def get_config(self):

@@ -3,7 +3,9 @@
 One ``step()`` follows Keras 3's order: unscale (``loss_scale_factor``), accumulate
 (``gradient_accumulation_steps``), clip, decoupled weight decay, the optimizer's own update,
 the weights' moving average (EMA), ``iterations += 1``, then variable constraints. Each stage
-is one (or a few) in-place passes over a group's whole flat buffer.
+is one (or a few) in-place passes over a group's whole flat buffer. Where the variables live in
+device memory the step count, learning rate and per-step scalars do too (device mode,
+``gpunet.optimizers.device_step``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from gpunet.autograd.flat import FlatGroup, pack
 from gpunet.autograd.variable import Variable
 from gpunet.backend.kernels import ema_update, weight_decay_update
+from gpunet.optimizers.device_step import DeviceScalarsMixin
 from gpunet.optimizers.schedules import LearningRateSchedule
 from gpunet.registry import register, snake_case
 
@@ -67,12 +70,18 @@ def _takes_step(fn: Any) -> bool:
                for p in params)
 
 
-class Optimizer:
+class Optimizer(DeviceScalarsMixin):
     """Base class of optimizers. Subclasses set ``slot_names`` and define ``update_group``.
 
     Every variable the optimizer updates lives in a flat buffer (one per dtype), and each slot
     (momentum, velocity, ...) is one flat array of the same size, so a step is a few in-place
     passes over contiguous memory (one fused kernel on a GPU).
+
+    On a GPU the step count ``iterations``, the learning rate (a built-in schedule evaluated at
+    the step) and the bias corrections live and advance in device memory, so a step reads
+    nothing back (``device_resident``; ``host_step_reason`` says why not, e.g. a Python
+    callable as the learning rate). Reading ``iterations`` or ``learning_rate`` then copies the
+    value to the host.
 
     Args:
         learning_rate: a float, a ``LearningRateSchedule`` (called with ``iterations``) or a
@@ -155,7 +164,7 @@ class Optimizer:
                              f"or None. Received: gradient_accumulation_steps={n!r}")
         self.gradient_accumulation_steps = n
         self.name = name or snake_case(cls)
-        self.iterations = 0
+        self._iterations = 0
         self._groups: list[FlatGroup] = []
         self._variables: list[Variable] = []
         self._exclude_ids: set[int] = set()
@@ -174,6 +183,22 @@ class Optimizer:
         else:
             value, kind = check_range("learning_rate", value, 0.0), "float"
         self._learning_rate, self._lr_kind = value, kind
+        if kind == "float" and self._dev is not None:
+            self._dev.lr[...] = value
+
+    @property
+    def iterations(self) -> int:
+        """The number of steps taken (a host read of the device counter in device mode)."""
+        d = self._dev
+        return self._iterations if d is None else int(d.m.read(d.it))
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        d = self._dev
+        if d is None:
+            self._iterations = int(value)
+        else:
+            d.it[...] = int(value)
 
     @property
     def learning_rate(self) -> float:
@@ -227,6 +252,7 @@ class Optimizer:
         self._scalars = self._init_scalars()
         self._constrained = [v for v in variables if v.constraint is not None]
         self._build_decay_masks()
+        self._place_scalars()
 
     def _init_slot(self, name: str, group: FlatGroup) -> Any:
         return group.backend.xp.zeros_like(group.data)
@@ -284,6 +310,14 @@ class Optimizer:
     # -- stepping -----------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars: Iterable) -> int:
         """Keras API: applies ``(gradient, variable)`` pairs; returns ``iterations``."""
+        frozen = self._load_gradients(grads_and_vars)
+        self.step()
+        self._restore_frozen(frozen)
+        return self.iterations
+
+    def _load_gradients(self, grads_and_vars: Iterable) -> list:
+        """Builds if needed and writes the gradients into the flat buffers; returns what
+        ``_restore_frozen`` puts back for the built variables without a gradient."""
         pairs = list(grads_and_vars)
         kept = [(g, v) for g, v in pairs if g is not None]
         if not kept:
@@ -309,12 +343,13 @@ class Optimizer:
                 self._groups[gi].grad[a:b] = 0
                 frozen.append((gi, a, b, self._groups[gi].data[a:b].copy(),
                                {n: s[a:b].copy() for n, s in self._slots[gi].items()}))
-        self.step()
+        return frozen
+
+    def _restore_frozen(self, frozen: list) -> None:
         for gi, a, b, data, slots in frozen:
             self._groups[gi].data[a:b] = data
             for n, s in slots.items():
                 self._slots[gi][n][a:b] = s
-        return self.iterations
 
     def _rebind(self) -> None:
         """The variables were re-packed elsewhere (``compile``, another optimizer): build on
@@ -339,7 +374,10 @@ class Optimizer:
                              "`optimizer.build(variables)` or `apply_gradients` first.")
         if self._grad_reducer is not None:  # data parallel: average the grads over ranks
             self._grad_reducer(self)
-        raw = self.iterations
+        if self._dev is not None:
+            self._device_step(self._dev)
+            return
+        raw = self._iterations
         n = self.gradient_accumulation_steps
         if self.loss_scale_factor is not None:
             for g in self._groups:
@@ -363,12 +401,15 @@ class Optimizer:
                 ema_update(g.backend, s["average"], g.data, mu)
                 if f and (count + 1) % f == 0:
                     g.data[...] = s["average"]
-        self.iterations = raw + 1
+        self._iterations = raw + 1
         for v in self._constrained:
             v.data[...] = v.constraint(v.data)
 
-    def _update(self, t: int) -> None:
-        lr = self.learning_rate
+    def _update(self, t: Any, lr: Any = None) -> None:
+        """Clipping, weight decay and ``update_group`` for each group at update number ``t``
+        (Python numbers, or device scalars in device mode)."""
+        if lr is None:
+            lr = self.learning_rate
         self._clip()
         self._prepare(t)
         wd = self.weight_decay
@@ -378,7 +419,7 @@ class Optimizer:
                 weight_decay_update(group.backend, group.data, lr * wd, mask, scratch[0])
             self.update_group(group, slots, scratch, lr, t)
 
-    def _prepare(self, t: int) -> None:
+    def _prepare(self, t: Any) -> None:
         """Per-step scalar state, updated once before the groups (Nadam's ``u_product``)."""
 
     def _clip(self) -> None:
@@ -412,6 +453,9 @@ class Optimizer:
             scratch: ``_n_scratch`` scratch buffers (NumPy) or Nones (CuPy).
             lr: the current learning rate.
             t: the update number, counted from 1.
+
+        In device mode ``lr`` and ``t`` are device scalars (0-d float64 arrays): compute with
+        them through ``self._m`` (``pow``, ``sqrt``, ``cast``...), never with ``math``.
         """
         raise NotImplementedError
 
@@ -475,6 +519,8 @@ class Optimizer:
                     out.append((f"{self.name}/{v.path.replace('/', '_')}_{n}",
                                 self._groups[gi].backend.to_numpy(arr).copy()))
         for n, value in getattr(self, "_scalars", {}).items():
+            if not isinstance(value, (int, float)):
+                value = self._dev.m.read(value)
             out.append((f"{self.name}/{n}", np.array(value, dtype=np.float64)))
         return out
 
@@ -497,7 +543,11 @@ class Optimizer:
                     self._slots[gi][n][a:b] = self._groups[gi].backend.asarray(src)
                     i += 1
         for n in list(getattr(self, "_scalars", {})):
-            self._scalars[n] = float(np.asarray(arrays[i]))
+            value = float(np.asarray(arrays[i]))
+            if isinstance(self._scalars[n], (int, float)):
+                self._scalars[n] = value
+            else:
+                self._scalars[n][...] = value
             i += 1
 
 

@@ -35,11 +35,13 @@ class Lamb(Optimizer):
         self.epsilon = check_range("epsilon", epsilon, 0.0)
 
     def update_group(self, group, slots, scratch, lr, t):
-        xp = group.backend.xp
+        xp, m, dtype = group.backend.xp, self._m, group.data.dtype
         m_all, v_all = slots["momentum"], slots["velocity"]
         m_all += (1 - self.beta_1) * (group.grad - m_all)
         v_all += (1 - self.beta_2) * (group.grad * group.grad - v_all)
-        c1, c2 = 1.0 / (1 - self.beta_1 ** t), 1.0 / (1 - self.beta_2 ** t)
+        c1 = m.cast(1.0 / (1 - m.pow(self.beta_1, t)), dtype)
+        c2 = m.cast(1.0 / (1 - m.pow(self.beta_2, t)), dtype)
+        lr = m.cast(lr, dtype)
         for a, b in group.spans:
             w = group.data[a:b]
             u = (m_all[a:b] * c1) / (xp.sqrt(v_all[a:b] * c2) + self.epsilon)
@@ -47,7 +49,7 @@ class Lamb(Optimizer):
             w_norm, u_norm = xp.sqrt(xp.dot(w, w)), xp.sqrt(xp.dot(u, u))
             ok = (w_norm > 0) & (u_norm > 0)
             ratio = xp.where(ok, w_norm / xp.where(ok, u_norm, 1.0), 1.0)
-            w -= (ratio * lr).astype(w.dtype) * u
+            w -= (ratio * lr).astype(dtype) * u
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

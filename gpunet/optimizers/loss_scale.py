@@ -68,14 +68,56 @@ class LossScaleOptimizer(Optimizer):
         self.name = name or "loss_scale_optimizer"
         self.initial_scale = scale
         self.dynamic_growth_steps = int(dynamic_growth_steps)
-        self.dynamic_scale = scale
-        self.step_counter = 0
+        self._scale, self._counter = scale, 0  # host mode; device mode: _on_device
+        self._on_device: tuple | None = None   # (DeviceState of the inner, scale, counter)
 
     def __getattr__(self, name: str) -> Any:
         # flat groups, slots, variables... live in the inner optimizer
         if name == "inner_optimizer":
             raise AttributeError(name)
         return getattr(self.inner_optimizer, name)
+
+    # -- the scale and counter: Python numbers, or device scalars beside the inner's -----------
+    def _device(self) -> tuple | None:
+        """``(state, scale, counter)`` when the inner optimizer is in device mode (the scale a
+        0-d float64 array, the counter 0-d int64), else None; follows the inner's mode."""
+        d = self.inner_optimizer._dev
+        on = self._on_device
+        if on is not None and on[0] is d:
+            return on
+        if on is not None:  # the inner was rebuilt or changed mode: carry the values over
+            self._scale, self._counter = float(on[0].m.read(on[1])), int(on[0].m.read(on[2]))
+        self._on_device = None if d is None else (
+            d, d.m.scalar(self._scale, "float64"), d.m.scalar(self._counter, "int64"))
+        return self._on_device
+
+    @property
+    def dynamic_scale(self) -> float:
+        """The current loss scale (a host read of the device scalar in device mode)."""
+        on = self._device()
+        return self._scale if on is None else float(on[0].m.read(on[1]))
+
+    @dynamic_scale.setter
+    def dynamic_scale(self, value: float) -> None:
+        on = self._device()
+        if on is None:
+            self._scale = float(value)
+        else:
+            on[1][...] = float(value)
+
+    @property
+    def step_counter(self) -> int:
+        """Good steps since the scale last changed (a host read in device mode)."""
+        on = self._device()
+        return self._counter if on is None else int(on[0].m.read(on[2]))
+
+    @step_counter.setter
+    def step_counter(self, value: int) -> None:
+        on = self._device()
+        if on is None:
+            self._counter = int(value)
+        else:
+            on[2][...] = int(value)
 
     # -- delegated properties -----------------------------------------------------------------
     @property
@@ -102,6 +144,23 @@ class LossScaleOptimizer(Optimizer):
         self.inner_optimizer.iterations = value
 
     @property
+    def device_scalars(self) -> bool | None:
+        """As the inner optimizer's (the scale and counter follow its mode)."""
+        return self.inner_optimizer.device_scalars
+
+    @device_scalars.setter
+    def device_scalars(self, value: bool | None) -> None:
+        self.inner_optimizer.device_scalars = value
+
+    @property
+    def host_step_reason(self) -> str | None:
+        return self.inner_optimizer.host_step_reason
+
+    @property
+    def device_resident(self) -> bool:
+        return self.inner_optimizer.device_resident
+
+    @property
     def variables(self) -> list:
         return self.inner_optimizer.variables
 
@@ -124,41 +183,66 @@ class LossScaleOptimizer(Optimizer):
 
     def _after(self, finite: bool) -> None:
         if not finite:
-            self.step_counter = 0
-            self.dynamic_scale /= 2.0
-        elif self.step_counter == self.dynamic_growth_steps - 1:
-            self.step_counter = 0
-            self.dynamic_scale *= 2.0
+            self._counter = 0
+            self._scale /= 2.0
+        elif self._counter == self.dynamic_growth_steps - 1:
+            self._counter = 0
+            self._scale *= 2.0
         else:
-            self.step_counter += 1
+            self._counter += 1
 
     def step(self) -> None:
         """Skips (non-finite gradients) or unscales and runs the inner step, then updates the
-        scale; the gradients are the ones already in the flat buffers."""
+        scale; the gradients are the ones already in the flat buffers. In device mode the
+        finite flag, the scale and the counter stay on the device: the inner step runs masked
+        by the flag (weights, slots and the inner ``iterations`` kept where it is False)."""
         inner = self.inner_optimizer
         if not inner.built:
             raise ValueError(f"Optimizer '{self.name}' has not been built: call "
                              "`optimizer.build(variables)` or `apply_gradients` first.")
+        on = self._device()
+        if on is not None:
+            self._device_step(*on)
+            return
         finite = self._finite([g.grad for g in inner._groups])
         if finite:
             for g in inner._groups:
-                g.grad *= 1.0 / self.dynamic_scale
+                g.grad /= self._scale
             inner.step()
         self._after(finite)
+
+    def _device_step(self, d: Any, scale: Any, counter: Any) -> None:
+        inner, xp, m = self.inner_optimizer, d.b.xp, d.m
+        ok = None
+        for g in inner._groups:
+            f = xp.isfinite(g.grad).all()
+            ok = f if ok is None else ok & f
+        for g in inner._groups:
+            g.grad /= m.cast(scale, g.grad.dtype)
+        inner.masked_step(ok)
+        grow = ok & (counter == self.dynamic_growth_steps - 1)
+        xp.copyto(scale, xp.where(ok, xp.where(grow, scale * 2.0, scale), scale / 2.0))
+        xp.copyto(counter, xp.where(ok & ~grow, counter + 1, 0))
 
     def apply_gradients(self, grads_and_vars) -> int:
         """Keras API: ``(scaled gradient, variable)`` pairs; returns ``iterations``."""
         pairs = list(grads_and_vars)
+        inner = self.inner_optimizer
+        if inner._dev is not None or self._device() is not None:
+            frozen = inner._load_gradients(pairs)
+            self.step()
+            inner._restore_frozen(frozen)
+            return self.iterations
         arrays = [g.data if getattr(g, "_gpunet_tensor", False) else g
                   for g, _ in pairs if g is not None]
         finite = self._finite(arrays)
         if finite:
-            s = self.dynamic_scale
-            self.inner_optimizer.apply_gradients(
+            s = self._scale
+            inner.apply_gradients(
                 [(None if g is None else (g.data if getattr(g, "_gpunet_tensor", False)
                                           else g) / s, v) for g, v in pairs])
-        elif not self.inner_optimizer.built:
-            self.inner_optimizer.build([v for g, v in pairs if g is not None])
+        elif not inner.built:
+            inner.build([v for g, v in pairs if g is not None])
         self._after(finite)
         return self.iterations
 
@@ -168,8 +252,13 @@ class LossScaleOptimizer(Optimizer):
         self.apply_gradients(zip(grads, trainable_variables))
 
     def scale_loss(self, loss: Any) -> Any:
-        """``loss · dynamic_scale``."""
-        return loss * self.dynamic_scale
+        """``loss · dynamic_scale`` (the device scalar in device mode: no host read)."""
+        on = self._device() if self.inner_optimizer.built else None
+        if on is None:
+            return loss * self._scale
+        dtype = getattr(loss.data if getattr(loss, "_gpunet_tensor", False) else loss, "dtype",
+                        None)
+        return loss * (on[1] if dtype is None else on[0].m.cast(on[1], dtype))
 
     def finalize_variable_values(self, variables=None) -> None:
         self.inner_optimizer.finalize_variable_values(variables)

@@ -40,11 +40,15 @@ class Nadam(Optimizer):
     def _init_scalars(self):
         return {"u_product": 1.0}
 
-    def _mu(self, t: int) -> float:
-        return self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
+    def _mu(self, t: Any) -> Any:
+        return self.beta_1 * (1.0 - 0.5 * self._m.pow(0.96, t))
 
     def _prepare(self, t):
-        self._scalars["u_product"] *= self._mu(t)
+        if self._dev is None:
+            self._scalars["u_product"] *= self._mu(t)
+        else:  # a device scalar, updated in place
+            prod = self._scalars["u_product"]
+            self._dev.b.xp.copyto(prod, prod * self._mu(t))
 
     def update_group(self, group, slots, scratch, lr, t):
         u_t, u_next, prod = self._mu(t), self._mu(t + 1), self._scalars["u_product"]
@@ -52,7 +56,7 @@ class Nadam(Optimizer):
         c2 = (1.0 - u_t) / (1.0 - prod)
         nadam_update(group.backend, group.data, group.grad, slots["momentum"], slots["velocity"],
                      scratch[0], scratch[1], lr, self.beta_1, self.beta_2, self.epsilon, c1, c2,
-                     1.0 / (1.0 - self.beta_2 ** t))
+                     1.0 / (1.0 - self._m.pow(self.beta_2, t)))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -1,7 +1,10 @@
 """Learning-rate schedules (Keras 3 formulas): a schedule maps the optimizer step to a rate.
 
 Pass one as ``learning_rate``; the optimizer evaluates it at ``iterations`` (0 on the first
-update).
+update). The built-in schedules also evaluate on a device step counter (a 0-d array of the
+variables' backend) with backend operations, so an optimizer on a GPU computes its rate on the
+device (see ``gpunet.optimizers.scalars``); a subclass that overrides ``__call__`` runs on the
+host.
 
 Example:
 
@@ -11,10 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
 
+from gpunet.optimizers.scalars import HOST, math_for
 from gpunet.registry import deserialize as _deserialize
 from gpunet.registry import register
 
@@ -22,6 +27,19 @@ __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay",
     "PolynomialDecay", "CosineDecay", "CosineDecayRestarts", "serialize", "deserialize",
 ]
+
+
+def _evaluate(self: LearningRateSchedule, step: Any) -> Any:
+    """A built-in schedule at ``step``: a Python float for a host step, a 0-d array of the
+    step's backend for a device step counter."""
+    m = math_for(step)
+    return self._value(float(step) if m is HOST else step, m)
+
+
+def device_evaluable(schedule: Any) -> bool:
+    """Whether ``schedule`` evaluates on a device step counter: a built-in schedule (or a
+    subclass keeping its ``__call__``), not a Python callable or a custom ``__call__``."""
+    return inspect.getattr_static(type(schedule), "__call__", None) is _evaluate
 
 
 def _positive_steps(name: str, value: Any) -> None:
@@ -73,11 +91,13 @@ class ExponentialDecay(LearningRateSchedule):
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
 
-    def __call__(self, step: int) -> float:
-        p = float(step) / self.decay_steps
+    __call__ = _evaluate
+
+    def _value(self, step: Any, m: Any) -> Any:
+        p = step / self.decay_steps
         if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+            p = m.floor(p)
+        return self.initial_learning_rate * m.pow(self.decay_rate, p)
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -103,10 +123,12 @@ class InverseTimeDecay(LearningRateSchedule):
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
 
-    def __call__(self, step: int) -> float:
-        p = float(step) / self.decay_steps
+    __call__ = _evaluate
+
+    def _value(self, step: Any, m: Any) -> Any:
+        p = step / self.decay_steps
         if self.staircase:
-            p = math.floor(p)
+            p = m.floor(p)
         return self.initial_learning_rate / (1.0 + self.decay_rate * p)
 
     def get_config(self) -> dict:
@@ -138,11 +160,19 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                              f"boundaries={boundaries}")
         self.boundaries, self.values, self.name = boundaries, values, name
 
-    def __call__(self, step: int) -> float:
-        for b, v in zip(self.boundaries, self.values):
-            if step <= b:
-                return v
-        return self.values[-1]
+    __call__ = _evaluate
+
+    def _value(self, step: Any, m: Any) -> Any:
+        if m is HOST:
+            for b, v in zip(self.boundaries, self.values):
+                if step <= b:
+                    return v
+            return self.values[-1]
+        out = m.where(step <= self.boundaries[-1], float(self.values[-2]),
+                      float(self.values[-1])) if self.boundaries else float(self.values[0])
+        for b, v in zip(self.boundaries[-2::-1], self.values[-3::-1]):
+            out = m.where(step <= b, float(v), out)
+        return out
 
     def get_config(self) -> dict:
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
@@ -172,15 +202,17 @@ class PolynomialDecay(LearningRateSchedule):
         self.end_learning_rate, self.power = end_learning_rate, power
         self.cycle, self.name = cycle, name
 
-    def __call__(self, step: int) -> float:
-        step, steps = float(step), float(self.decay_steps)
+    __call__ = _evaluate
+
+    def _value(self, step: Any, m: Any) -> Any:
+        steps = float(self.decay_steps)
         if self.cycle:
-            steps *= 1.0 if step == 0 else math.ceil(step / steps)
+            steps = steps * m.where(step == 0, 1.0, m.ceil(step / steps))
         else:
-            step = min(step, steps)
+            step = m.minimum(step, steps)
         p = step / steps
-        return ((self.initial_learning_rate - self.end_learning_rate) * (1 - p) ** self.power
-                + self.end_learning_rate)
+        return ((self.initial_learning_rate - self.end_learning_rate)
+                * m.pow(1 - p, self.power) + self.end_learning_rate)
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -188,8 +220,8 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
-def _cosine(fraction: float, alpha: float) -> float:
-    return (1 - alpha) * 0.5 * (1.0 + math.cos(math.pi * fraction)) + alpha
+def _cosine(fraction: Any, alpha: float, m: Any) -> Any:
+    return (1 - alpha) * 0.5 * (1.0 + m.cos(math.pi * fraction)) + alpha
 
 
 @register("schedule")
@@ -218,18 +250,24 @@ class CosineDecay(LearningRateSchedule):
         self.alpha, self.name = alpha, name
         self.warmup_target, self.warmup_steps = warmup_target, warmup_steps
 
-    def __call__(self, step: int) -> float:
-        step = float(step)
+    __call__ = _evaluate
+
+    def _value(self, step: Any, m: Any) -> Any:
         if self.warmup_target is None:
-            step = min(step, self.decay_steps)
-            return self.initial_learning_rate * _cosine(step / self.decay_steps, self.alpha)
-        step = min(step, self.decay_steps + self.warmup_steps)
-        if step < self.warmup_steps:
+            step = m.minimum(step, self.decay_steps)
+            return self.initial_learning_rate * _cosine(step / self.decay_steps, self.alpha, m)
+        step = m.minimum(step, self.decay_steps + self.warmup_steps)
+        if m is HOST and step < self.warmup_steps:
             frac = step / self.warmup_steps
             return (self.warmup_target - self.initial_learning_rate) * frac + \
                 self.initial_learning_rate
         frac = (step - self.warmup_steps) / self.decay_steps
-        return self.warmup_target * _cosine(frac, self.alpha)
+        decayed = self.warmup_target * _cosine(frac, self.alpha, m)
+        if m is HOST:
+            return decayed
+        warm = (self.warmup_target - self.initial_learning_rate) * (
+            step / (self.warmup_steps or 1)) + self.initial_learning_rate
+        return m.where(step < self.warmup_steps, warm, decayed)
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -261,16 +299,18 @@ class CosineDecayRestarts(LearningRateSchedule):
             first_decay_steps
         self.t_mul, self.m_mul, self.alpha, self.name = t_mul, m_mul, alpha, name
 
-    def __call__(self, step: int) -> float:
-        frac = float(step) / self.first_decay_steps
+    __call__ = _evaluate
+
+    def _value(self, step: Any, m: Any) -> Any:
+        frac = step / self.first_decay_steps
         t = float(self.t_mul)
         if t == 1.0:
-            i = math.floor(frac)
-            frac -= i
+            i = m.floor(frac)
+            frac = frac - i
         else:
-            i = math.floor(math.log(1.0 - frac * (1.0 - t)) / math.log(t))
-            frac = (frac - (1.0 - t ** i) / (1.0 - t)) / t ** i
-        decayed = 0.5 * self.m_mul ** i * (1.0 + math.cos(math.pi * frac))
+            i = m.floor(m.log(1.0 - frac * (1.0 - t)) / math.log(t))
+            frac = (frac - (1.0 - m.pow(t, i)) / (1.0 - t)) / m.pow(t, i)
+        decayed = 0.5 * m.pow(self.m_mul, i) * (1.0 + m.cos(math.pi * frac))
         return self.initial_learning_rate * ((1 - self.alpha) * decayed + self.alpha)
 
     def get_config(self) -> dict:

@@ -123,13 +123,19 @@ def test_every_kernel_compiles_with_nvrtc(name, dtype):
 
 def test_the_generated_source_is_the_launch_form():
     """Scalars are plain values of the buffer type, buffers rank-1 ``CArray``s read through
-    the indexer, raw arrays at their launch rank, typed scalars (``int32``) as declared."""
+    the indexer, raw arrays at their launch rank, typed scalars (``int32``) as declared; an
+    optimizer's per-step scalar (the learning rate) is a float64 array read by pointer and
+    rounded to the buffer type."""
     src = cuda_source(SPECS["sgd"], np.float32)
     assert "typedef float T;" in src and "#include <cupy/carray.cuh>" in src
     sig = re.sub(r"\s+", " ", src[src.index("gpunet_sgd("):src.index(")")])
-    assert sig == ("gpunet_sgd(const CArray<float, 1, 1, 1> _raw_g, const float lr, "
+    assert sig == ("gpunet_sgd(const CArray<float, 1, 1, 1> _raw_g, "
+                   "const CArray<double, 1, 1, 1> lr_, "
                    "CArray<float, 1, 1, 1> _raw_w, CIndexer<1, 1> _ind")
     assert "const T &g = _raw_g[_ind.get()];" in src and "T &w = _raw_w[_ind.get()];" in src
+    assert "T lr = T(lr_[0]);" in src
+    src = cuda_source(SPECS["sgd_momentum"], np.float64)
+    assert "const double mu" in src and "const CArray<double, 1, 1, 1> lr_" in src
     src = cuda_source(ALL_SPECS["gru_step_fwd"], np.float64)
     assert "typedef double T;" in src
     for decl in ("const CArray<double, 2, 1, 1> rec", "const CArray<double, 1, 1, 1> bh",
@@ -193,7 +199,8 @@ def test_specs_name_their_scalars_and_ranks():
         assert set(spec.scalars) <= set(ins), spec.name
     assert ALL_SPECS["lstm_step_bwd"].ndim_of("mk") == 1
     assert ALL_SPECS["lstm_step_bwd"].ndim_of("dz") == 2
-    assert SPECS["adam"].scalars == ("alpha", "b1", "b2", "eps")
+    assert SPECS["adam"].scalars == ("b1", "b2", "eps")  # alpha: a pointer (raw float64)
+    assert "raw float64 alpha_" in SPECS["adam"].in_params
     with pytest.raises(ValueError, match="'nope'.*not parameters"):
         define("bad_scalars", "T g", "T w", "w = g;", scalars=("nope",))
     with pytest.raises(ValueError, match="'adam' is defined twice"):

@@ -136,6 +136,7 @@ class _EmulatedKernel:
 
     def __call__(self, *args):
         ns = dict(_C_FUNCS, **dict(zip(self.ins + self.outs, args)))
+        ns["T"] = args[len(self.ins)].dtype.type  # the cast T(x) of a pointer's value
         with np.errstate(all="ignore"):
             for s in self.body:
                 exec(s, {}, ns)

@@ -11,8 +11,8 @@ Reductions keep 0-d device arrays, as CuPy's do, so a read of a loss or a norm i
 Allowed per epoch (verbose=0, no batch callbacks): the epoch's logs, one read per log entry
 (the loss and each metric), and one read of the finite guard's count of skipped steps.
 Validation adds one read per ``val_`` log entry per epoch. Allowed per ``fit``: nothing else
-after the data went to the device. Per training step: none, with every optimizer except
-``LossScaleOptimizer`` (one read per step; a strict xfail below marks it).
+after the data went to the device. Per training step: none, with every optimizer, including
+``LossScaleOptimizer`` (its finite flag, scale and counter stay on the device).
 """
 
 from __future__ import annotations
@@ -91,13 +91,22 @@ OPTIMIZERS = {
     "rmsprop_centered": lambda: O.RMSprop(centered=True, momentum=0.5),
     "nadam": lambda: O.Nadam(), "adamax": lambda: O.Adamax(), "lion": lambda: O.Lion(),
     "ftrl": lambda: O.Ftrl(), "adagrad": lambda: O.Adagrad(), "adadelta": lambda: O.Adadelta(),
+    "sgd_accumulation_cosine": lambda: O.SGD(O.schedules.CosineDecay(0.1, 10, warmup_target=0.2,
+                                                                      warmup_steps=3),
+                                             gradient_accumulation_steps=2),
+    "lion_decay_ema_overwrite": lambda: O.Lion(weight_decay=0.1, use_ema=True,
+                                               ema_overwrite_frequency=3),
+    "nadam_piecewise": lambda: O.Nadam(O.schedules.PiecewiseConstantDecay([3, 6],
+                                                                         [1e-3, 5e-4, 1e-4])),
 }
 
 
 @pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
 def test_no_host_read_in_a_training_step(opt, device):
-    _, history = _fit(device, OPTIMIZERS[opt](), batches=5)
+    model, history = _fit(device, OPTIMIZERS[opt](), batches=5)
     assert np.isfinite(history.history["loss"]).all()
+    optimizer = model.optimizer  # device mode: the step count lives on the device
+    assert type(optimizer._dev.it) is DeviceArray and optimizer.device_resident
     if opt == "adam":
         assert "adam" in device._kernels  # the fused update ran from its CUDA body
     per_step = READS.where("training.py:_train_epoch")
@@ -148,13 +157,15 @@ def test_no_host_read_in_a_step_of_other_models(make, device):
     assert len(READS.records) == 2 * (2 + 1)
 
 
-@pytest.mark.xfail(strict=True, reason="LossScaleOptimizer reads whether the scaled gradients "
-                   "are finite on the host at every step (optimizers/loss_scale.py _finite) to "
-                   "decide between skipping and stepping and to update its host-side scale")
 def test_loss_scale_optimizer_reads_no_flag_per_step(device):
-    _fit(device, O.LossScaleOptimizer(O.Adam()), batches=3)
+    model, _ = _fit(device, O.LossScaleOptimizer(O.Adam()), batches=3)
     per_step = READS.where("training.py:_train_epoch")
     assert not per_step, _explain(per_step)
+    opt = model.optimizer
+    _, scale, counter = opt._device()  # the scale and the counter live on the device
+    assert type(scale) is DeviceArray and type(counter) is DeviceArray
+    assert type(opt.inner_optimizer._dev.it) is DeviceArray
+    assert opt.iterations == 6 and opt.step_counter == 6 and opt.dynamic_scale == 2.0 ** 15
 
 
 def test_validation_reads_only_its_epoch_logs(device):

@@ -25,11 +25,14 @@ class EmulatedKernel:
     """Runs an ElementwiseKernel's C++ body statement by statement on whole NumPy arrays.
 
     The bodies use a C subset that is also Python: ``T x = ...;`` declarations, ``=``,
-    ``+=``/``-=``, arithmetic and the functions in ``_C_FUNCS``.
+    ``+=``/``-=``, arithmetic, the cast ``T(...)`` and the functions in ``_C_FUNCS``. A
+    ``raw float64`` input (a per-step scalar read through its pointer) must be a one-element
+    float64 array.
     """
 
     def __init__(self, in_params, out_params, operation, name, preamble=""):
         self.ins, self.outs, self.name = _names(in_params), _names(out_params), name
+        self.raw = {n for p, n in zip(in_params.split(","), self.ins) if "raw" in p.split()}
         self.statements = [re.sub(r"^T\s+", "", s.strip()) for s in operation.split(";")
                            if s.strip()]
         self.calls = 0
@@ -41,7 +44,12 @@ class EmulatedKernel:
         for n, a in zip(self.ins + self.outs, args):
             ns[n] = a
         dtype = args[len(self.ins)].dtype
+        ns["T"] = dtype.type
         for n, a in zip(self.ins, args):
+            if n in self.raw:
+                assert isinstance(a, np.ndarray) and a.shape == (1,) and \
+                    a.dtype == np.float64, f"{self.name}: pointer {n} is {a!r}"
+                continue
             assert np.ndim(a) == 0 or a.dtype == dtype, f"{self.name}: {n} is {a.dtype}"
             if np.ndim(a) == 0:
                 assert type(a) is dtype.type, f"{self.name}: scalar {n} is {type(a)}"
@@ -74,6 +82,9 @@ class FakeCupyBackend:
 
     def asarray(self, x, dtype=None):
         return np.asarray(x, dtype=dtype)
+
+    def is_array(self, x):
+        return isinstance(x, np.ndarray)
 
     def to_numpy(self, x):
         return np.asarray(x)

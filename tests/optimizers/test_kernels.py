@@ -100,15 +100,20 @@ CUPY_CASES = [
 ]
 
 
+def _masked_decay(kwargs):
+    """Weight decay with the bias excluded (the masked kernel), except in the EMA case."""
+    return "weight_decay" in kwargs and "use_ema" not in kwargs
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,kwargs", CUPY_CASES,
                          ids=[f"{n}-{i}" for i, (n, _) in enumerate(CUPY_CASES)])
 def test_cupy_kernel_bodies_match_the_numpy_path(name, kwargs, dtype, fake_cupy):
     """The CUDA source of each kernel, run element-wise by the emulator, gives the NumPy result."""
     want = _run(getattr(optimizers, name)(**kwargs), None, dtype=dtype,
-                exclude_bias="weight_decay" in kwargs)
+                exclude_bias=_masked_decay(kwargs))
     got = _run(getattr(optimizers, name)(**kwargs), fake_cupy, dtype=dtype,
-               exclude_bias="weight_decay" in kwargs)
+               exclude_bias=_masked_decay(kwargs))
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
@@ -123,7 +128,7 @@ def test_every_spec_is_exercised_by_the_emulator_tests(fake_cupy):
     for name, kwargs in CUPY_CASES:
         backend = type(fake_cupy)()
         _run(getattr(optimizers, name)(**kwargs), backend, steps=2,
-             exclude_bias="weight_decay" in kwargs)
+             exclude_bias=_masked_decay(kwargs))
         names |= set(backend.kernels)
     assert names == set(kernels.SPECS)
 
@@ -172,9 +177,12 @@ def test_kernel_sources_compile_with_nvrtc(ctype):
     if lib is None:
         pytest.skip("NVRTC library not found")
     for spec in kernels.SPECS.values():
-        ins = [p.split()[-1] for p in spec.in_params.split(",")]
+        params = [p.split() for p in spec.in_params.split(",")]
+        ins = [p[-1] for p in params if "raw" not in p]
+        pointers = [p[-1] for p in params if "raw" in p]  # per-step scalars: raw float64
         outs = [p.split()[-1] for p in spec.out_params.split(",")]
-        args = ", ".join([f"const T* _in_{n}" for n in ins] + [f"T* _out_{n}" for n in outs])
+        args = ", ".join([f"const T* _in_{n}" for n in ins] + [f"T* _out_{n}" for n in outs]
+                         + [f"const double* {n}" for n in pointers])
         refs = " ".join([f"const T {n} = _in_{n}[i];" for n in ins] +
                         [f"T &{n} = _out_{n}[i];" for n in outs])
         src = (f"typedef {ctype} T;\n{spec.preamble}\nextern \"C\" __global__ void "

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from gpunet.backend.base import Backend
 
 SIGN_PREAMBLE = ("template <typename T> __device__ T gpunet_sign(T x) "
@@ -34,7 +36,8 @@ class KernelSpec:
         operation: the per-element C++ body.
         preamble: helper device functions.
         scalars: the inputs passed as host scalars (cast to the parameter's type); the
-            others are device arrays.
+            others are device arrays (a per-step scalar of an optimizer is a ``raw float64``
+            one-element array the body reads through its pointer: see ``pointers``).
         raw_ndim: the rank of the ``raw`` array arguments at launch (non-raw arrays are
             contiguous buffers of one shape, which CuPy reduces to rank 1).
         ndims: ``(name, rank)`` pairs for the ``raw`` arrays whose rank differs.
@@ -76,11 +79,13 @@ def define(name: str, in_params: str, out_params: str, operation: str, preamble:
     """Registers a kernel spec under ``name`` and returns it.
 
     ``scalars`` defaults to the optimizer convention: the first input is the one array
-    (gradient, mask or weights), every later input a host scalar.
+    (gradient, mask or weights), every later input that is not ``raw`` a host scalar (a
+    constant hyper-parameter; the per-step values come as ``raw`` pointers).
     """
     ins = param_names(in_params)
     if scalars is None:
-        scalars = tuple(ins[1:]) if group == "optimizer" else ()
+        scalars = tuple(n for p, n in zip(in_params.split(","), ins)
+                        if "raw" not in p.split())[1:] if group == "optimizer" else ()
     unknown = [s for s in scalars if s not in ins]
     unknown += [n for n, _ in ndims if n not in ins + param_names(out_params)]
     if unknown:
@@ -94,6 +99,33 @@ def define(name: str, in_params: str, out_params: str, operation: str, preamble:
     if group == "optimizer":
         SPECS[name] = spec
     return spec
+
+
+def pointers(*names: str) -> tuple[str, str]:
+    """``(params, prelude)`` for per-step scalars read from device memory: each ``x`` is a
+    ``raw float64 x_`` one-element array, and the body starts with ``T x = T(x_[0]);`` (the
+    host float64 value rounded to the buffer type, as a host scalar argument would be).
+
+    A captured CUDA graph replays a kernel with the arguments it was recorded with; a pointer
+    argument lets it read the value the step computed on the device instead.
+    """
+    params = ", ".join(f"raw float64 {n}_" for n in names)
+    prelude = "".join(f"T {n} = T({n}_[0]); " for n in names)
+    return params, prelude
+
+
+def host_float(x: Any) -> float:
+    """A per-step scalar as a Python float (for the NumPy paths, where a Python float combines
+    with a float32 buffer in float32): ``x`` itself, or the value of a 0-d host array."""
+    return x if type(x) is float else float(x)
+
+
+def device_scalar(b: Backend, x: Any) -> Any:
+    """``x`` as the one-element float64 array of ``b`` that a kernel reads by pointer: a view
+    of a device scalar (0-d float64 array), else a new array (a host-to-device copy)."""
+    if b.is_array(x):
+        return (x if x.dtype == np.float64 else x.astype(np.float64)).reshape(1)
+    return b.asarray(np.array([x], dtype=np.float64))
 
 
 def launch(b: Backend, spec: KernelSpec, *args: Any, **kwargs: Any) -> Any:

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.kernels import numba_optim
 from gpunet.backend.kernels._blocking import blocked, blocked_update
-from gpunet.backend.kernels._spec import define, launch
+from gpunet.backend.kernels._spec import define, device_scalar, host_float, launch, pointers
 
 _MOMENTS = "m += (1 - b1) * (g - m); v += (1 - b2) * (g * g - v);"
-_ADAM = define("adam", "T g, T alpha, T b1, T b2, T eps", "T w, T m, T v",
-               _MOMENTS + "w -= alpha * m / (sqrt(v) + eps);")
-_AMSGRAD = define("amsgrad", "T g, T alpha, T b1, T b2, T eps", "T w, T m, T v, T vh",
-                  _MOMENTS + "vh = max(vh, v); w -= alpha * m / (sqrt(vh) + eps);")
-_ADAMAX = define("adamax", "T g, T alpha, T b1, T b2, T eps", "T w, T m, T u",
-                 "m += (1 - b1) * (g - m); u = max(b2 * u, fabs(g));"
+_ALPHA, _READ_ALPHA = pointers("alpha")
+_ADAM = define("adam", f"T g, {_ALPHA}, T b1, T b2, T eps", "T w, T m, T v",
+               _READ_ALPHA + _MOMENTS + "w -= alpha * m / (sqrt(v) + eps);")
+_AMSGRAD = define("amsgrad", f"T g, {_ALPHA}, T b1, T b2, T eps", "T w, T m, T v, T vh",
+                  _READ_ALPHA + _MOMENTS + "vh = max(vh, v); w -= alpha * m / (sqrt(vh) + eps);")
+_ADAMAX = define("adamax", f"T g, {_ALPHA}, T b1, T b2, T eps", "T w, T m, T u",
+                 _READ_ALPHA + "m += (1 - b1) * (g - m); u = max(b2 * u, fabs(g));"
                  "w -= alpha * m / (u + eps);")
-_NADAM = define("nadam", "T g, T lr, T b1, T b2, T eps, T c1, T c2, T vs", "T w, T m, T v",
-                _MOMENTS + "w -= lr * (c1 * m + c2 * g) / (sqrt(v * vs) + eps);")
+_NADAM_PTRS, _READ_NADAM = pointers("lr", "c1", "c2", "vs")
+_NADAM = define("nadam", f"T g, T b1, T b2, T eps, {_NADAM_PTRS}", "T w, T m, T v",
+                _READ_NADAM + _MOMENTS + "w -= lr * (c1 * m + c2 * g) / (sqrt(v * vs) + eps);")
 
 
 def _moments(g: Array, m: Array, v: Array, tmp: Array, beta_1: float, beta_2: float) -> None:
@@ -52,7 +56,7 @@ def _adam_numpy(w, g, m, v, tmp, alpha, beta_1, beta_2, eps, vhat) -> None:
     w -= tmp
 
 
-def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, alpha: float,
+def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, alpha: Any,
                 beta_1: float, beta_2: float, eps: float, vhat: Array | None = None) -> None:
     """Keras 3 Adam: ``m += (1-b1)(g-m)``; ``v += (1-b2)(g²-v)``; ``w -= alpha·m/(√v+eps)``.
 
@@ -60,10 +64,11 @@ def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, 
     (AMSGrad) the running maximum of ``v`` replaces ``v`` in the denominator.
     """
     if b.name == "numpy":
-        _adam_numpy(w, g, m, v, tmp, alpha, beta_1, beta_2, eps, vhat)
+        _adam_numpy(w, g, m, v, tmp, alpha if type(alpha) is float else float(alpha), beta_1,
+                    beta_2, eps, vhat)
         return
     t = w.dtype.type
-    args = (g, t(alpha), t(beta_1), t(beta_2), t(eps), w, m, v)
+    args = (g, device_scalar(b, alpha), t(beta_1), t(beta_2), t(eps), w, m, v)
     if vhat is None:
         launch(b, _ADAM, *args)
     else:
@@ -71,13 +76,14 @@ def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, 
 
 
 @blocked_update
-def adamax_update(b: Backend, w: Array, g: Array, m: Array, u: Array, tmp: Array, alpha: float,
+def adamax_update(b: Backend, w: Array, g: Array, m: Array, u: Array, tmp: Array, alpha: Any,
                   beta_1: float, beta_2: float, eps: float) -> None:
     """Adamax: ``m += (1-b1)(g-m)``; ``u = max(b2·u, |g|)``; ``w -= alpha·m/(u+eps)``.
 
     ``alpha`` is ``lr/(1-b1^t)``.
     """
     if b.name == "numpy":
+        alpha = host_float(alpha)
         np.subtract(g, m, out=tmp)
         tmp *= 1.0 - beta_1
         m += tmp
@@ -90,19 +96,20 @@ def adamax_update(b: Backend, w: Array, g: Array, m: Array, u: Array, tmp: Array
         w -= tmp
         return
     t = w.dtype.type
-    launch(b, _ADAMAX, g, t(alpha), t(beta_1), t(beta_2), t(eps), w, m, u)
+    launch(b, _ADAMAX, g, device_scalar(b, alpha), t(beta_1), t(beta_2), t(eps), w, m, u)
 
 
 @blocked_update
 def nadam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, tmp2: Array,
-                 lr: float, beta_1: float, beta_2: float, eps: float, c1: float, c2: float,
-                 vs: float) -> None:
+                 lr: Any, beta_1: float, beta_2: float, eps: float, c1: Any, c2: Any,
+                 vs: Any) -> None:
     """Nadam: Adam moments, then ``w -= lr·(c1·m + c2·g)/(√(v·vs) + eps)``.
 
     ``c1 = μ_{t+1}/(1-Π_t·μ_{t+1})``, ``c2 = (1-μ_t)/(1-Π_t)`` and ``vs = 1/(1-b2^t)`` come
     from the optimizer's momentum schedule.
     """
     if b.name == "numpy":
+        lr, c1, c2, vs = (host_float(x) for x in (lr, c1, c2, vs))
         _moments(g, m, v, tmp, beta_1, beta_2)
         np.multiply(m, c1, out=tmp2)
         np.multiply(g, c2, out=tmp)
@@ -115,4 +122,6 @@ def nadam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array,
         w -= tmp
         return
     t = w.dtype.type
-    launch(b, _NADAM, g, t(lr), t(beta_1), t(beta_2), t(eps), t(c1), t(c2), t(vs), w, m, v)
+    d = device_scalar
+    launch(b, _NADAM, g, t(beta_1), t(beta_2), t(eps), d(b, lr), d(b, c1), d(b, c2), d(b, vs),
+           w, m, v)

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.kernels._blocking import blocked_update
-from gpunet.backend.kernels._spec import KernelSpec, define, launch
+from gpunet.backend.kernels._spec import (
+    KernelSpec,
+    define,
+    device_scalar,
+    host_float,
+    launch,
+    pointers,
+)
+
+_LR, _READ_LR = pointers("lr")
 
 
 def _rmsprop_spec(centered: bool, momentum: bool) -> KernelSpec:
-    ins = "T g, T lr, T rho, T eps" + (", T mu" if momentum else "")
+    ins = f"T g, {_LR}, T rho, T eps" + (", T mu" if momentum else "")
     outs = "T w, T a" + (", T mom" if momentum else "") + (", T mg" if centered else "")
-    op = "a = rho * a + (1 - rho) * g * g;"
+    op = _READ_LR + "a = rho * a + (1 - rho) * g * g;"
     if centered:
         op += "mg = rho * mg + (1 - rho) * g; T den = a - mg * mg + eps;"
     else:
@@ -23,16 +34,16 @@ def _rmsprop_spec(centered: bool, momentum: bool) -> KernelSpec:
 
 
 _RMSPROP = {(c, m): _rmsprop_spec(c, m) for c in (False, True) for m in (False, True)}
-_ADAGRAD = define("adagrad", "T g, T lr, T eps", "T w, T acc",
-                  "acc += g * g; w -= lr * g / sqrt(acc + eps);")
-_ADADELTA = define("adadelta", "T g, T lr, T rho, T eps", "T w, T eg, T ex",
-                   "eg = rho * eg + (1 - rho) * g * g;"
+_ADAGRAD = define("adagrad", f"T g, {_LR}, T eps", "T w, T acc",
+                  _READ_LR + "acc += g * g; w -= lr * g / sqrt(acc + eps);")
+_ADADELTA = define("adadelta", f"T g, {_LR}, T rho, T eps", "T w, T eg, T ex",
+                   _READ_LR + "eg = rho * eg + (1 - rho) * g * g;"
                    "T d = sqrt(ex + eps) * g / sqrt(eg + eps);"
                    "ex = rho * ex + (1 - rho) * d * d; w -= lr * d;")
 
 
 @blocked_update
-def rmsprop_update(b: Backend, w: Array, g: Array, a: Array, tmp: Array, lr: float, rho: float,
+def rmsprop_update(b: Backend, w: Array, g: Array, a: Array, tmp: Array, lr: Any, rho: float,
                    eps: float, momentum: float = 0.0, mom: Array | None = None,
                    mg: Array | None = None) -> None:
     """RMSprop: ``a = ρa + (1-ρ)g²``; ``Δ = lr·g/√(a [- mg²] + ε)``; ``w -= Δ`` (or via momentum).
@@ -40,6 +51,7 @@ def rmsprop_update(b: Backend, w: Array, g: Array, a: Array, tmp: Array, lr: flo
     ``mom`` (with ``momentum``) holds the momentum slot, ``mg`` (centered) the average gradient.
     """
     if b.name == "numpy":
+        lr = host_float(lr)
         a *= rho
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - rho
@@ -65,16 +77,17 @@ def rmsprop_update(b: Backend, w: Array, g: Array, a: Array, tmp: Array, lr: flo
         return
     t = w.dtype.type
     spec = _RMSPROP[(mg is not None, mom is not None)]
-    ins = (g, t(lr), t(rho), t(eps)) + ((t(momentum),) if mom is not None else ())
+    ins = (g, device_scalar(b, lr), t(rho), t(eps)) + ((t(momentum),) if mom is not None else ())
     outs = (w, a) + ((mom,) if mom is not None else ()) + ((mg,) if mg is not None else ())
     launch(b, spec, *ins, *outs)
 
 
 @blocked_update
-def adagrad_update(b: Backend, w: Array, g: Array, acc: Array, tmp: Array, lr: float,
+def adagrad_update(b: Backend, w: Array, g: Array, acc: Array, tmp: Array, lr: Any,
                    eps: float) -> None:
     """Adagrad: ``acc += g²``; ``w -= lr·g/√(acc + ε)``."""
     if b.name == "numpy":
+        lr = host_float(lr)
         np.multiply(g, g, out=tmp)
         acc += tmp
         np.add(acc, eps, out=tmp)
@@ -83,16 +96,16 @@ def adagrad_update(b: Backend, w: Array, g: Array, acc: Array, tmp: Array, lr: f
         tmp *= lr
         w -= tmp
         return
-    t = w.dtype.type
-    launch(b, _ADAGRAD, g, t(lr), t(eps), w, acc)
+    launch(b, _ADAGRAD, g, device_scalar(b, lr), w.dtype.type(eps), w, acc)
 
 
 @blocked_update
 def adadelta_update(b: Backend, w: Array, g: Array, eg: Array, ex: Array, tmp: Array,
-                    tmp2: Array, lr: float, rho: float, eps: float) -> None:
+                    tmp2: Array, lr: Any, rho: float, eps: float) -> None:
     """Adadelta: ``Eg = ρEg + (1-ρ)g²``; ``d = √(Ex+ε)·g/√(Eg+ε)``; ``Ex = ρEx + (1-ρ)d²``;
     ``w -= lr·d``."""
     if b.name == "numpy":
+        lr = host_float(lr)
         eg *= rho
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - rho
@@ -111,4 +124,4 @@ def adadelta_update(b: Backend, w: Array, g: Array, eg: Array, ex: Array, tmp: A
         w -= tmp
         return
     t = w.dtype.type
-    launch(b, _ADADELTA, g, t(lr), t(rho), t(eps), w, eg, ex)
+    launch(b, _ADADELTA, g, device_scalar(b, lr), t(rho), t(eps), w, eg, ex)

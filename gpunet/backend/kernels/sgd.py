@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.kernels._blocking import blocked, blocked_update
-from gpunet.backend.kernels._spec import define, launch
+from gpunet.backend.kernels._spec import define, device_scalar, host_float, launch, pointers
 
-_SGD = define("sgd", "T g, T lr", "T w", "w -= lr * g;")
-_MOMENTUM = define("sgd_momentum", "T g, T lr, T mu", "T w, T v",
-                   "v = mu * v - lr * g; w += v;")
-_NESTEROV = define("sgd_nesterov", "T g, T lr, T mu", "T w, T v",
-                   "v = mu * v - lr * g; w += mu * v - lr * g;")
+_LR, _READ_LR = pointers("lr")
+_SGD = define("sgd", f"T g, {_LR}", "T w", _READ_LR + "w -= lr * g;")
+_MOMENTUM = define("sgd_momentum", f"T g, {_LR}, T mu", "T w, T v",
+                   _READ_LR + "v = mu * v - lr * g; w += v;")
+_NESTEROV = define("sgd_nesterov", f"T g, {_LR}, T mu", "T w, T v",
+                   _READ_LR + "v = mu * v - lr * g; w += mu * v - lr * g;")
 
 
 @blocked_update
-def sgd_update(b: Backend, w: Array, g: Array, lr: float, tmp: Array | None = None) -> None:
-    """``w -= lr * g``."""
+def sgd_update(b: Backend, w: Array, g: Array, lr: Any, tmp: Array | None = None) -> None:
+    """``w -= lr * g``.
+
+    ``lr`` (here and in every update of this package) is a host float or a device scalar
+    (0-d float64 array) that the CuPy kernel reads through a pointer.
+    """
     if b.name == "numpy":
         if tmp is None:
             tmp = np.empty_like(w)
-        np.multiply(g, lr, out=tmp)
+        np.multiply(g, host_float(lr), out=tmp)
         w -= tmp
         return
-    launch(b, _SGD, g, w.dtype.type(lr), w)
+    launch(b, _SGD, g, device_scalar(b, lr), w)
 
 
 @blocked
@@ -40,11 +47,11 @@ def _momentum_numpy(w, g, v, tmp, lr, momentum, nesterov) -> None:
         w += v
 
 
-def sgd_momentum_update(b: Backend, w: Array, g: Array, v: Array, tmp: Array, lr: float,
+def sgd_momentum_update(b: Backend, w: Array, g: Array, v: Array, tmp: Array, lr: Any,
                         momentum: float, nesterov: bool) -> None:
     """Keras: ``v = m*v - lr*g``; ``w += v`` (or ``w += m*v - lr*g`` with Nesterov)."""
     if b.name == "numpy":
-        _momentum_numpy(w, g, v, tmp, lr, momentum, nesterov)
+        _momentum_numpy(w, g, v, tmp, host_float(lr), momentum, nesterov)
         return
-    t = w.dtype.type
-    launch(b, _NESTEROV if nesterov else _MOMENTUM, g, t(lr), t(momentum), w, v)
+    launch(b, _NESTEROV if nesterov else _MOMENTUM, g, device_scalar(b, lr),
+           w.dtype.type(momentum), w, v)
