@@ -269,3 +269,37 @@ def test_saved_and_loaded_state_continues_identically(ext, tmp_path, backend):
     assert loaded.optimizer._dev is not None and loaded.optimizer.iterations == 15
     for a, b in zip(loaded.get_weights(), host.get_weights()):
         _same(a, b, backend.is_host)
+
+
+def _mixed_fit(device_scalars):
+    from gpunet import mixed_precision
+
+    mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layers.clear_session()
+        set_random_seed(5)
+        rng = np.random.default_rng(1)
+        x = (rng.normal(size=(48, 6)) * 30).astype("float32")
+        y = rng.integers(0, 3, size=48)
+        model = gpunet.Sequential([layers.Input((6,)), layers.Dense(16, activation="relu"),
+                                   layers.Dense(3, activation="softmax")])
+        model.compile(optimizer=O.Adam(1e-2), loss="sparse_categorical_crossentropy")
+        model.optimizer.device_scalars = device_scalars
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    finally:
+        mixed_precision.set_global_policy("float32")
+    return model, model.optimizer
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the float16 steps that overflow
+def test_mixed_float16_loss_scaling_in_both_modes():
+    """``compile`` under ``mixed_float16`` wraps the optimizer in a LossScaleOptimizer; with
+    the scale on the device it trains as on the host, overflowing steps skipped alike."""
+    host, h = _mixed_fit(False)
+    dev, d = _mixed_fit(True)
+    assert isinstance(d, O.LossScaleOptimizer) and d.inner_optimizer._dev is not None
+    assert (d.iterations, d.dynamic_scale, d.step_counter) == \
+        (h.iterations, h.dynamic_scale, h.step_counter)
+    assert h.iterations < 12 and h.dynamic_scale < 2.0 ** 15  # some steps overflowed
+    for a, b in zip(dev.get_weights(), host.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
