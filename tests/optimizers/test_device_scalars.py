@@ -303,3 +303,43 @@ def test_mixed_float16_loss_scaling_in_both_modes():
     assert h.iterations < 12 and h.dynamic_scale < 2.0 ** 15  # some steps overflowed
     for a, b in zip(dev.get_weights(), host.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# -- callbacks ----------------------------------------------------------------------------------
+
+
+def test_backup_and_restore_resumes_a_device_mode_optimizer(tmp_path):
+    """BackupAndRestore reads ``iterations``/``learning_rate`` and sets them back on a fresh
+    device-mode optimizer: the resumed run ends on the uninterrupted host-mode weights."""
+    from gpunet.callbacks import BackupAndRestore, LambdaCallback
+
+    def make(device_scalars):
+        layers.clear_session()
+        set_random_seed(2)
+        m = gpunet.Sequential([layers.Input((4,)), layers.Dense(3), layers.Dense(1)])
+        opt = O.Adam(S.ExponentialDecay(0.05, 3, 0.8))
+        opt.device_scalars = device_scalars
+        m.compile(optimizer=opt, loss="mse")
+        return m
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(8, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True).astype("float32")
+    kw = {"batch_size": 2, "shuffle": False, "verbose": 0}
+    ref = make(False)
+    ref.fit(x, y, epochs=4, **kw)
+
+    def stop(epoch, logs=None):
+        if epoch == 2:
+            raise RuntimeError("interrupted")
+
+    backup = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        make(True).fit(x, y, epochs=4, callbacks=[BackupAndRestore(backup),
+                                                  LambdaCallback(on_epoch_begin=stop)], **kw)
+    fresh = make(True)
+    history = fresh.fit(x, y, epochs=4, callbacks=[BackupAndRestore(backup)], **kw)
+    assert history.epoch == [2, 3] and fresh.optimizer._dev is not None
+    assert fresh.optimizer.iterations == ref.optimizer.iterations == 16
+    for a, b in zip(fresh.get_weights(), ref.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
