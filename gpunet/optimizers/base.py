@@ -23,6 +23,7 @@ from gpunet.autograd.flat import FlatGroup, pack
 from gpunet.autograd.variable import Variable
 from gpunet.backend.kernels import ema_update, weight_decay_update
 from gpunet.optimizers.device_step import DeviceScalarsMixin
+from gpunet.optimizers.scalars import HOST
 from gpunet.optimizers.schedules import LearningRateSchedule
 from gpunet.registry import register, snake_case
 
@@ -165,6 +166,7 @@ class Optimizer(DeviceScalarsMixin):
         self.gradient_accumulation_steps = n
         self.name = name or snake_case(cls)
         self._iterations = 0
+        self._dev, self._m = None, HOST  # host mode until built on device memory
         self._groups: list[FlatGroup] = []
         self._variables: list[Variable] = []
         self._exclude_ids: set[int] = set()

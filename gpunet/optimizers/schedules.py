@@ -32,6 +32,8 @@ __all__ = [
 def _evaluate(self: LearningRateSchedule, step: Any) -> Any:
     """A built-in schedule at ``step``: a Python float for a host step, a 0-d array of the
     step's backend for a device step counter."""
+    if type(step) is int or type(step) is float:  # the host path, first
+        return self._value(float(step), HOST)
     m = math_for(step)
     return self._value(float(step) if m is HOST else step, m)
 

@@ -114,12 +114,6 @@ def pointers(*names: str) -> tuple[str, str]:
     return params, prelude
 
 
-def host_float(x: Any) -> float:
-    """A per-step scalar as a Python float (for the NumPy paths, where a Python float combines
-    with a float32 buffer in float32): ``x`` itself, or the value of a 0-d host array."""
-    return x if type(x) is float else float(x)
-
-
 def device_scalar(b: Backend, x: Any) -> Any:
     """``x`` as the one-element float64 array of ``b`` that a kernel reads by pointer: a view
     of a device scalar (0-d float64 array), else a new array (a host-to-device copy)."""

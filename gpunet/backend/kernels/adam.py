@@ -9,7 +9,7 @@ import numpy as np
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.kernels import numba_optim
 from gpunet.backend.kernels._blocking import blocked, blocked_update
-from gpunet.backend.kernels._spec import define, device_scalar, host_float, launch, pointers
+from gpunet.backend.kernels._spec import define, device_scalar, launch, pointers
 
 _MOMENTS = "m += (1 - b1) * (g - m); v += (1 - b2) * (g * g - v);"
 _ALPHA, _READ_ALPHA = pointers("alpha")
@@ -83,7 +83,7 @@ def adamax_update(b: Backend, w: Array, g: Array, m: Array, u: Array, tmp: Array
     ``alpha`` is ``lr/(1-b1^t)``.
     """
     if b.name == "numpy":
-        alpha = host_float(alpha)
+        alpha = alpha if type(alpha) is float else float(alpha)
         np.subtract(g, m, out=tmp)
         tmp *= 1.0 - beta_1
         m += tmp
@@ -109,7 +109,7 @@ def nadam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array,
     from the optimizer's momentum schedule.
     """
     if b.name == "numpy":
-        lr, c1, c2, vs = (host_float(x) for x in (lr, c1, c2, vs))
+        lr, c1, c2, vs = (x if type(x) is float else float(x) for x in (lr, c1, c2, vs))
         _moments(g, m, v, tmp, beta_1, beta_2)
         np.multiply(m, c1, out=tmp2)
         np.multiply(g, c2, out=tmp)

@@ -12,7 +12,6 @@ from gpunet.backend.kernels._spec import (
     KernelSpec,
     define,
     device_scalar,
-    host_float,
     launch,
     pointers,
 )
@@ -51,7 +50,7 @@ def rmsprop_update(b: Backend, w: Array, g: Array, a: Array, tmp: Array, lr: Any
     ``mom`` (with ``momentum``) holds the momentum slot, ``mg`` (centered) the average gradient.
     """
     if b.name == "numpy":
-        lr = host_float(lr)
+        lr = lr if type(lr) is float else float(lr)
         a *= rho
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - rho
@@ -87,7 +86,7 @@ def adagrad_update(b: Backend, w: Array, g: Array, acc: Array, tmp: Array, lr: A
                    eps: float) -> None:
     """Adagrad: ``acc += g²``; ``w -= lr·g/√(acc + ε)``."""
     if b.name == "numpy":
-        lr = host_float(lr)
+        lr = lr if type(lr) is float else float(lr)
         np.multiply(g, g, out=tmp)
         acc += tmp
         np.add(acc, eps, out=tmp)
@@ -105,7 +104,7 @@ def adadelta_update(b: Backend, w: Array, g: Array, eg: Array, ex: Array, tmp: A
     """Adadelta: ``Eg = ρEg + (1-ρ)g²``; ``d = √(Ex+ε)·g/√(Eg+ε)``; ``Ex = ρEx + (1-ρ)d²``;
     ``w -= lr·d``."""
     if b.name == "numpy":
-        lr = host_float(lr)
+        lr = lr if type(lr) is float else float(lr)
         eg *= rho
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - rho

@@ -8,7 +8,7 @@ import numpy as np
 
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.kernels._blocking import blocked_update
-from gpunet.backend.kernels._spec import define, device_scalar, host_float, launch, pointers
+from gpunet.backend.kernels._spec import define, device_scalar, launch, pointers
 
 _MU, _READ_MU = pointers("mu")
 _EMA = define("ema", f"T w, {_MU}", "T avg", _READ_MU + "avg = mu * avg + (1 - mu) * w;")
@@ -26,7 +26,7 @@ def ema_update(b: Backend, avg: Array, w: Array, momentum: Any) -> None:
     ``0·avg + 1·w`` is ``w`` exactly.
     """
     if b.name == "numpy":
-        momentum = host_float(momentum)
+        momentum = momentum if type(momentum) is float else float(momentum)
         if momentum == 0:
             avg[...] = w
             return
@@ -49,7 +49,7 @@ def weight_decay_update(b: Backend, w: Array, rate: Any, mask: Array | None = No
     needs the scratch buffer ``tmp``.
     """
     if b.name == "numpy":
-        rate = host_float(rate)
+        rate = rate if type(rate) is float else float(rate)
         if mask is None:
             w *= 1.0 - rate
             return

@@ -13,7 +13,6 @@ from gpunet.backend.kernels._spec import (
     KernelSpec,
     define,
     device_scalar,
-    host_float,
     launch,
     pointers,
 )
@@ -55,7 +54,7 @@ def ftrl_update(b: Backend, w: Array, g: Array, n: Array, z: Array, tmp: Array, 
     + 2·l2)``; ``n = n'``.
     """
     if b.name == "numpy":
-        lr, l2 = host_float(lr), host_float(l2)
+        lr, l2 = lr if type(lr) is float else float(lr), l2 if type(l2) is float else float(l2)
         _power(n, power, tmp)
         np.multiply(g, g, out=tmp2)
         n += tmp2
@@ -87,7 +86,7 @@ def lion_update(b: Backend, w: Array, g: Array, m: Array, tmp: Array, tmp2: Arra
     (NumPy's ``sign`` is an order of magnitude slower in place, hence ``tmp2``.)
     """
     if b.name == "numpy":
-        lr = host_float(lr)
+        lr = lr if type(lr) is float else float(lr)
         np.multiply(m, beta_1, out=tmp)
         np.multiply(g, 1.0 - beta_1, out=tmp2)
         tmp += tmp2

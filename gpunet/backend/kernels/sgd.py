@@ -8,7 +8,7 @@ import numpy as np
 
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.kernels._blocking import blocked, blocked_update
-from gpunet.backend.kernels._spec import define, device_scalar, host_float, launch, pointers
+from gpunet.backend.kernels._spec import define, device_scalar, launch, pointers
 
 _LR, _READ_LR = pointers("lr")
 _SGD = define("sgd", f"T g, {_LR}", "T w", _READ_LR + "w -= lr * g;")
@@ -23,12 +23,13 @@ def sgd_update(b: Backend, w: Array, g: Array, lr: Any, tmp: Array | None = None
     """``w -= lr * g``.
 
     ``lr`` (here and in every update of this package) is a host float or a device scalar
-    (0-d float64 array) that the CuPy kernel reads through a pointer.
+    (0-d float64 array) that the CuPy kernel reads through a pointer; the NumPy paths take
+    its value as a Python float (which combines with a float32 buffer in float32).
     """
     if b.name == "numpy":
         if tmp is None:
             tmp = np.empty_like(w)
-        np.multiply(g, host_float(lr), out=tmp)
+        np.multiply(g, lr if type(lr) is float else float(lr), out=tmp)
         w -= tmp
         return
     launch(b, _SGD, g, device_scalar(b, lr), w)
@@ -51,7 +52,7 @@ def sgd_momentum_update(b: Backend, w: Array, g: Array, v: Array, tmp: Array, lr
                         momentum: float, nesterov: bool) -> None:
     """Keras: ``v = m*v - lr*g``; ``w += v`` (or ``w += m*v - lr*g`` with Nesterov)."""
     if b.name == "numpy":
-        _momentum_numpy(w, g, v, tmp, host_float(lr), momentum, nesterov)
+        _momentum_numpy(w, g, v, tmp, lr if type(lr) is float else float(lr), momentum, nesterov)
         return
     launch(b, _NESTEROV if nesterov else _MOMENTUM, g, device_scalar(b, lr),
            w.dtype.type(momentum), w, v)
