@@ -212,3 +212,32 @@ def test_the_stand_in_counts_what_a_step_would_read(device, monkeypatch):
     READS.on = False
     assert [r[0] for r in READS.records] == ["__float__", "__bool__", "item", "to_numpy",
                                              "__format__"]
+
+
+def test_model_to_carries_the_device_scalars_both_ways(device):
+    """``model.to`` between the device and the CPU moves the optimizer between device and host
+    mode with its step count, Nadam's ``u_product`` and the loss scale and counter."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 5)).astype("float32"), rng.integers(0, 3, size=32)
+    with B.device(device):
+        model = gpunet.Sequential([layers.Input((5,)), layers.Dense(3, activation="softmax")])
+    opt = O.LossScaleOptimizer(O.Nadam(1e-2), initial_scale=4.0, dynamic_growth_steps=3)
+    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    inner = opt.inner_optimizer
+    assert type(inner._dev.it) is DeviceArray and type(inner._scalars["u_product"]) is DeviceArray
+    state = (opt.iterations, opt.dynamic_scale, opt.step_counter)
+    assert state == (4, 8.0, 1)
+    prod = float(inner._dev.m.read(inner._scalars["u_product"]))
+    model.to("cpu")
+    assert inner._dev is None and opt._device() is None  # host mode on the CPU
+    assert (opt.iterations, opt.dynamic_scale, opt.step_counter) == state
+    assert inner._scalars["u_product"] == prod
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    state = (opt.iterations, opt.dynamic_scale, opt.step_counter)
+    assert state == (8, 16.0, 2)
+    model.to(device)
+    assert type(inner._dev.it) is DeviceArray and type(opt._device()[1]) is DeviceArray
+    assert (opt.iterations, opt.dynamic_scale, opt.step_counter) == state
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert (opt.iterations, opt.dynamic_scale, opt.step_counter) == (12, 64.0, 0)
