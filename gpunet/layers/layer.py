@@ -30,9 +30,6 @@ from gpunet.layers.layer_support import (
 )
 from gpunet.layers.node import is_symbolic, layer_io, layer_io_at, symbolic_call
 from gpunet.layers.tracking import Tracker, flatten_layers
-from gpunet.mixed_precision.policy import DTypePolicy
-from gpunet.mixed_precision.policy import get as get_policy
-from gpunet.mixed_precision.policy import serialize as serialize_policy
 from gpunet.registry import register, snake_case
 from gpunet.weight_budget import charge as charge_weight
 
@@ -60,7 +57,7 @@ def shape_str(shape: Any) -> str:
         ",)" if len(shape) == 1 else ")")
 
 
-class Layer:
+class Layer(autocast_mod.DTypePolicyMixin):
     """Base class of layers.
 
     A layer creates its weights in ``build(input_shape)`` (called on first use) with
@@ -91,10 +88,6 @@ class Layer:
     supports_masking = False
     input_spec: Any = None  # an InputSpec (or a list, one per input), checked at every call
     _auto_track = True  # attributes holding layers / variables are tracked (Keras 3 rules)
-    # a mixed policy's compute dtype while the layer casts in __call__, else None
-    _autocast_scope: Any = None
-    _compute_dtype = "float32"
-    _float32_internal = False  # Keras computes it in float32 under a mixed policy (BN, LN)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self._auto_track and name not in _NOT_TRACKED and isinstance(
@@ -256,54 +249,6 @@ class Layer:
     @property
     def trainable(self) -> bool:
         return self._trainable
-
-    # -- dtype policy -------------------------------------------------------------------------
-    @property
-    def dtype_policy(self) -> DTypePolicy:
-        """The layer's ``DTypePolicy``; set it with a name, a policy or a policy config."""
-        return self._dtype_policy
-
-    @dtype_policy.setter
-    def dtype_policy(self, value: Any) -> None:
-        policy = get_policy(value)
-        d = self.__dict__
-        d["_dtype_policy"] = policy
-        d["_compute_dtype"] = policy.compute_dtype
-        d["_variable_dtype"] = policy.variable_dtype
-        d["_autocast_scope"] = policy.compute_dtype if policy.is_mixed else None
-
-    @property
-    def dtype(self) -> str:
-        """The dtype of the layer's variables (``variable_dtype``, as in Keras 3)."""
-        return self._variable_dtype
-
-    @dtype.setter
-    def dtype(self, value: Any) -> None:
-        self.dtype_policy = value
-
-    @property
-    def compute_dtype(self) -> str:
-        """The dtype of the layer's computations and outputs."""
-        return self._compute_dtype
-
-    @property
-    def variable_dtype(self) -> str:
-        """The dtype of the layer's variables."""
-        return self._variable_dtype
-
-    @property
-    def input_dtype(self) -> str:
-        """The dtype floating inputs are cast to (the compute dtype)."""
-        return self._compute_dtype
-
-    @property
-    def autocast(self) -> bool:
-        """Whether a mixed-policy layer casts its floating inputs to its compute dtype."""
-        return self.__dict__.get("_autocast", True)
-
-    @autocast.setter
-    def autocast(self, value: bool) -> None:
-        self.__dict__["_autocast"] = bool(value)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
@@ -564,11 +509,6 @@ class Layer:
                     "trainable": self.trainable, "dtype": self._dtype_config()}
         return cfg
 
-    def _dtype_config(self) -> Any:
-        """``get_config``'s ``dtype``: the name of a single-dtype policy; a mixed policy as
-        Keras 3 serializes it (``{"module": "keras", "class_name": "DTypePolicy", ...}``)."""
-        policy = self._dtype_policy
-        return serialize_policy(policy) if policy.is_mixed else policy.name
 
     @classmethod
     def from_config(cls, config: dict) -> Layer:

@@ -262,6 +262,8 @@ class MeanMetricWrapper(Mean):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         mask = y_pred._keras_mask if isinstance(y_pred, Tensor) else None
         p = to_array(y_pred)
+        if p.dtype.itemsize < 4 and (p.dtype.kind == "f" or p.dtype.name == "bfloat16"):
+            p = p.astype(self.dtype or floatx())  # half precision: in float32, as Keras 3
         values = raw(self.fn(to_array(y_true, p), p, **self.fn_kwargs))
         if mask is not None:
             mask = raw(mask).astype(values.dtype)

@@ -18,7 +18,7 @@ def bfloat16_dtype(b: Any) -> Any:
             (CuPy's own bfloat16 support through ``ml_dtypes`` is experimental); use
             ``"mixed_float16"`` on the GPU.
     """
-    if b.name != "numpy":
+    if not b.is_host:  # a device backend (CuPy)
         raise NotImplementedError(
             f"The 'mixed_bfloat16' policy is not supported on the {b.name} backend: gpunet's "
             "CUDA kernels run in float16, float32 and float64 only. Use 'mixed_float16' on "

@@ -96,6 +96,8 @@ class MetricsContainer:
         self.built = True
 
     def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        if getattr(y_pred, "dtype", None) is not None and y_pred.dtype.itemsize < 4:
+            y_pred = _half_to_floatx(y_pred)  # Keras 3's metrics compute in float32
         for m in self.metrics:
             m.update_state(y_true, y_pred)
         for m in self.weighted:
@@ -108,6 +110,12 @@ class MetricsContainer:
     @property
     def all(self) -> list:
         return self.metrics + self.weighted
+
+
+def _half_to_floatx(y_pred: Any) -> Any:
+    """float16 / bfloat16 predictions (a mixed-precision model's) in ``floatx()``."""
+    d = y_pred.dtype
+    return y_pred.astype(floatx()) if d.kind == "f" or d.name == "bfloat16" else y_pred
 
 
 def _flat(spec: Any) -> list:

@@ -46,7 +46,11 @@ class _Step:
         for r in reg:
             total = total + r
         # the optimizer divides the gradients by the same (possibly dynamic) factor
-        model.optimizer.scale_loss(total).backward()
+        scaled = model.optimizer.scale_loss(total)
+        if scaled is total:
+            total.backward()
+        else:
+            _scaled_backward(scaled)
         for g in groups:
             g.end_step()
         if groups:  # a model without trainable weights has nothing to update
@@ -82,6 +86,21 @@ class _Step:
         for m in self.metrics.all:
             out[prefix + m.name] = log_value(m.result())
         return out
+
+
+def _scaled_backward(scaled) -> None:
+    """``scaled.backward()`` of a scaled loss: its float16 gradients may overflow (inf, then
+    NaN from inf - inf), which loss scaling expects (the step is skipped and the scale
+    lowered), so NumPy's overflow / invalid-value warnings are not shown."""
+    b = scaled.backend
+    if not b.is_host:
+        scaled.backward()
+        return
+    import warnings
+
+    with b.ignore_overflow(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        scaled.backward()
 
 
 def _update(optimizer, guard, total) -> None:
@@ -149,7 +168,11 @@ class MultiStep(_Step):
         total = self.loss(yb, outs, wb)
         for r in model.losses:
             total = total + r
-        model.optimizer.scale_loss(total).backward()
+        scaled = model.optimizer.scale_loss(total)
+        if scaled is total:
+            total.backward()
+        else:
+            _scaled_backward(scaled)
         for g in model._groups:
             g.end_step()
         if model._groups:

@@ -195,3 +195,17 @@ def test_cast_gradient_float64():
                [RNG.normal(size=(3, 4))], eps=1e-3, atol=1e-3, rtol=1e-3)
     check_grad(lambda x: ops.cast(ops.cast(x, "float16"), "float64") * 3.0,
                [np.clip(RNG.normal(size=(3, 4)), -3, 3) * 10], eps=1.0, atol=2e-2, rtol=2e-2)
+
+
+def test_metrics_compute_in_float32(backend):
+    # Keras 3's metrics convert y_pred to their dtype (float32): 300**2 / 2 overflows float16
+    m = gpunet.metrics.MeanSquaredError()
+    m.update_state(backend.asarray(np.array([[300.0, 0.0]], "float32")),
+                   backend.asarray(np.array([[0.0, 0.0]], "float16")))
+    assert float(m.result()) == 45000.0
+    gpunet.mixed_precision.set_global_policy("mixed_float16")
+    model = gpunet.Sequential([layers.Input((2,)), layers.Dense(2, kernel_initializer="zeros")])
+    model.compile(optimizer="sgd", loss="mae", metrics=["mse"])
+    logs = model.evaluate(np.ones((4, 2), "float32"), np.full((4, 2), 300.0, "float32"),
+                          verbose=0, return_dict=True)
+    assert logs["mse"] == pytest.approx(90000.0) and logs["loss"] == pytest.approx(300.0)
