@@ -343,3 +343,29 @@ def test_backup_and_restore_resumes_a_device_mode_optimizer(tmp_path):
     assert fresh.optimizer.iterations == ref.optimizer.iterations == 16
     for a, b in zip(fresh.get_weights(), ref.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", [lambda: O.Nadam(0.05, weight_decay=0.1),
+                                  lambda: O.Lamb(0.05, global_clipnorm=0.5),
+                                  lambda: O.Adafactor(0.1, use_ema=True)],
+                         ids=["nadam_decay", "lamb_global_clipnorm", "adafactor_ema"])
+def test_float32_and_float64_groups_share_the_device_scalars(make):
+    """One float64 device scalar per step value, rounded to each group's dtype as a Python
+    float would be: a float32 and a float64 group train as in host mode."""
+    def run(device_scalars):
+        rng = np.random.default_rng(0)
+        vs = [gpunet.Variable(rng.normal(size=(4, 3)).astype(dt), name=f"k{i}", path=f"d/k{i}")
+              for i, dt in enumerate(("float32", "float64"))]
+        opt = make()
+        opt.device_scalars = device_scalars
+        for _ in range(4):
+            opt.apply_gradients([(rng.normal(size=v.shape).astype(v.dtype), v) for v in vs])
+        return vs, opt
+
+    (hv, h), (dv, d) = run(False), run(True)
+    assert len(d._groups) == 2 and d._dev is not None
+    for a, b in zip(dv, hv):
+        assert a.data.dtype == b.data.dtype
+        np.testing.assert_array_equal(a.data, b.data)
+    for (_, a), (_, b) in zip(d.get_slot_arrays(), h.get_slot_arrays(), strict=True):
+        np.testing.assert_array_equal(a, b)
