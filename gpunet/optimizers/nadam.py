@@ -44,19 +44,22 @@ class Nadam(Optimizer):
         return self.beta_1 * (1.0 - 0.5 * self._m.pow(0.96, t))
 
     def _prepare(self, t):
+        u_t, u_next = self._mu(t), self._mu(t + 1)
         if self._dev is None:
-            self._scalars["u_product"] *= self._mu(t)
+            self._scalars["u_product"] *= u_t
         else:  # a device scalar, updated in place
             prod = self._scalars["u_product"]
-            self._dev.b.xp.copyto(prod, prod * self._mu(t))
+            self._dev.b.xp.copyto(prod, prod * u_t)
+        prod = self._scalars["u_product"]
+        # the step's coefficients, shared by every group
+        self._coefficients = (u_next / (1.0 - prod * u_next), (1.0 - u_t) / (1.0 - prod),
+                              1.0 / (1.0 - self._m.pow(self.beta_2, t)))
 
     def update_group(self, group, slots, scratch, lr, t):
-        u_t, u_next, prod = self._mu(t), self._mu(t + 1), self._scalars["u_product"]
-        c1 = u_next / (1.0 - prod * u_next)
-        c2 = (1.0 - u_t) / (1.0 - prod)
+        c1, c2, vs = self._coefficients
         nadam_update(group.backend, group.data, group.grad, slots["momentum"], slots["velocity"],
                      scratch[0], scratch[1], lr, self.beta_1, self.beta_2, self.epsilon, c1, c2,
-                     1.0 / (1.0 - self._m.pow(self.beta_2, t)))
+                     vs)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
