@@ -68,8 +68,10 @@ class DeviceScalarsMixin:
         if not self._groups:
             return "the optimizer is not built yet"
         if self._dev is None:
-            return (f"its variables live in host memory ({self._groups[0].backend.name} "
-                    "backend), so its step scalars are Python numbers")
+            b = self._groups[0].backend
+            why = (f"its variables live in host memory ({b.name} backend)" if b.is_host else
+                   "device_scalars=False")
+            return f"{why}, so its step scalars are Python numbers"
         lr, kind = self._learning_rate, self._lr_kind
         if kind in ("call", "step"):
             return (f"its learning_rate is a Python callable ({getattr(lr, '__name__', lr)!r}), "
