@@ -154,7 +154,11 @@ class DeviceScalarsMixin:
 
     def masked_step(self, ok: Any) -> None:
         """``step()`` where the device flag ``ok`` holds; elsewhere weights, slots, scalars and
-        ``iterations`` stay as they were (no host read)."""
+        ``iterations`` stay as they were (no host read). In host mode ``ok`` is read."""
+        if self._dev is None:
+            if bool(ok):
+                self.step()
+            return
         self._masked("step", self._step_buffers(), ok, self.step)
 
     # -- the step -------------------------------------------------------------------------------

@@ -369,3 +369,17 @@ def test_float32_and_float64_groups_share_the_device_scalars(make):
         np.testing.assert_array_equal(a.data, b.data)
     for (_, a), (_, b) in zip(d.get_slot_arrays(), h.get_slot_arrays(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("device_scalars", [False, True], ids=["host", "device"])
+def test_masked_step_skips_where_the_flag_is_false(device_scalars):
+    opt, v = _built(O.Adam(0.1, use_ema=True), device_scalars)
+    v.grad[...] = 1.0
+    before = (v.data.copy(), [a.copy() for _, a in opt.get_slot_arrays()])
+    opt.masked_step(np.array(False))
+    assert opt.iterations == 0
+    np.testing.assert_array_equal(v.data, before[0])
+    for (_, a), b in zip(opt.get_slot_arrays(), before[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    opt.masked_step(np.array(True))
+    assert opt.iterations == 1 and not np.array_equal(v.data, before[0])
