@@ -1,6 +1,6 @@
-"""Mixed precision of layers: the dtype-policy attributes ``Layer`` inherits
-(``DTypePolicyMixin``) and what ``Layer.__call__`` does under a mixed policy (Keras 3's input
-conversion and AutocastScope).
+"""Mixed precision of layers: the dtype-policy attributes of ``Layer`` (``dtype_policy``,
+``dtype``, ``compute_dtype``, ``variable_dtype``, ``input_dtype``, ``autocast``) and what
+``Layer.__call__`` does under a mixed policy (Keras 3's input conversion and AutocastScope).
 
 A layer whose policy computes in another dtype than its variables' (``"mixed_float16"``,
 ``"mixed_bfloat16"``) runs ``call`` with:
@@ -34,67 +34,44 @@ from gpunet.mixed_precision.policy import get as get_policy
 from gpunet.mixed_precision.policy import serialize as serialize_policy
 
 
-class DTypePolicyMixin:
-    """The dtype-policy attributes of ``Layer`` (Keras 3's ``dtype_policy``, ``dtype``,
-    ``compute_dtype``, ``variable_dtype``, ``input_dtype``, ``autocast``)."""
+# -- the dtype-policy attributes of Layer (assigned in its class body) -------------------------
+def _get_policy(self: Any) -> DTypePolicy:
+    return self._dtype_policy
 
-    # a mixed policy's compute dtype while the layer casts in __call__, else None
-    _autocast_scope: Any = None
-    _compute_dtype = "float32"
-    _float32_internal = False  # Keras computes it in float32 under a mixed policy (BN, LN)
 
-    @property
-    def dtype_policy(self) -> DTypePolicy:
-        """The layer's ``DTypePolicy``; set it with a name, a policy or a policy config."""
-        return self._dtype_policy
+def _set_policy(self: Any, value: Any) -> None:
+    policy = get_policy(value)
+    d = self.__dict__
+    d["_dtype_policy"] = policy
+    d["_compute_dtype"] = policy.compute_dtype
+    d["_variable_dtype"] = policy.variable_dtype
+    d["_autocast_scope"] = policy.compute_dtype if policy.is_mixed else None
 
-    @dtype_policy.setter
-    def dtype_policy(self, value: Any) -> None:
-        policy = get_policy(value)
-        d = self.__dict__
-        d["_dtype_policy"] = policy
-        d["_compute_dtype"] = policy.compute_dtype
-        d["_variable_dtype"] = policy.variable_dtype
-        d["_autocast_scope"] = policy.compute_dtype if policy.is_mixed else None
 
-    @property
-    def dtype(self) -> str:
-        """The dtype of the layer's variables (``variable_dtype``, as in Keras 3)."""
-        return self._variable_dtype
+def _set_autocast(self: Any, value: bool) -> None:
+    self.__dict__["_autocast"] = bool(value)
 
-    @dtype.setter
-    def dtype(self, value: Any) -> None:
-        self.dtype_policy = value
 
-    @property
-    def compute_dtype(self) -> str:
-        """The dtype of the layer's computations and outputs."""
-        return self._compute_dtype
+DTYPE_POLICY = property(_get_policy, _set_policy, doc="The layer's ``DTypePolicy``; set it "
+                        "with a name, a policy or a policy config.")
+DTYPE = property(lambda self: self._variable_dtype, _set_policy,
+                 doc="The dtype of the layer's variables (``variable_dtype``, as in Keras 3).")
+COMPUTE_DTYPE = property(lambda self: self._compute_dtype,
+                         doc="The dtype of the layer's computations and outputs.")
+VARIABLE_DTYPE = property(lambda self: self._variable_dtype,
+                          doc="The dtype of the layer's variables.")
+INPUT_DTYPE = property(lambda self: self._compute_dtype,
+                       doc="The dtype floating inputs are cast to (the compute dtype).")
+AUTOCAST = property(lambda self: self.__dict__.get("_autocast", True), _set_autocast,
+                    doc="Whether a mixed-policy layer casts its floating inputs to its compute "
+                        "dtype.")
 
-    @property
-    def variable_dtype(self) -> str:
-        """The dtype of the layer's variables."""
-        return self._variable_dtype
 
-    @property
-    def input_dtype(self) -> str:
-        """The dtype floating inputs are cast to (the compute dtype)."""
-        return self._compute_dtype
-
-    @property
-    def autocast(self) -> bool:
-        """Whether a mixed-policy layer casts its floating inputs to its compute dtype."""
-        return self.__dict__.get("_autocast", True)
-
-    @autocast.setter
-    def autocast(self, value: bool) -> None:
-        self.__dict__["_autocast"] = bool(value)
-
-    def _dtype_config(self) -> Any:
-        """``get_config``'s ``dtype``: the name of a single-dtype policy; a mixed policy as
-        Keras 3 serializes it (``{"module": "keras", "class_name": "DTypePolicy", ...}``)."""
-        policy = self._dtype_policy
-        return serialize_policy(policy) if policy.is_mixed else policy.name
+def dtype_config(layer: Any) -> Any:
+    """``get_config``'s ``dtype``: the name of a single-dtype policy; a mixed policy as Keras 3
+    serializes it (``{"module": "keras", "class_name": "DTypePolicy", ...}``)."""
+    policy = layer._dtype_policy
+    return serialize_policy(policy) if policy.is_mixed else policy.name
 
 
 def is_float(dtype: Any) -> bool:

@@ -57,7 +57,7 @@ def shape_str(shape: Any) -> str:
         ",)" if len(shape) == 1 else ")")
 
 
-class Layer(autocast_mod.DTypePolicyMixin):
+class Layer:
     """Base class of layers.
 
     A layer creates its weights in ``build(input_shape)`` (called on first use) with
@@ -88,6 +88,17 @@ class Layer(autocast_mod.DTypePolicyMixin):
     supports_masking = False
     input_spec: Any = None  # an InputSpec (or a list, one per input), checked at every call
     _auto_track = True  # attributes holding layers / variables are tracked (Keras 3 rules)
+    # a mixed policy's compute dtype while the layer casts in __call__, else None
+    _autocast_scope: Any = None
+    _compute_dtype = "float32"
+    _float32_internal = False  # Keras computes it in float32 under a mixed policy (BN, LN)
+    dtype_policy = autocast_mod.DTYPE_POLICY
+    dtype = autocast_mod.DTYPE
+    compute_dtype = autocast_mod.COMPUTE_DTYPE
+    variable_dtype = autocast_mod.VARIABLE_DTYPE
+    input_dtype = autocast_mod.INPUT_DTYPE
+    autocast = autocast_mod.AUTOCAST
+    _dtype_config = autocast_mod.dtype_config
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self._auto_track and name not in _NOT_TRACKED and isinstance(
