@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpunet.backend.kernels import adam_update
+from gpunet.backend.kernels.step_scalars import adam_alpha
 from gpunet.optimizers.base import Optimizer, check_range, register
 
 
@@ -39,11 +40,16 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
         self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
 
-    def update_group(self, group, slots, scratch, lr, t):
+    def _prepare(self, t, lr):
         m = self._m
-        alpha = lr * m.sqrt(1 - m.pow(self.beta_2, t)) / (1 - m.pow(self.beta_1, t))
+        if m.kernels:  # on a GPU: one launch
+            self._alpha = adam_alpha(m.backend, lr, t, self.beta_1, self.beta_2)
+        else:
+            self._alpha = lr * m.sqrt(1 - m.pow(self.beta_2, t)) / (1 - m.pow(self.beta_1, t))
+
+    def update_group(self, group, slots, scratch, lr, t):
         adam_update(group.backend, group.data, group.grad, slots["momentum"], slots["velocity"],
-                    scratch[0], alpha, self.beta_1, self.beta_2, self.epsilon,
+                    scratch[0], self._alpha, self.beta_1, self.beta_2, self.epsilon,
                     slots.get("velocity_hat"))
 
     def get_config(self):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpunet.backend.kernels import adamax_update
+from gpunet.backend.kernels.step_scalars import adamax_alpha
 from gpunet.optimizers.base import Optimizer, check_range, register
 
 
@@ -33,10 +34,14 @@ class Adamax(Optimizer):
         self.beta_2 = check_range("beta_2", beta_2, 0.0, 1.0)
         self.epsilon = check_range("epsilon", 1e-7 if epsilon is None else epsilon, 0.0)
 
+    def _prepare(self, t, lr):
+        m = self._m
+        self._alpha = adamax_alpha(m.backend, lr, t, self.beta_1) if m.kernels else \
+            lr / (1 - m.pow(self.beta_1, t))
+
     def update_group(self, group, slots, scratch, lr, t):
         adamax_update(group.backend, group.data, group.grad, slots["momentum"], slots["norm"],
-                      scratch[0], lr / (1 - self._m.pow(self.beta_1, t)), self.beta_1, self.beta_2,
-                      self.epsilon)
+                      scratch[0], self._alpha, self.beta_1, self.beta_2, self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -413,7 +413,7 @@ class Optimizer(DeviceScalarsMixin):
         if lr is None:
             lr = self.learning_rate
         self._clip()
-        self._prepare(t)
+        self._prepare(t, lr)
         wd = self.weight_decay
         for group, slots, scratch, mask in zip(self._groups, self._slots, self._scratch,
                                                self._decay_masks):
@@ -421,8 +421,9 @@ class Optimizer(DeviceScalarsMixin):
                 weight_decay_update(group.backend, group.data, lr * wd, mask, scratch[0])
             self.update_group(group, slots, scratch, lr, t)
 
-    def _prepare(self, t: Any) -> None:
-        """Per-step scalar state, updated once before the groups (Nadam's ``u_product``)."""
+    def _prepare(self, t: Any, lr: Any) -> None:
+        """Per-step values, computed once before the groups: Nadam's ``u_product`` and
+        coefficients, Adam's bias-corrected rate."""
 
     def _clip(self) -> None:
         if self.clipvalue is not None:

@@ -107,13 +107,13 @@ class DeviceScalarsMixin:
             self._iterations = iterations
             self._scalars = scalars
 
-    def _device_lr(self, d: DeviceState, step: Any) -> Any:
-        """The learning rate at ``step`` (the raw count, float64) as a device scalar."""
+    def _device_lr(self, d: DeviceState, it: Any) -> Any:
+        """The learning rate at step ``it`` (the raw count) as a device scalar."""
         kind, lr = self._lr_kind, self._learning_rate
         if kind == "float":
             return d.lr
         if kind == "schedule" and device_evaluable(lr):
-            return lr._value(step, d.m)
+            return lr._value(it.astype("float64"), d.m)
         d.lr[...] = self.learning_rate  # host-evaluated: see host_step_reason
         return d.lr
 
@@ -170,7 +170,6 @@ class DeviceScalarsMixin:
             for g in groups:
                 g.grad *= 1.0 / self.loss_scale_factor
         it = d.it
-        raw = it.astype("float64")
         n = self.gradient_accumulation_steps
         if n:
             count = it // n
@@ -183,10 +182,10 @@ class DeviceScalarsMixin:
                 xp.copyto(acc, 0, where=boundary)
             t = (count + 1).astype("float64")
             self._masked("update", self._update_buffers(), boundary,
-                         lambda: self._update(t, self._device_lr(d, raw)))
+                         lambda: self._update(t, self._device_lr(d, it)))
         else:
             count = it
-            self._update(raw + 1.0, self._device_lr(d, raw))
+            self._update(it + 1.0, self._device_lr(d, it))
         if self.use_ema:
             mu = m.where(count > 0, self.ema_momentum, 0.0)
             f = self.ema_overwrite_frequency

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpunet.backend.kernels import nadam_update
+from gpunet.backend.kernels.step_scalars import nadam_coefficients
 from gpunet.optimizers.adam import _betas
 from gpunet.optimizers.base import Optimizer, check_range, register
 
@@ -43,7 +44,12 @@ class Nadam(Optimizer):
     def _mu(self, t: Any) -> Any:
         return self.beta_1 * (1.0 - 0.5 * self._m.pow(0.96, t))
 
-    def _prepare(self, t):
+    def _prepare(self, t, lr):
+        m = self._m
+        if m.kernels:  # on a GPU: u_product and the coefficients in one launch
+            self._coefficients = nadam_coefficients(m.backend, self._scalars["u_product"], t,
+                                                    self.beta_1, self.beta_2)
+            return
         u_t, u_next = self._mu(t), self._mu(t + 1)
         if self._dev is None:
             self._scalars["u_product"] *= u_t

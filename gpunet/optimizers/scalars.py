@@ -29,6 +29,7 @@ class _HostMath:
     """Scalar arithmetic on Python numbers (host mode)."""
 
     device = False
+    kernels = False  # no per-step scalar kernels (``gpunet.backend.kernels.step_scalars``)
     pow = builtins.pow  # a builtin: no method binding, ``a ** b`` for Python numbers
     sqrt, log, cos, floor, ceil = math.sqrt, math.log, math.cos, math.floor, math.ceil
     minimum, maximum = staticmethod(min), staticmethod(max)
@@ -65,6 +66,8 @@ class DeviceMath:
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
+        # a device runs the per-step scalar kernels; a host backend the host formulas
+        self.kernels = not backend.is_host
         xp = backend.xp
         if backend.is_host:  # the same C library calls as host mode: the same bits
             self.pow = _on_host(lambda a, b: a ** b)

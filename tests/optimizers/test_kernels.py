@@ -169,6 +169,12 @@ def _nvrtc_compile(lib, src):
     return rc, log.value.decode(errors="replace")
 
 
+def c_type(param_type: str) -> str:
+    """The C type of a parameter: ``T`` (the buffer type) or a declared one (``float64``)."""
+    return {"float64": "double", "float32": "float", "int64": "long long"}.get(param_type,
+                                                                                 param_type)
+
+
 @pytest.mark.parametrize("ctype", ["float", "double"])
 def test_kernel_sources_compile_with_nvrtc(ctype):
     """Each body, wrapped the way CuPy wraps it (typedef T, one reference per argument),
@@ -178,13 +184,14 @@ def test_kernel_sources_compile_with_nvrtc(ctype):
         pytest.skip("NVRTC library not found")
     for spec in kernels.SPECS.values():
         params = [p.split() for p in spec.in_params.split(",")]
-        ins = [p[-1] for p in params if "raw" not in p]
+        ins = [p for p in params if "raw" not in p]
         pointers = [p[-1] for p in params if "raw" in p]  # per-step scalars: raw float64
-        outs = [p.split()[-1] for p in spec.out_params.split(",")]
-        args = ", ".join([f"const T* _in_{n}" for n in ins] + [f"T* _out_{n}" for n in outs]
-                         + [f"const double* {n}" for n in pointers])
-        refs = " ".join([f"const T {n} = _in_{n}[i];" for n in ins] +
-                        [f"T &{n} = _out_{n}[i];" for n in outs])
+        outs = [p.split() for p in spec.out_params.split(",")]
+        args = ", ".join([f"const {c_type(p[0])}* _in_{p[-1]}" for p in ins] +
+                         [f"{c_type(p[0])}* _out_{p[-1]}" for p in outs] +
+                         [f"const double* {n}" for n in pointers])
+        refs = " ".join([f"const {c_type(p[0])} {p[-1]} = _in_{p[-1]}[i];" for p in ins] +
+                        [f"{c_type(p[0])} &{p[-1]} = _out_{p[-1]}[i];" for p in outs])
         src = (f"typedef {ctype} T;\n{spec.preamble}\nextern \"C\" __global__ void "
                f"gpunet_{spec.name}({args}, long long _size) {{\n"
                f"long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;\n"
