@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.backend.philox import PhiloxOps
+
 Array = Any  # numpy.ndarray or cupy.ndarray
 
 
-class Backend:
+class Backend(PhiloxOps):
     """Base class of the NumPy and CuPy backends.
 
     Attributes:

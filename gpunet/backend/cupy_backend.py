@@ -15,6 +15,8 @@ from gpunet.backend.base import Array, Backend
 from gpunet.backend.cupy_routines import CupyRoutines
 from gpunet.backend.kernels._spec import launch
 from gpunet.backend.kernels.nn import RELU_GRAD
+from gpunet.backend.kernels.philox_cuda import PHILOX_WORDS
+from gpunet.backend.philox import PhiloxStream, fresh_seed
 
 
 class CupyBackend(CupyRoutines, Backend):
@@ -35,6 +37,7 @@ class CupyBackend(CupyRoutines, Backend):
         self._device = cupy.cuda.Device(self.device_id)
         self._seed: int | None = None
         self._rng = None
+        self.philox = PhiloxStream(fresh_seed())  # dropout and noise draws (Philox4x32-10)
         self._kernels: dict[str, Any] = {}
 
     def __enter__(self):
@@ -64,7 +67,7 @@ class CupyBackend(CupyRoutines, Backend):
             self.xp.get_default_memory_pool().free_all_blocks()
             self.xp.get_default_pinned_memory_pool().free_all_blocks()
 
-    # The legacy RandomState (cuRAND) has uniform, permutation and a seed.
+    # The legacy RandomState (cuRAND) draws the shuffles; dropout and noise use ``philox``.
     def _generator(self):
         if self._rng is None:
             with self._device:
@@ -74,14 +77,23 @@ class CupyBackend(CupyRoutines, Backend):
     def seed(self, seed: int | None) -> None:
         self._seed = seed
         self._rng = None
+        self.philox = PhiloxStream(fresh_seed() if seed is None else seed)
 
     def random_uniform(self, shape: tuple, dtype: Any = "float32") -> Array:
-        with self._device:
-            return self._generator().random_sample(shape, dtype=np.dtype(dtype))
+        return self.philox.uniform(self, shape, dtype)
 
     def permutation(self, n: int) -> Array:
         with self._device:
             return self._generator().permutation(n)
+
+    def philox_words(self, start: int, n: int, key: tuple) -> Array:
+        nb = -(-int(n) // 4)
+        with self._device:
+            w = self.xp.empty(int(n), dtype=self.xp.uint32)
+            if nb:
+                launch(self, PHILOX_WORDS, np.uint64(start), np.uint32(key[0]),
+                       np.uint32(key[1]), np.int64(nb), np.int64(n), w, size=nb)
+            return w
 
     def kernel(self, name: str, factory) -> Any:
         """Returns the cached kernel ``name``, building it with ``factory(cupy)`` once."""

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from gpunet.backend import cpu_threads
+from gpunet.backend import cpu_threads, philox
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.host_memory import tune_host_malloc
-from gpunet.backend.kernels import numba_cpu, numba_rnn
+from gpunet.backend.kernels import numba_cpu, numba_philox, numba_rnn
 from gpunet.backend.numpy_routines import NumpyRoutines
 
 
@@ -22,6 +22,7 @@ class NumpyBackend(NumpyRoutines, Backend):
 
     def __init__(self) -> None:
         self._rng = np.random.default_rng()
+        self.philox = philox.PhiloxStream(philox.fresh_seed())  # dropout and noise draws
         tune_host_malloc()  # large temporaries reused from the heap (GPUNET_HOST_MALLOC=0: off)
 
     def asarray(self, x: Any, dtype: Any = None) -> Array:
@@ -36,12 +37,29 @@ class NumpyBackend(NumpyRoutines, Backend):
 
     def seed(self, seed: int | None) -> None:
         self._rng = np.random.default_rng(seed)
+        self.philox = philox.PhiloxStream(philox.fresh_seed() if seed is None else seed)
 
     def random_uniform(self, shape: tuple, dtype: Any = "float32") -> Array:
-        return self._rng.random(shape, dtype=np.dtype(dtype))
+        return self.philox.uniform(self, shape, dtype)
 
     def permutation(self, n: int) -> Array:
         return self._rng.permutation(n)
+
+    # Philox draws: one threaded pass with Numba (gpunet[numba]), else NumPy (the reference)
+    def philox_words(self, start: int, n: int, key: tuple) -> Array:
+        out = numba_philox.words(start, n, key)
+        return philox.words(start, n, key) if out is None else out
+
+    def philox_dropout(self, x: Array, start: int, key: tuple, rate: float) -> tuple:
+        out = numba_philox.dropout(x, start, key, philox.keep_threshold(rate),
+                                   x.dtype.type(1.0 - rate))
+        return super().philox_dropout(x, start, key, rate) if out is None else out
+
+    def dropout_grad(self, gy: Array, keep: Array, rate: float) -> Array:
+        out = None
+        if keep.dtype == np.uint8:
+            out = numba_philox.dropout_grad(gy, keep, gy.dtype.type(1.0 - rate))
+        return super().dropout_grad(gy, keep, rate) if out is None else out
 
     def relu_grad(self, gy: Array, y: Array) -> Array:
         out = numba_cpu.relu_grad(gy, y)  # one pass with Numba (gpunet[numba])

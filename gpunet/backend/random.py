@@ -6,6 +6,8 @@ import random as _pyrandom
 
 import numpy as np
 
+from gpunet.backend.philox import PhiloxStream
+
 _host = np.random.default_rng()
 
 
@@ -37,65 +39,41 @@ class SeedStream:
     """A layer's own random stream (Keras 3's ``SeedGenerator``): ``Dropout(seed=s)`` draws
     the same masks, call after call, whatever the global seed, on the backend of the data.
 
+    A Philox4x32-10 stream keyed by the seed (``gpunet.backend.philox``): the same draws on
+    the CPU and on a GPU, and its state is two integers.
+
     Args:
         seed: the stream's seed.
     """
 
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
-        self._rngs: dict = {}
-        self._seeds: dict = {}  # per device: the seed a re-keyed (CuPy) stream restarts from
-        self._devices: dict = {}  # per device: the CuPy device context its generator lives in
+        self.philox = PhiloxStream(self.seed)
 
     def uniform(self, b, shape: tuple, dtype) -> object:
         """Uniform [0, 1) samples of ``shape`` on backend ``b``, continuing this stream."""
-        key = (b.name, getattr(b, "device", None))
-        rng = self._rngs.get(key)
-        if b.name == "numpy":
-            if rng is None:
-                rng = self._rngs[key] = np.random.default_rng(self.seed)
-            return rng.random(shape, dtype=np.dtype(dtype))
-        with b._device:
-            if rng is None:
-                rng = self._rngs[key] = b.xp.random.RandomState(self._seeds.get(key, self.seed))
-                self._devices[key] = b._device
-            return rng.random_sample(shape, dtype=np.dtype(dtype))
+        return self.philox.uniform(b, tuple(shape), dtype)
 
     def get_state(self) -> dict:
-        """This stream's position on every device it has drawn on, as a JSON-able dict.
-
-        NumPy streams report their exact bit-generator state. cuRAND cannot export its
-        state, so a CuPy stream is re-keyed: a seed is drawn from it, the stream restarts
-        from that seed, and the seed is the state (the draws that follow are the same
-        whether the run goes on or resumes from the state).
-        """
-        out = {}
-        for key in sorted(set(self._rngs) | set(self._seeds), key=str):
-            name, device = key
-            rng = self._rngs.get(key)
-            if name == "numpy":
-                out[f"{name}|{device}"] = {"bit_generator": rng.bit_generator.state}
-                continue
-            if rng is not None:
-                with self._devices[key]:
-                    self._seeds[key] = _rekey(rng)
-                del self._rngs[key]
-            out[f"{name}|{device}"] = {"seed": self._seeds[key]}
-        return out
+        """This stream's position, as a JSON-able dict (``{"philox": [k0, k1, counter]}``)."""
+        return self.philox.get_state()
 
     def set_state(self, state: dict) -> None:
-        """Puts the stream back where ``get_state`` found it (devices absent from ``state``
-        restart from ``seed``)."""
-        rngs, seeds = {}, {}
-        for k, v in state.items():
-            name, _, device = k.partition("|")
-            key = (name, None if device == "None" else device)
-            if name == "numpy":
-                rngs[key] = np.random.default_rng(self.seed)
-                rngs[key].bit_generator.state = v["bit_generator"]
-            else:
-                seeds[key] = int(v["seed"])
-        self._rngs, self._seeds = rngs, seeds
+        """Puts the stream back where ``get_state`` found it; an empty state (a stream the
+        backup did not hold) restarts it from ``seed``.
+
+        Raises:
+            ValueError: for a state in another format (a backup written before gpunet's
+                streams were Philox streams), saying so.
+        """
+        if not state:
+            self.philox = PhiloxStream(self.seed)
+            return
+        if "philox" not in state:
+            raise ValueError(f"a random-stream state without a 'philox' entry ({sorted(state)}): "
+                             "it was written by an older gpunet whose streams were not Philox "
+                             "streams")
+        self.philox.set_state(state)
 
 
 def _rekey(rng) -> int:
@@ -104,23 +82,31 @@ def _rekey(rng) -> int:
 
 
 def generator_state(b) -> dict:
-    """The state of backend ``b``'s own generator (shuffles, unseeded dropout) as a JSON-able
-    dict: NumPy's exact bit-generator state; on CuPy the generator is re-keyed (see
-    ``SeedStream.get_state``)."""
+    """The state of backend ``b``'s own generators as a JSON-able dict: the shuffles' (NumPy's
+    exact bit-generator state; on CuPy, where cuRAND cannot export its state, the generator is
+    re-keyed: a seed is drawn from it, it restarts from that seed, and the seed is the state)
+    and the Philox stream of unseeded dropout and noise (``"philox"``)."""
     if b.name == "numpy":
-        return {"bit_generator": b._rng.bit_generator.state}
-    with b._device:
-        seed = _rekey(b._generator())
-    b.seed(seed)
-    return {"seed": seed}
+        out = {"bit_generator": b._rng.bit_generator.state}
+    else:
+        with b._device:
+            seed = _rekey(b._generator())
+        b._seed, b._rng = seed, None
+        out = {"seed": seed}
+    out.update(b.philox.get_state())
+    return out
 
 
 def set_generator_state(b, state: dict) -> None:
-    """Puts backend ``b``'s generator back where ``generator_state`` found it."""
+    """Puts backend ``b``'s generators back where ``generator_state`` found them."""
+    if "philox" not in state:
+        raise ValueError("a backend random state without a 'philox' entry: it was written by "
+                         "an older gpunet whose dropout draws were not Philox streams")
     if b.name == "numpy":
         b._rng.bit_generator.state = state["bit_generator"]
     else:
-        b.seed(int(state["seed"]))
+        b._seed, b._rng = int(state["seed"]), None
+    b.philox.set_state(state)
 
 
 def host_state() -> dict:

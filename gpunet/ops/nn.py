@@ -258,26 +258,36 @@ def gelu(x: Any, approximate: bool = True) -> Tensor:
 
 
 class Dropout(Function):
-    """Inverted dropout: keeps each unit with probability ``1 - rate`` and rescales it."""
+    """Inverted dropout as Keras: ``where(keep, x / (1 - rate), 0)`` with each unit kept with
+    probability ``1 - rate``; the mask comes from a Philox stream (the backend's, or a seeded
+    layer's) in one pass where the backend fuses it."""
 
     def __init__(self, rate: float, noise_shape: tuple | None = None, stream: Any = None):
         self.rate, self.noise_shape, self.stream = rate, noise_shape, stream
 
     def forward(self, x):
         b = backend_of(x)
-        shape = self.noise_shape or x.shape
+        shape = tuple(self.noise_shape or x.shape)
+        self.b = b
         if self.rate >= 1:
-            self.mask = b.xp.zeros(shape, x.dtype)
-        else:
-            u = (b.random_uniform(shape, x.dtype) if self.stream is None
-                 else self.stream.uniform(b, shape, x.dtype))
-            keep = u >= self.rate
-            self.mask = keep.astype(x.dtype)
-            self.mask *= 1.0 / (1.0 - self.rate)
-        return x * self.mask
+            self.keep = b.xp.zeros(shape, bool)
+            return b.xp.zeros_like(x)
+        stream = b.philox if self.stream is None else getattr(self.stream, "philox", None)
+        kp = x.dtype.type(1.0 - self.rate)
+        if stream is None:  # a stream of uniform draws only (``gpunet.random.dropout``)
+            self.keep = self.stream.uniform(b, shape, x.dtype) >= self.rate
+            return b.xp.where(self.keep, x / kp, 0)
+        if shape == x.shape:
+            start = stream.take(x.size)
+            y, self.keep = b.philox_dropout(x, start, stream.key, self.rate)
+            return y
+        self.keep = b.philox_keep(stream.take(_math.prod(shape)), stream.key, shape, self.rate)
+        return b.xp.where(self.keep, x / kp, 0)
 
     def backward(self, gy):
-        return gy * self.mask
+        if self.rate >= 1:
+            return self.b.xp.zeros_like(gy)
+        return self.b.dropout_grad(gy, self.keep, self.rate)
 
 
 def dropout(x: Any, rate: float, noise_shape: tuple | None = None, stream: Any = None) -> Tensor:

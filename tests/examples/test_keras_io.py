@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 
 import pytest
@@ -79,7 +80,10 @@ CASES = {
          (("result", "gan", "g_loss"), 0.783, 0.08)]),
     "transformer_text_classification": (
         ("imdb", 400, 200), {"EXAMPLE_EPOCHS": 2, "EXAMPLE_MAXLEN": 48},
-        [(("score", 1), 0.765, 0.12)]),  # still rising steeply after 2 epochs: a wide band
+        # still rising steeply after 2 epochs: a wide band, and the median of three seeds
+        # (Keras 3.15: 0.765, 0.755, 0.84 at seeds 1337-1339; one seed in about five leaves
+        # either framework's run at chance after two epochs on this data)
+        [(("score", 1), 0.765, 0.12)]),
     "mnist_convnet": (
         ("mnist", 1000, 200), {"EXAMPLE_EPOCHS": 2},
         [(("score", 1), 0.610, 0.1)]),
@@ -88,6 +92,9 @@ CASES = {
         [(("history", "loss", -1), 2.315, 0.15),
          (("history", "accuracy", -1), 0.167, 0.1)]),  # val stays at chance in both
 }
+# cases whose figures are the median over these EXAMPLE_SEED values (both frameworks)
+SEEDS = {"transformer_text_classification": (1337, 1338, 1339)}
+
 SLOW = {"gan_train_step", "transformer_text_classification", "mnist_convnet",
         "mobilenet_application"}
 
@@ -122,11 +129,15 @@ def _params():
 def test_example_reaches_keras_figures(name, tmp_path, request, monkeypatch, capsys):
     spec, env, figures = CASES[name]
     data = _data_dir(spec, tmp_path, request)
-    work = tmp_path / "work"
-    work.mkdir()
-    summary = h.run_under_gpunet(name, data, str(work), env, monkeypatch)
+    runs = []
+    for seed in SEEDS.get(name, (None,)):
+        work = tmp_path / f"work{seed or ''}"
+        work.mkdir()
+        run_env = env if seed is None else {**env, "EXAMPLE_SEED": seed}
+        runs.append(h.run_under_gpunet(name, data, str(work), run_env, monkeypatch))
+    summary = runs[0]
     for path, keras_value, tol in figures:
-        ours = _figure(summary, path)
+        ours = statistics.median(_figure(r, path) for r in runs)
         assert abs(ours - keras_value) <= tol, (
             f"{name} {'/'.join(map(str, path))}: gpunet {ours:.4f}, Keras 3.15 {keras_value} "
             f"(tolerance {tol})")

@@ -10,7 +10,7 @@ fused LSTM/GRU steps, ``relu_grad``).
 
 from __future__ import annotations
 
-from gpunet.backend.kernels import nn, rnn_steps  # noqa: F401  (their specs join ALL_SPECS)
+from gpunet.backend.kernels import nn, philox_cuda, rnn_steps  # noqa: F401  (specs join ALL_SPECS)
 from gpunet.backend.kernels._spec import ALL_SPECS, SPECS, KernelSpec, launch
 from gpunet.backend.kernels.adam import adam_update, adamax_update, nadam_update
 from gpunet.backend.kernels.adaptive import adadelta_update, adagrad_update, rmsprop_update
