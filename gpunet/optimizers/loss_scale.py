@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.backend.kernels.step_scalars import loss_scale_update, loss_unscale
 from gpunet.optimizers.base import Optimizer, register
 
 _BASE_DEFAULTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
@@ -217,6 +218,12 @@ class LossScaleOptimizer(Optimizer):
         for g in inner._groups:
             f = xp.isfinite(g.grad).all()
             ok = f if ok is None else ok & f
+        if m.kernels:  # on a GPU: one launch per group, then one for the scale
+            for g in inner._groups:
+                loss_unscale(d.b, g.grad, scale)
+            inner.masked_step(ok)
+            loss_scale_update(d.b, ok, scale, counter, self.dynamic_growth_steps)
+            return
         for g in inner._groups:
             g.grad /= m.cast(scale, g.grad.dtype)
         inner.masked_step(ok)

@@ -14,7 +14,7 @@ from gpunet.autograd.variable import Variable
 from gpunet.backend import backend_of, numpy_backend
 
 _C_FUNCS = {"sqrt": np.sqrt, "pow": np.power, "max": np.maximum, "min": np.minimum,
-            "fabs": np.abs, "gpunet_sign": np.sign}
+            "fabs": np.abs, "gpunet_sign": np.sign, "gpunet_where": np.where}
 
 
 def _names(params: str) -> list[str]:
@@ -26,13 +26,15 @@ class EmulatedKernel:
 
     The bodies use a C subset that is also Python: ``T x = ...;`` declarations, ``=``,
     ``+=``/``-=``, arithmetic, the cast ``T(...)`` and the functions in ``_C_FUNCS``. A
-    ``raw float64`` input (a per-step scalar read through its pointer) must be a one-element
-    float64 array.
+    ``raw`` input (a per-step scalar read through its pointer) must be a one-element array of
+    its declared dtype.
     """
 
     def __init__(self, in_params, out_params, operation, name, preamble=""):
         self.ins, self.outs, self.name = _names(in_params), _names(out_params), name
-        self.raw = {n for p, n in zip(in_params.split(","), self.ins) if "raw" in p.split()}
+        self.raw = {n: p.split()[1] for p, n in zip(in_params.split(","), self.ins)
+                    if "raw" in p.split()}  # name -> declared dtype
+        self.typed = {n for p, n in zip(in_params.split(","), self.ins) if p.split()[0] == "T"}
         self.statements = [re.sub(r"^T\s+", "", s.strip()) for s in operation.split(";")
                            if s.strip()]
         self.calls = 0
@@ -48,7 +50,9 @@ class EmulatedKernel:
         for n, a in zip(self.ins, args):
             if n in self.raw:
                 assert isinstance(a, np.ndarray) and a.shape == (1,) and \
-                    a.dtype == np.float64, f"{self.name}: pointer {n} is {a!r}"
+                    a.dtype == np.dtype(self.raw[n]), f"{self.name}: pointer {n} is {a!r}"
+                continue
+            if n not in self.typed:  # a declared type (float64 b1, int64 growth)
                 continue
             assert np.ndim(a) == 0 or a.dtype == dtype, f"{self.name}: {n} is {a.dtype}"
             if np.ndim(a) == 0:

@@ -202,7 +202,7 @@ def test_schedules_on_a_device_step_give_the_host_values(schedule, fake_cupy):
 # -- LossScaleOptimizer -------------------------------------------------------------------------
 
 
-def _lso_run(device_scalars, backend, steps):
+def _lso_run(device_scalars, backend, steps, kernels_on=None):
     rng = np.random.default_rng(4)
     vs = [gpunet.Variable(backend.asarray(rng.normal(size=(4, 3)).astype("float32")),
                           name="k", path="d/k"),
@@ -211,6 +211,11 @@ def _lso_run(device_scalars, backend, steps):
     opt = O.LossScaleOptimizer(O.Nadam(0.05, use_ema=True), initial_scale=8.0,
                                dynamic_growth_steps=2)
     opt.device_scalars = device_scalars
+    if kernels_on is not None:  # the CuPy code path, its kernels run by the emulator
+        opt.build(vs)
+        for g in opt.inner_optimizer._groups:
+            g.backend = kernels_on
+        opt.build(vs)
     seen = []
     for bad in steps:
         gs = [rng.normal(size=(4, 3)).astype("float32") * 8, rng.normal(size=3).astype("f4")]
@@ -235,6 +240,22 @@ def test_loss_scale_skips_on_the_device_as_on_the_host(backend):
         _same(backend.to_numpy(a.data), backend.to_numpy(b.data), backend.is_host)
     for (_, a), (_, b) in zip(d.get_slot_arrays(), h.get_slot_arrays(), strict=True):
         _same(a, b, backend.is_host)
+
+
+def test_loss_scale_kernels_skip_and_rescale_as_the_host_does(fake_cupy):
+    """On a GPU the unscaling and the scale update are kernels (run here by the emulator):
+    the same skips, scales and counters as the host, the same weights within float noise."""
+    from gpunet.backend import numpy_backend
+
+    steps = [0, 1, 0, 0, 2, 0, 0, 0, 1, 1, 0]
+    hv, h, host_seen = _lso_run(False, numpy_backend(), steps)
+    dv, d, dev_seen = _lso_run(True, numpy_backend(), steps, kernels_on=fake_cupy)
+    assert d.inner_optimizer._dev.m.kernels
+    assert {"loss_unscale", "loss_scale_update", "nadam_coefficients"} <= set(fake_cupy.kernels)
+    assert fake_cupy.kernels["loss_scale_update"].calls == len(steps)
+    assert dev_seen == host_seen
+    for a, b in zip(dv, hv):  # the fused update's order of operations: float32 noise
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-5)
 
 
 def test_loss_scale_state_round_trip_in_device_mode():

@@ -89,3 +89,39 @@ def nadam_coefficients(b: Backend, u_product: Array, t: Any, beta_1: float,
     launch(b, _NADAM_COEFFICIENTS, device_scalar(b, t), np.float64(beta_1), np.float64(beta_2),
            u_product.reshape(1), c1, c2, vs)
     return c1, c2, vs
+
+
+# -- LossScaleOptimizer: unscale the gradients, then grow/shrink the scale, on the device -----
+WHERE_PREAMBLE = ("template <typename T> __device__ T gpunet_where(bool c, T a, T b) "
+                  "{ return c ? a : b; }")
+_UNSCALE = define("loss_unscale", "raw float64 scale_", "T g", "g = g / T(scale_[0]);",
+                  scalars=(), group="loss_scale")
+_SCALE_UPDATE = define(
+    "loss_scale_update", "raw bool ok_, int64 growth", "float64 scale, int64 counter",
+    "scale = gpunet_where(ok_[0], gpunet_where(counter == growth - 1, scale * 2.0, scale),"
+    " scale * 0.5);"
+    "counter = gpunet_where(ok_[0], gpunet_where(counter == growth - 1, counter - counter,"
+    " counter + 1), counter - counter);",
+    WHERE_PREAMBLE, scalars=("growth",), group="loss_scale")
+
+
+def loss_unscale(b: Backend, g: Array, scale: Array) -> None:
+    """``g /= scale`` in place, the device scalar ``scale`` rounded to ``g``'s dtype (as a
+    Python float would be): one launch."""
+    launch(b, _UNSCALE, device_scalar(b, scale), g)
+
+
+def loss_scale_update(b: Backend, ok: Array, scale: Array, counter: Array, growth: int) -> None:
+    """Keras 3's dynamic loss scaling after a step, in place and in one launch: where ``ok``
+    (the gradients were finite) the counter counts up and the scale doubles when it reaches
+    ``growth`` (counter back to 0); elsewhere the scale halves and the counter resets.
+
+    Args:
+        b: a device backend.
+        ok: 0-d bool device array.
+        scale: 0-d float64 device array, updated in place.
+        counter: 0-d int64 device array, updated in place.
+        growth: ``dynamic_growth_steps``.
+    """
+    launch(b, _SCALE_UPDATE, ok.reshape(1), np.int64(growth), scale.reshape(1),
+           counter.reshape(1))
