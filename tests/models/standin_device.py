@@ -20,6 +20,8 @@ import numpy as np
 import gpunet
 from gpunet import backend as B
 from gpunet.backend.base import Backend
+from gpunet.backend.philox import PhiloxStream
+from gpunet.backend.philox import words as philox_words
 
 _REAL = {n: getattr(np, n) for n in ("asarray", "array", "ascontiguousarray", "asanyarray")}
 _PKG = os.path.dirname(gpunet.__file__)
@@ -157,6 +159,7 @@ class StandInDevice(Backend):
         self.xp = _Xp(np)
         self._device = contextlib.nullcontext()
         self._rng = np.random.default_rng(0)
+        self.philox = PhiloxStream(0)
         self._kernels: dict = {}
 
     def asarray(self, x, dtype=None):
@@ -172,9 +175,13 @@ class StandInDevice(Backend):
 
     def seed(self, seed):
         self._rng = np.random.default_rng(seed)
+        self.philox = PhiloxStream(seed)
 
     def random_uniform(self, shape, dtype="float32"):
-        return _dev(self._rng.random(shape).astype(dtype))
+        return self.philox.uniform(self, shape, dtype)
+
+    def philox_words(self, start, n, key):  # the CUDA kernel's bits, made on the host
+        return _dev(philox_words(start, n, key))
 
     def permutation(self, n):
         return _dev(self._rng.permutation(n))
