@@ -96,7 +96,11 @@ class MetricsContainer:
         self.built = True
 
     def update(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        if getattr(y_pred, "dtype", None) is not None and y_pred.dtype.itemsize < 4:
+        try:
+            half = y_pred.dtype.itemsize < 4
+        except AttributeError:  # a list given to CompileMetrics.update_state
+            half = False
+        if half:
             y_pred = _half_to_floatx(y_pred)  # Keras 3's metrics compute in float32
         for m in self.metrics:
             m.update_state(y_true, y_pred)
