@@ -6,6 +6,7 @@ from typing import Any
 
 from gpunet.autograd import engine
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import DEVICES, backend_of
 
 
 class Function:
@@ -39,6 +40,16 @@ class Function:
         raise NotImplementedError
 
     def __call__(self, *inputs: Any) -> Any:
+        if DEVICES.several:  # arrays on several GPUs: run on the input's device, as Chainer
+            return self._apply_on_device(inputs)
+        return self.apply(*inputs)
+
+    def _apply_on_device(self, inputs: tuple) -> Any:
+        for x in inputs:
+            data = x.data if isinstance(x, Tensor) else x
+            if hasattr(data, "__cuda_array_interface__"):
+                with backend_of(data).activate():
+                    return self.apply(*inputs)
         return self.apply(*inputs)
 
     def apply(self, *inputs: Any) -> Any:

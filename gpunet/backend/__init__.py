@@ -46,6 +46,17 @@ _default: Backend | None = None
 _device_seed: int | None = None
 
 
+class _Devices:
+    """``several``: a GPU other than device 0 has been used in this process. Then every op
+    makes its input's device current (``Function.__call__``), so the arrays it creates land
+    beside its inputs; a process on one GPU or the CPU skips that."""
+
+    several = False
+
+
+DEVICES = _Devices()
+
+
 def numpy_backend() -> Backend:
     """The NumPy backend (there is one per process)."""
     return _NUMPY
@@ -64,6 +75,8 @@ def _cupy_backend(device_id: int = 0) -> Backend:
         from gpunet.backend.cupy_backend import CupyBackend
 
         b = _CUPY[device_id] = CupyBackend(device_id)
+        if device_id != 0:
+            DEVICES.several = True
         if _device_seed is not None:
             b.seed(_device_seed)
     return b
