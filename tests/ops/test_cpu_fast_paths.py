@@ -210,3 +210,17 @@ def test_float16_keeps_the_numpy_paths(monkeypatch):
     for a, b in zip(*out):
         assert a.dtype == np.float16
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(128, 512), (600, 512)])  # one-thread and threaded passes
+def test_relu_gradient_kernels_equal_numpy(shape):
+    from gpunet.backend.kernels import numba_cpu
+
+    if not numba_cpu.numba_enabled():
+        pytest.skip("Numba is not installed or GPUNET_NUMBA=0")
+    rng = np.random.default_rng(6)
+    gy = rng.standard_normal(shape).astype("float32")
+    y = np.maximum(rng.standard_normal(shape), 0).astype("float32")
+    out = numba_cpu.relu_grad(gy, y)
+    assert out is not None
+    np.testing.assert_array_equal(out, gy * (y > 0))
