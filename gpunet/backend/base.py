@@ -81,6 +81,19 @@ class Backend(PhiloxOps):
         """Gradient of ReLU given the output ``y``: ``gy * (y > 0)``."""
         return gy * (y > 0)
 
+    def bias_act(self, y: Array, b: Array | None, relu: bool) -> None:
+        """A dense layer's ``y += b`` (``b`` may be None) then ReLU when ``relu``, in place."""
+        if b is not None:
+            y += b
+        if relu:
+            self.xp.maximum(y, 0, out=y)
+
+    def relu_grad_bias(self, gy: Array, y: Array, gb: Array | None = None) -> tuple:
+        """``(g, gb)``: the ReLU gradient ``g`` of a 2-D ``gy`` and its column sums (the bias
+        gradient), written into ``gb`` when given."""
+        g = self.relu_grad(gy, y)
+        return g, (g.sum(axis=0) if gb is None else g.sum(axis=0, out=gb))
+
     # -- device routines whose best form differs per device (see ``numpy_routines`` and
     #    ``cupy_routines``; every op above the backend calls these, never ``xp``'s name) -------
     is_host = True  # arrays live in host memory: reading a value back costs no device sync

@@ -9,7 +9,7 @@ import numpy as np
 from gpunet.backend import cpu_threads, philox
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.host_memory import tune_host_malloc
-from gpunet.backend.kernels import numba_cpu, numba_philox, numba_rnn
+from gpunet.backend.kernels import numba_cpu, numba_dense, numba_philox, numba_rnn
 from gpunet.backend.numpy_routines import NumpyRoutines
 
 
@@ -60,6 +60,14 @@ class NumpyBackend(NumpyRoutines, Backend):
         if keep.dtype == np.uint8:
             out = numba_philox.dropout_grad(gy, keep, gy.dtype.type(1.0 - rate))
         return super().dropout_grad(gy, keep, rate) if out is None else out
+
+    def bias_act(self, y: Array, b: Array | None, relu: bool) -> None:
+        if not numba_dense.bias_act(y, b, relu):  # one pass with Numba, else NumPy's two
+            super().bias_act(y, b, relu)
+
+    def relu_grad_bias(self, gy: Array, y: Array, gb: Array | None = None) -> tuple:
+        out = numba_dense.relu_grad_bias(gy, y, gb)
+        return super().relu_grad_bias(gy, y, gb) if out is None else out
 
     def relu_grad(self, gy: Array, y: Array) -> Array:
         out = numba_cpu.relu_grad(gy, y)  # one pass with Numba (gpunet[numba])

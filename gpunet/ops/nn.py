@@ -23,27 +23,33 @@ class Dense(Function):
         self.in_shape = x.shape
         x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
         y = x2 @ w
-        if b is not None:
-            y += b
-        if self.activation == "relu":
-            xp_of(y).maximum(y, 0, out=y)
+        relu = self.activation == "relu"
+        if b is not None or relu:
+            backend_of(y).bias_act(y, b, relu)  # one pass where the backend fuses it
+        if relu:
             self.y = y
         self.x2, self.w = x2, w
         return y.reshape(self.in_shape[:-1] + (w.shape[1],)) if x.ndim != 2 else y
 
     def backward(self, gy):
         g = gy.reshape(-1, gy.shape[-1]) if gy.ndim != 2 else gy
-        if self.activation == "relu":
-            g = backend_of(g).relu_grad(g, self.y)
-        xp = xp_of(g)
         need = self.needs_input_grad
-        gx = gw = gb = None
+        need_b = len(need) > 2 and need[2]
+        bk = backend_of(g)
+        gb = None
+        if self.activation == "relu":
+            if need_b:  # the ReLU gradient and its column sums in one pass
+                g, gb = bk.relu_grad_bias(g, self.y, self.grad_buffer(2))
+            else:
+                g = bk.relu_grad(g, self.y)
+        xp = xp_of(g)
+        gx = gw = None
         if need[0]:
             gx = (g @ self.w.T).reshape(self.in_shape)
         if need[1]:
             out = self.grad_buffer(1)
             gw = xp.matmul(self.x2.T, g, out=out) if out is not None else self.x2.T @ g
-        if len(need) > 2 and need[2]:
+        if need_b and gb is None:
             out = self.grad_buffer(2)
             gb = g.sum(axis=0, out=out) if out is not None else g.sum(axis=0)
         return gx, gw, gb

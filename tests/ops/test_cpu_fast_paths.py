@@ -224,3 +224,29 @@ def test_relu_gradient_kernels_equal_numpy(shape):
     out = numba_cpu.relu_grad(gy, y)
     assert out is not None
     np.testing.assert_array_equal(out, gy * (y > 0))
+
+
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dense_one_pass_kernels_equal_numpy(relu, dtype, monkeypatch):
+    # the fused Dense with Numba (bias + ReLU in one pass, ReLU gradient + bias gradient in
+    # one pass) against GPUNET_NUMBA=0, to the bit: forward, and every gradient
+    from gpunet.backend.kernels import numba_cpu
+
+    if not numba_cpu.numba_enabled():
+        pytest.skip("Numba is not installed or GPUNET_NUMBA=0")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((64, 96)).astype(dtype)
+    x[0, :3] = np.nan
+    w = rng.standard_normal((96, 80)).astype(dtype)
+    b = rng.standard_normal(80).astype(dtype)
+    g = rng.standard_normal((64, 80)).astype(dtype)
+    out = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("GPUNET_NUMBA", flag)
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = ops.dense(*ts, activation="relu" if relu else None)
+        y.backward(g)
+        out.append([y.data] + [t.grad for t in ts])
+    for a, c in zip(*out):
+        np.testing.assert_array_equal(a, c)
