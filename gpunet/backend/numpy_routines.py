@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.backend.kernels import numba_scatter
+
 Array = Any
 
 _BLAS: list = []  # [(set_num_threads, get_num_threads)] once found, [None] if not
@@ -121,6 +123,8 @@ class NumpyRoutines:
         np.add.at(out, indices, values)
 
     def scatter_add_rows(self, out: Array, ids: Array, values: Array) -> None:
+        if out.ndim == 2 and numba_scatter.scatter_add_rows(out, ids, values):
+            return  # one compiled loop over the rows (gpunet[numba])
         # np.add.at's 1-D fast path on element indices is about ten times faster than a
         # row-wise add.at.
         d = out.shape[-1]

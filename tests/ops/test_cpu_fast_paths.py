@@ -250,3 +250,22 @@ def test_dense_one_pass_kernels_equal_numpy(relu, dtype, monkeypatch):
         out.append([y.data] + [t.grad for t in ts])
     for a, c in zip(*out):
         np.testing.assert_array_equal(a, c)
+
+
+def test_embedding_row_scatter_equals_add_at(monkeypatch):
+    # repeated and negative ids; the compiled loop adds rows in the order np.add.at does
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((50, 16)).astype("float32")
+    ids = rng.integers(-50, 50, size=(8, 30))
+    ids[0, :5] = 7
+    g = rng.standard_normal((8, 30, 16)).astype("float32")
+    grads = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("GPUNET_NUMBA", flag)
+        t = Tensor(w, requires_grad=True)
+        ops.embedding_lookup(t, ids).backward(g)
+        grads.append(t.grad)
+    np.testing.assert_array_equal(grads[0], grads[1])
+    ref = np.zeros_like(w)
+    np.add.at(ref, ids.reshape(-1) % 50, g.reshape(-1, 16))
+    np.testing.assert_array_equal(grads[0], ref)
