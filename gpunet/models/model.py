@@ -236,8 +236,9 @@ class Model(TrainerAPI, Layer):
             run_eagerly: accepted for Keras code (gpunet always runs eagerly).
             steps_per_execution: a positive integer: the batch callbacks run once every
                 this many steps, as in Keras 3 (each step still runs and updates).
-            jit_compile: True, False or ``"auto"``; accepted and kept as
-                ``self.jit_compile``, with no effect on the NumPy (CPU) backend.
+            jit_compile: True, False or ``"auto"``. Steps always run eagerly: as Keras does
+                for a model that cannot be compiled, ``"auto"`` resolves to False and True
+                warns and proceeds with False (``self.jit_compile``).
             auto_scale_loss: when True and the model's policy is ``"mixed_float16"``, the
                 optimizer is wrapped in a ``LossScaleOptimizer`` (dynamic loss scaling), as
                 in Keras 3.

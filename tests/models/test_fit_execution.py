@@ -1,6 +1,6 @@
 """Keras 3 callback details of fit / evaluate / predict: one callback without a list,
 ``logs`` a dict in every hook, batch hooks once per ``steps_per_execution`` steps, and
-``jit_compile`` accepted.
+``jit_compile`` resolved as Keras resolves it for a model it cannot compile.
 
 The hook sequences below were recorded from Keras 3.15 (JAX backend) with the same data
 sizes: 16 training samples, batch 2, ``steps_per_execution=3``, 10 validation samples."""
@@ -107,10 +107,18 @@ def test_steps_per_execution_gives_the_same_training(backend):
         np.testing.assert_array_equal(wa, wb)
 
 
-@pytest.mark.parametrize("value", [True, False, "auto"])
-def test_jit_compile_is_accepted(value):
+@pytest.mark.parametrize("value", [False, "auto"])
+def test_jit_compile_resolves_to_eager_steps(value):
     m = _model(jit_compile=value)
-    assert m.jit_compile == value
+    assert m.jit_compile is False  # Keras resolves "auto" for a model it cannot compile
+    m.fit(X, Y, verbose=0)
+
+
+def test_jit_compile_true_warns_as_keras_and_proceeds_eagerly():
+    with pytest.warns(UserWarning, match=r"Model doesn't support `jit_compile=True`\. "
+                                         r"Proceeding with `jit_compile=False`\."):
+        m = _model(jit_compile=True)
+    assert m.jit_compile is False
     m.fit(X, Y, verbose=0)
 
 
