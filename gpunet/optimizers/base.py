@@ -210,7 +210,8 @@ class Optimizer(DeviceScalarsMixin):
             return self._learning_rate
         if kind == "call":
             return float(self._learning_rate())
-        return float(self._learning_rate(self.iterations))
+        return float(self._learning_rate(self._iterations if self._dev is None else
+                                         self.iterations))
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
