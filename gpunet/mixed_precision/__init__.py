@@ -14,8 +14,9 @@ A policy names the dtype of a layer's computations and of its variables. ``"floa
   not available on CuPy (gpunet's CUDA kernels are float16/32/64).
 
 ``Activation("softmax", dtype="float32")`` as the last layer gives float32 outputs, as Keras
-recommends for mixed precision. Mixed precision pays on GPUs (tensor cores); on the CPU,
-NumPy has no float16 BLAS and a float16 matmul is several times slower than a float32 one.
+recommends for mixed precision. Mixed precision pays on GPUs (tensor cores). On the CPU it
+runs, with Keras's dtypes inside every ``call``, but NumPy has no float16 BLAS: float16
+layers train about 100x slower than float32 ones there (``bench/bench_mixed_precision.py``).
 
 Example:
 
