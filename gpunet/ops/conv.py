@@ -126,7 +126,7 @@ class Conv(Function):
         if b is not None and g > 1:
             y += b
         if self.activation == "relu":
-            xp.maximum(y, 0, out=y)
+            backend_of(y).bias_act(y, None, True)  # one threaded pass where fused
             self.y = y
         need = self.needs_input_grad
         if need:

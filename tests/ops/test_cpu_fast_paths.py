@@ -269,3 +269,17 @@ def test_embedding_row_scatter_equals_add_at(monkeypatch):
     ref = np.zeros_like(w)
     np.add.at(ref, ids.reshape(-1) % 50, g.reshape(-1, 16))
     np.testing.assert_array_equal(grads[0], ref)
+
+
+@pytest.mark.parametrize("shape", [(64, 100), (3000, 128)])  # one thread, both cores
+def test_in_place_relu_kernels_equal_numpy(shape):
+    from gpunet.backend import numpy_backend
+    from gpunet.backend.kernels import numba_cpu
+
+    if not numba_cpu.numba_enabled():
+        pytest.skip("Numba is not installed or GPUNET_NUMBA=0")
+    y = np.random.default_rng(9).standard_normal(shape).astype("float32")
+    y[0, :2] = np.nan
+    ref = np.maximum(y, 0)
+    numpy_backend().bias_act(y, None, True)
+    np.testing.assert_array_equal(y, ref)

@@ -1,5 +1,6 @@
-"""One-pass CPU loops of the fused Dense layer with Numba: ``y += b`` then ReLU in the forward,
-and the ReLU gradient with the bias gradient (its column sums) in the backward.
+"""One-pass CPU loops of the fused Dense and convolution ops with Numba: ``y += b`` then ReLU
+in the forward (ReLU alone, over both cores for a convolution's large output), and the ReLU
+gradient with the bias gradient (its column sums) in the backward.
 
 NumPy makes two or three passes over the ``(rows, units)`` activations for these, each a short
 call; one compiled pass on one thread (no thread start) is several times faster for the sizes
@@ -14,11 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from gpunet.backend.kernels.numba_cpu import _STATE, SERIAL_MIN_SIZE, _float_ok, numba_enabled
+from gpunet.backend.kernels.numba_cpu import (
+    _LAUNCH,
+    _STATE,
+    MIN_SIZE,
+    SERIAL_MIN_SIZE,
+    _float_ok,
+    numba_enabled,
+)
 
 
 def _build() -> tuple:
     import numba
+    from numba import prange
 
     @numba.njit(cache=True, nogil=True)
     def bias_act(y, b, relu):  # pragma: no cover - compiled
@@ -35,6 +44,22 @@ def _build() -> tuple:
                     row[j] += b[j]
 
     @numba.njit(cache=True, nogil=True)
+    def relu_flat(y):  # pragma: no cover - compiled
+        zero = y.dtype.type(0)
+        for i in range(y.size):
+            v = y[i]
+            y[i] = zero if v <= zero else v
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def relu_rows(y):  # pragma: no cover - compiled
+        zero = y.dtype.type(0)
+        for i in prange(y.shape[0]):
+            row = y[i]
+            for j in range(y.shape[1]):
+                v = row[j]
+                row[j] = zero if v <= zero else v
+
+    @numba.njit(cache=True, nogil=True)
     def relu_grad_bias(gy, y, g, gb):  # pragma: no cover - compiled
         n, m = gy.shape
         zero = g.dtype.type(0)
@@ -46,7 +71,7 @@ def _build() -> tuple:
                 g[i, j] = v
                 gb[j] += v
 
-    return bias_act, relu_grad_bias
+    return bias_act, relu_grad_bias, relu_flat, relu_rows
 
 
 def _kernels() -> tuple | None:
@@ -71,7 +96,13 @@ def bias_act(y: np.ndarray, b: Any, relu: bool) -> bool:
     k = _kernels()
     if k is None:
         return False
-    k[0](y, np.zeros(y.shape[1], y.dtype) if b is None else b, relu)
+    if b is not None:
+        k[0](y, b, relu)
+    elif relu and y.size >= MIN_SIZE:  # large (a convolution's output): both cores
+        with _LAUNCH:
+            k[3](y)
+    elif relu:
+        k[2](y.reshape(-1))
     return True
 
 
