@@ -67,17 +67,16 @@ class Adafactor(Optimizer):
     def _extra_state(self):
         return [a for f in getattr(self, "_factors", ()) if f is not None for a in f]
 
-    def apply_gradients(self, grads_and_vars):
+    def _apply_gradients(self, grads_and_vars):
         pairs = list(grads_and_vars)
         given = {id(v) for g, v in pairs if g is not None}
         kept = [(k, f[0].copy(), f[1].copy()) for k, f in enumerate(getattr(self, "_factors", ()))
                 if f is not None and id(self._index[k][0]) not in given]
-        out = super().apply_gradients(pairs)
+        super()._apply_gradients(pairs)
         for k, r, c in kept:  # variables without a gradient keep their factored statistics
             if k < len(self._factors) and self._factors[k] is not None:
                 self._factors[k][0][...] = r
                 self._factors[k][1][...] = c
-        return out
 
     def update_group(self, group, slots, scratch, lr, t):
         xp, m, dtype = group.backend.xp, self._m, group.data.dtype

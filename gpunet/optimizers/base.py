@@ -312,11 +312,15 @@ class Optimizer(DeviceScalarsMixin):
 
     # -- stepping -----------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars: Iterable) -> int:
-        """Keras API: applies ``(gradient, variable)`` pairs; returns ``iterations``."""
+        """Keras API: applies ``(gradient, variable)`` pairs; returns ``iterations`` (a host
+        read of the step count in device mode; ``apply`` returns nothing and reads nothing)."""
+        self._apply_gradients(grads_and_vars)
+        return self.iterations
+
+    def _apply_gradients(self, grads_and_vars: Iterable) -> None:
         frozen = self._load_gradients(grads_and_vars)
         self.step()
         self._restore_frozen(frozen)
-        return self.iterations
 
     def _load_gradients(self, grads_and_vars: Iterable) -> list:
         """Builds if needed and writes the gradients into the flat buffers; returns what
@@ -368,7 +372,7 @@ class Optimizer(DeviceScalarsMixin):
                 raise ValueError("When passing `grads` without `variables`, the optimizer must "
                                  "already be built: call `optimizer.build(variables)` first.")
             trainable_variables = self._variables
-        self.apply_gradients(zip(grads, trainable_variables))
+        self._apply_gradients(zip(grads, trainable_variables))
 
     def step(self) -> None:
         """One update of every built variable from its ``grad`` (already in the flat buffer)."""

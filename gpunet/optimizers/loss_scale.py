@@ -232,31 +232,36 @@ class LossScaleOptimizer(Optimizer):
         xp.copyto(counter, xp.where(ok & ~grow, counter + 1, 0))
 
     def apply_gradients(self, grads_and_vars) -> int:
-        """Keras API: ``(scaled gradient, variable)`` pairs; returns ``iterations``."""
+        """Keras API: ``(scaled gradient, variable)`` pairs; returns ``iterations`` (a host
+        read in device mode; ``apply`` returns nothing and reads nothing)."""
+        self._apply_gradients(grads_and_vars)
+        return self.iterations
+
+    def _apply_gradients(self, grads_and_vars) -> None:
         pairs = list(grads_and_vars)
         inner = self.inner_optimizer
-        if inner._dev is not None or self._device() is not None:
+        given = [v for g, v in pairs if g is not None]
+        if not inner.built and given:
+            inner.build(given)
+        if self._device() is not None:  # the step decides on the device
             frozen = inner._load_gradients(pairs)
             self.step()
             inner._restore_frozen(frozen)
-            return self.iterations
+            return
         arrays = [g.data if getattr(g, "_gpunet_tensor", False) else g
                   for g, _ in pairs if g is not None]
         finite = self._finite(arrays)
         if finite:
             s = self._scale
-            inner.apply_gradients(
+            inner._apply_gradients(
                 [(None if g is None else (g.data if getattr(g, "_gpunet_tensor", False)
                                           else g) / s, v) for g, v in pairs])
-        elif not inner.built:
-            inner.build([v for g, v in pairs if g is not None])
         self._after(finite)
-        return self.iterations
 
     def apply(self, grads, trainable_variables=None) -> None:
         if trainable_variables is None:
             trainable_variables = self.inner_optimizer.variables
-        self.apply_gradients(zip(grads, trainable_variables))
+        self._apply_gradients(zip(grads, trainable_variables))
 
     def scale_loss(self, loss: Any) -> Any:
         """``loss · dynamic_scale`` (the device scalar in device mode: no host read)."""

@@ -241,3 +241,38 @@ def test_model_to_carries_the_device_scalars_both_ways(device):
     assert (opt.iterations, opt.dynamic_scale, opt.step_counter) == state
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     assert (opt.iterations, opt.dynamic_scale, opt.step_counter) == (12, 64.0, 0)
+
+
+class _TorchStyleStep(gpunet.Model):
+    """Keras 3's PyTorch-style ``train_step``: ``optimizer.apply(gradients, weights)``."""
+
+    def train_step(self, data):
+        x, y = data
+        y_pred = self(x, training=True)
+        self.zero_grad()
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        weights = list(self.trainable_weights)
+        with gpunet.no_grad():
+            self.optimizer.apply([v.value.grad for v in weights], weights)
+        for metric in self.metrics:
+            metric.update_state(loss) if metric.name == "loss" else \
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+@pytest.mark.parametrize("make", [lambda: O.Adam(1e-3), lambda: O.LossScaleOptimizer(O.Adam())],
+                         ids=["adam", "loss_scale_adam"])
+def test_optimizer_apply_in_a_custom_step_reads_nothing(make, device):
+    rng = np.random.default_rng(0)
+    with B.device(device):
+        inputs = gpunet.Input((6,))
+        model = _TorchStyleStep(inputs, layers.Dense(3)(inputs))
+    model.compile(optimizer=make(), loss="mse")
+    READS.on = True
+    model.fit(rng.normal(size=(24, 6)).astype("float32"),
+              rng.normal(size=(24, 3)).astype("float32"), batch_size=8, epochs=1, verbose=0)
+    READS.on = False
+    from_optimizer = [r for r in READS.records if any("optimizers/" in s for s in r[1])]
+    assert not from_optimizer, _explain(from_optimizer)
+    assert model.optimizer.iterations == 3
