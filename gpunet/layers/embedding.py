@@ -6,6 +6,8 @@ import numbers
 import warnings
 from typing import Any
 
+import numpy as np
+
 from gpunet import constraints, initializers, ops, regularizers
 from gpunet.autograd.tensor import Tensor
 from gpunet.layers.layer import Layer
@@ -73,9 +75,15 @@ class Embedding(Layer):
         self.mask_zero = bool(mask_zero)
         if weights is not None:
             self.build()
-            if not (isinstance(weights, list) and len(weights) == 1):
-                weights = [weights]
-            self.set_weights(weights)
+            if isinstance(weights, (list, tuple)) and len(weights) == 1:
+                weights = weights[0]  # Keras's form: a list holding the one array
+            elif isinstance(weights, (list, tuple)) and not all(
+                    isinstance(v, (int, float)) for v in _flat(weights)):
+                raise ValueError(
+                    f"Layer '{self.name}': `weights` must be one array of shape "
+                    f"({self.input_dim}, {self.output_dim}), or a list holding that one array. "
+                    f"Received a list of {len(weights)} arrays.")
+            self.set_weights([np.asarray(weights)])
 
     def build(self, input_shape=None):
         if self.built:
@@ -167,3 +175,12 @@ class Masking(Layer):
 
     def get_config(self):
         return {**super().get_config(), "mask_value": self.mask_value}
+
+
+def _flat(v):
+    """The leaves of a nested list (numbers when ``weights`` was given as nested lists)."""
+    if isinstance(v, (list, tuple)):
+        for x in v:
+            yield from _flat(x)
+    else:
+        yield v
