@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from gpunet.backend.kernels import ema_update
+from gpunet.backend.kernels._spec import launch
 from gpunet.optimizers.scalars import HOST, DeviceMath
 from gpunet.optimizers.schedules import device_evaluable
+from gpunet.optimizers.traced import schedule_spec
 
 
 class DeviceState:
@@ -113,9 +115,22 @@ class DeviceScalarsMixin:
         if kind == "float":
             return d.lr
         if kind == "schedule" and device_evaluable(lr):
-            return lr._value(it.astype("float64"), d.m)
+            spec = self._schedule_kernel(lr) if d.m.kernels else None
+            if spec is None:
+                return lr._value(it.astype("float64"), d.m)
+            out = d.b.xp.empty(1, dtype="float64")  # on a GPU: the schedule in one launch
+            launch(d.b, spec, it.reshape(1), out)
+            return out
         d.lr[...] = self.learning_rate  # host-evaluated: see host_step_reason
         return d.lr
+
+    def _schedule_kernel(self, schedule: Any) -> Any:
+        """The traced one-launch kernel of ``schedule`` (``gpunet.optimizers.traced``), made
+        once per schedule object; None when its formula does not trace."""
+        cached = getattr(self, "_lr_kernel", None)
+        if cached is None or cached[0] is not schedule:
+            cached = self._lr_kernel = (schedule, schedule_spec(schedule))
+        return cached[1]
 
     # -- masked updates -------------------------------------------------------------------------
     def _update_buffers(self) -> list:

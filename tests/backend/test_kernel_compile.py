@@ -206,3 +206,25 @@ def test_specs_name_their_scalars_and_ranks():
     with pytest.raises(ValueError, match="'adam' is defined twice"):
         define("adam", "T g", "T w", "w = g;")
     assert "bad_scalars" not in ALL_SPECS
+
+
+def _schedules():
+    s = gpunet.optimizers.schedules
+    return [s.ExponentialDecay(0.1, 7, 0.6, staircase=True), s.InverseTimeDecay(0.2, 3, 0.7),
+            s.PiecewiseConstantDecay([4, 9], [0.5, 0.2, 0.1]),
+            s.PolynomialDecay(0.1, 6, cycle=True), s.PolynomialDecay(0.1, 6, power=0.5),
+            s.CosineDecay(0.1, 20, alpha=0.05),
+            s.CosineDecay(0.0, 12, warmup_target=0.1, warmup_steps=5),
+            s.CosineDecayRestarts(0.1, 5), s.CosineDecayRestarts(0.1, 4, t_mul=1.0, m_mul=0.5)]
+
+
+@pytest.mark.parametrize("schedule", _schedules(),
+                         ids=lambda s: f"{type(s).__name__}")
+def test_traced_schedule_kernels_compile_with_nvrtc(schedule):
+    """A device optimizer's learning-rate schedule is a kernel traced from the schedule's
+    formula (``gpunet.optimizers.traced``): not in ``ALL_SPECS``, so compiled here."""
+    from gpunet.optimizers.traced import schedule_spec
+
+    spec = schedule_spec(schedule)
+    assert spec is not None and spec.name not in ALL_SPECS
+    check_compiles(spec, np.float64)

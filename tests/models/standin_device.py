@@ -124,7 +124,8 @@ class _Xp:
 
 _C_FUNCS = {"sqrt": np.sqrt, "pow": np.power, "max": np.maximum, "min": np.minimum,
             "fabs": np.abs, "exp": np.exp, "tanh": np.tanh, "gpunet_sign": np.sign,
-            "gpunet_where": np.where}
+            "gpunet_where": np.where, "floor": np.floor, "ceil": np.ceil, "cos": np.cos,
+            "log": np.log, "fmin": np.fmin, "fmax": np.fmax}
 
 
 class _EmulatedKernel:

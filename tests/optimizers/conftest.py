@@ -14,7 +14,9 @@ from gpunet.autograd.variable import Variable
 from gpunet.backend import backend_of, numpy_backend
 
 _C_FUNCS = {"sqrt": np.sqrt, "pow": np.power, "max": np.maximum, "min": np.minimum,
-            "fabs": np.abs, "gpunet_sign": np.sign, "gpunet_where": np.where}
+            "fabs": np.abs, "gpunet_sign": np.sign, "gpunet_where": np.where,
+            "floor": np.floor, "ceil": np.ceil, "cos": np.cos, "log": np.log, "fmin": np.fmin,
+            "fmax": np.fmax}
 
 
 def _names(params: str) -> list[str]:

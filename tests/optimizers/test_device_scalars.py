@@ -199,6 +199,43 @@ def test_schedules_on_a_device_step_give_the_host_values(schedule, fake_cupy):
         assert math.isclose(float(close), want, rel_tol=1e-13, abs_tol=1e-16), step
 
 
+@pytest.mark.parametrize("schedule", SCHEDULES,
+                         ids=[f"{type(s).__name__}-{i}" for i, s in enumerate(SCHEDULES)])
+def test_a_traced_schedule_kernel_gives_the_host_values(schedule):
+    """On a GPU a built-in schedule is one kernel traced from its formula; its body, run by
+    the emulator, gives the host values (NumPy's own pow/cos/log: within 1e-13)."""
+    from gpunet.optimizers.traced import schedule_spec
+
+    from .conftest import FakeCupyModule
+
+    spec = schedule_spec(schedule)
+    assert spec is not None and spec.operation.startswith("lr = ")
+    assert schedule_spec(schedule) is spec  # one spec per formula
+    kernel = spec.build(FakeCupyModule)
+    for step in range(40):
+        out = np.zeros(1)
+        kernel(np.array([step], np.int64), out)
+        assert math.isclose(out[0], schedule(step), rel_tol=1e-13, abs_tol=1e-16), step
+
+
+def test_a_device_optimizer_runs_its_schedule_as_one_kernel(fake_cupy):
+    rng = np.random.default_rng(0)
+    v = gpunet.Variable(rng.normal(size=(5,)).astype("float32"), name="k")
+    sched = S.CosineDecay(0.05, 6, warmup_target=0.1, warmup_steps=2)
+    opt, host = O.SGD(sched, momentum=0.5), O.SGD(sched, momentum=0.5)
+    opt.build([v])
+    opt._groups[0].backend = fake_cupy
+    opt.build([v])
+    w = gpunet.Variable(v.data.copy(), name="k")
+    for _ in range(8):
+        g = rng.normal(size=5).astype("float32")
+        opt.apply_gradients([(g, v)])
+        host.apply_gradients([(g, w)])
+    assert [k for k in fake_cupy.kernels if k.startswith("schedule_")]
+    np.testing.assert_allclose(v.data, w.data, rtol=1e-6, atol=1e-7)
+    assert opt.iterations == 8 and math.isclose(opt.learning_rate, host.learning_rate)
+
+
 # -- LossScaleOptimizer -------------------------------------------------------------------------
 
 
