@@ -5,13 +5,17 @@ of float32 drawn by the initializer before any weight is compared with the file.
 loader builds a model from a file's config it opens ``weight_budget`` with what the file can
 hold (its weights' declared sizes), and ``Layer.add_weight`` calls ``charge`` before drawing
 a weight: one that would take the model past the budget is refused at once, with an error
-naming the file, the layer and the shape. Outside a loader there is no budget.
+naming the file, the layer and the shape. A config read from a string
+(``model_from_json``/``model_from_yaml``) has no file to measure: ``memory_budget`` caps it at
+half the memory free at the time (float32 elements), so a hostile string gets the same clear
+error instead of an allocation the machine cannot make. Outside these there is no budget.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -29,7 +33,38 @@ def weight_budget(elements: int | None, source: str) -> Iterator[None]:
         source: the file, for the message.
     """
     old = getattr(_STATE, "budget", None)
-    _STATE.budget = None if elements is None else [int(elements) + SLACK, int(elements), source]
+    _STATE.budget = None if elements is None else [int(elements) + SLACK, int(elements), source,
+                                                   "the weights the file holds"]
+    try:
+        yield
+    finally:
+        _STATE.budget = old
+
+
+def free_memory_bytes() -> int | None:
+    """The physical memory free now (Linux, BSD and macOS sysconf), or None if unknown."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+@contextlib.contextmanager
+def memory_budget(source: str) -> Iterator[None]:
+    """Within the block, models built may create at most half the free memory's worth of
+    float32 weight elements (no cap where the free memory is unknown).
+
+    Args:
+        source: what the config came from, for the message.
+    """
+    free = free_memory_bytes()
+    old = getattr(_STATE, "budget", None)
+    if free is None:
+        _STATE.budget = None
+    else:
+        cap = free // 2 // 4
+        _STATE.budget = [cap, cap, source, "half the memory free now "
+                         f"({free / 2**30:.1f} GiB free, float32)"]
     try:
         yield
     finally:
@@ -51,5 +86,5 @@ def charge(shape: Sequence[int], layer: str, weight: str) -> None:
     if budget[0] < 0:
         raise ValueError(f"the config of {budget[2]!r} makes layer '{layer}' create the "
                          f"weight '{weight}' of shape {tuple(shape)} ({n} elements), more than "
-                         f"the weights the file holds ({budget[1]} elements): the file is "
-                         "damaged or hostile (nothing that large was allocated)")
+                         f"{budget[3]} ({budget[1]} elements): the config is damaged or "
+                         "hostile (nothing that large was allocated)")

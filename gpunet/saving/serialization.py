@@ -21,6 +21,7 @@ from gpunet.deserialization import (  # noqa: F401 (re-exported: the saving API)
 )
 from gpunet.registry import safe_mode_scope
 from gpunet.saving.config_guard import check_config, parse_config
+from gpunet.weight_budget import memory_budget
 
 KERAS_VERSION = "2.15.0"
 
@@ -67,7 +68,8 @@ def model_from_json(json_string: str, custom_objects: dict | None = None,
         raise ValueError("model_from_json: the string is not valid JSON (expected str or "
                          f"bytes, received {type(json_string).__name__}).")
     cfg = parse_config(json_string, None, "model_from_json string")
-    return model_from_config(cfg, custom_objects, safe_mode)
+    with memory_budget("model_from_json string"):
+        return model_from_config(cfg, custom_objects, safe_mode)
 
 
 def _yaml():
@@ -96,7 +98,8 @@ def model_from_yaml(yaml_string: str, custom_objects: dict | None = None,
         cfg = yaml.safe_load(yaml_string)
     except yaml.YAMLError as e:
         raise ValueError(f"model_from_yaml: the string is not valid YAML ({e}).") from None
-    return model_from_config(cfg, custom_objects, safe_mode)
+    with memory_budget("model_from_yaml string"):
+        return model_from_config(cfg, custom_objects, safe_mode)
 
 
 def clone_model(model, clone_function: Any = None):

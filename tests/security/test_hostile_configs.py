@@ -171,3 +171,24 @@ def test_weight_budget_only_inside_loaders():
                                              r"of shape \(11,\)"):
             charge((11,), "b", "v")
     charge((10**6, 10**6), "d", "kernel")
+
+
+@pytest.mark.parametrize("loader", ["json", "yaml"])
+def test_a_string_config_larger_than_half_the_free_memory_is_refused(loader, monkeypatch):
+    # no file to measure against: the cap is half the memory free now (here set to 4 GiB)
+    import gpunet.weight_budget as wb
+
+    monkeypatch.setattr(wb, "free_memory_bytes", lambda: 4 * 2**30)
+    if loader == "json":
+        fn, text = model_from_json, _huge_dense_config()
+    else:
+        yaml = pytest.importorskip("yaml")
+        fn, text = gpunet.models.model_from_yaml, yaml.safe_dump(json.loads(_huge_dense_config()))
+    e = _bounded(lambda: fn(text), ValueError,
+                 rf"model_from_{loader} string.*layer 'd' create the weight 'kernel' of shape "
+                 r"\(10000, 1000000\)")
+    assert "more than half the memory free now (4.0 GiB free, float32)" in str(e)
+    # a model that fits is built as before
+    small = json.loads(_huge_dense_config())
+    small["config"]["layers"][1]["config"]["units"] = 10
+    assert model_from_json(json.dumps(small)).count_params() == 100010
