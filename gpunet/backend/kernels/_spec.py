@@ -70,7 +70,9 @@ class KernelSpec:
 
 
 SPECS: dict[str, KernelSpec] = {}  # the fused optimizer updates
-ALL_SPECS: dict[str, KernelSpec] = {}  # every CuPy kernel of gpunet (SPECS included)
+# every CuPy kernel of gpunet (SPECS included), except the learning-rate schedules that
+# gpunet.optimizers.traced writes from each schedule's formula (their NVRTC test makes them)
+ALL_SPECS: dict[str, KernelSpec] = {}
 
 
 def define(name: str, in_params: str, out_params: str, operation: str, preamble: str = "",
