@@ -126,10 +126,11 @@ class DeviceScalarsMixin:
 
     def _schedule_kernel(self, schedule: Any) -> Any:
         """The traced one-launch kernel of ``schedule`` (``gpunet.optimizers.traced``), made
-        once per schedule object; None when its formula does not trace."""
+        again when the schedule or its config changes; None when its formula does not trace."""
+        key = (id(schedule), repr(vars(schedule)))
         cached = getattr(self, "_lr_kernel", None)
-        if cached is None or cached[0] is not schedule:
-            cached = self._lr_kernel = (schedule, schedule_spec(schedule))
+        if cached is None or cached[0] != key:
+            cached = self._lr_kernel = (key, schedule_spec(schedule))
         return cached[1]
 
     # -- masked updates -------------------------------------------------------------------------

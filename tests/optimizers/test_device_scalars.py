@@ -234,6 +234,14 @@ def test_a_device_optimizer_runs_its_schedule_as_one_kernel(fake_cupy):
     assert [k for k in fake_cupy.kernels if k.startswith("schedule_")]
     np.testing.assert_allclose(v.data, w.data, rtol=1e-6, atol=1e-7)
     assert opt.iterations == 8 and math.isclose(opt.learning_rate, host.learning_rate)
+    sched.warmup_target = 0.5  # a changed schedule takes effect: the kernel is made again
+    before = v.data.copy()
+    g = rng.normal(size=5).astype("float32")
+    opt.apply_gradients([(g, v)])
+    host.apply_gradients([(g, w)])
+    np.testing.assert_allclose(v.data, w.data, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(v.data, before)
+    assert len([k for k in fake_cupy.kernels if k.startswith("schedule_")]) == 2
 
 
 # -- LossScaleOptimizer -------------------------------------------------------------------------
