@@ -37,7 +37,7 @@ gpu-check:
 # every CPU workload, gpunet beside PyTorch eager and Keras 3 (when installed), interleaved;
 # KERAS_PYTHON: an interpreter with Keras 3 + JAX (default: this venv's, when it has Keras)
 bench: install
-	GPUNET_BENCH_KERAS_PYTHON=$(KERAS_PYTHON) $(PY) bench/run_all.py --rss $(BENCH_ARGS)
+	GPUNET_BENCH_KERAS_PYTHON=$(KERAS_PYTHON) $(PY) bench/run_all.py --rss --floor $(BENCH_ARGS)
 
 lint: install
 	$(PY) -m ruff check gpunet tests bench examples

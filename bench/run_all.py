@@ -11,6 +11,9 @@ variable ``GPUNET_BENCH_KERAS_PYTHON``), else this one when it has Keras.
 ``--rss`` adds the peak resident memory of one CNN epoch per framework, each in a fresh
 child process (the high-water mark of the process, and its growth over the epoch).
 
+``--floor`` adds, per workload, the time of the matrix products alone of one gpunet step
+(``bench/gemm_floor.py``): what no framework built on them can beat.
+
 ``--device gpu`` runs gpunet on CuPy and PyTorch on CUDA (Keras is left out there), and
 ``--markdown FILE`` appends the machine record and the table to ``FILE`` as a dated section
 (``make gpu-check`` writes ``docs/BENCHMARKS.md`` this way).
@@ -107,6 +110,8 @@ def main() -> None:
     p.add_argument("--json", default=None)
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
     p.add_argument("--markdown", default=None, help="append a dated section to this file")
+    p.add_argument("--floor", action="store_true",
+                   help="add the BLAS floor of one step (bench/gemm_floor.py) per workload")
     args = p.parse_args()
     dev = args.device
     keys = args.only.split(",") if args.only else list(WORKLOADS)
@@ -135,6 +140,11 @@ def main() -> None:
             for fw, fn in runners:  # interleaved
                 times[fw].append(fn(key, x, y))
         steps = -(-len(x) // w.batch)
+        floor = None
+        if args.floor and dev == "cpu":
+            from bench.gemm_floor import floor_ms
+
+            floor = floor_ms(key)[0]
         best = {fw: min(t) for fw, t in times.items()}
         med = {fw: statistics.median(t) for fw, t in times.items()}
         for fw in times:
@@ -142,6 +152,8 @@ def main() -> None:
                    "samples/s best": f"{len(x) / best[fw]:,.0f}",
                    "ms/step best (median)": f"{best[fw] / steps * 1e3:,.2f} "
                                             f"({med[fw] / steps * 1e3:,.2f})"}
+            if fw == "gpunet" and floor is not None:
+                row["BLAS floor ms/step"] = f"{floor:.2f}"
             if fw == "gpunet":
                 for other in times:
                     if other != "gpunet":
@@ -152,7 +164,8 @@ def main() -> None:
         print(f"{key}: " + ", ".join(f"{fw} {best[fw] / steps * 1e3:.2f} ms/step"
                                       for fw in times) + f" [{source}]", flush=True)
     cols = ["workload", "framework", "samples/s best", "ms/step best (median)"]
-    cols += [c for c in ("gpunet vs PyTorch", "gpunet vs Keras") if any(c in r for r in rows)]
+    cols += [c for c in ("gpunet vs PyTorch", "gpunet vs Keras", "BLAS floor ms/step")
+             if any(c in r for r in rows)]
     print(f"\nbest (median) of {args.repeats} interleaved epochs; ratios are throughput, "
           "gpunet over the other (> 1: gpunet faster)\n")
     print(table(rows, cols))
