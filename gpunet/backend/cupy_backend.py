@@ -15,7 +15,7 @@ from gpunet.backend.base import Array, Backend
 from gpunet.backend.cupy_routines import CupyRoutines
 from gpunet.backend.kernels._spec import launch
 from gpunet.backend.kernels.nn import RELU_GRAD
-from gpunet.backend.kernels.philox_cuda import PHILOX_WORDS
+from gpunet.backend.kernels.philox_cuda import PHILOX_WORDS, PHILOX_WORDS_DEV
 from gpunet.backend.philox import PhiloxStream, fresh_seed
 
 
@@ -90,7 +90,10 @@ class CupyBackend(CupyRoutines, Backend):
         nb = -(-int(n) // 4)
         with self._device:
             w = self.xp.empty(int(n), dtype=self.xp.uint32)
-            if nb:
+            if nb and isinstance(start, self.xp.ndarray):  # the counter in device memory
+                launch(self, PHILOX_WORDS_DEV, start, np.uint32(key[0]), np.uint32(key[1]),
+                       np.int64(nb), np.int64(n), w, size=nb)
+            elif nb:
                 launch(self, PHILOX_WORDS, np.uint64(start), np.uint32(key[0]),
                        np.uint32(key[1]), np.int64(nb), np.int64(n), w, size=nb)
             return w

@@ -102,43 +102,67 @@ class PhiloxStream:
     2
     """
 
-    __slots__ = ("key", "counter")
+    __slots__ = ("key", "_counter", "_device")
 
     def __init__(self, seed: int = 0) -> None:
         self.key = split_seed(seed)
-        self.counter = 0
+        self._counter = 0
+        self._device = None  # (backend, 0-d uint64 counter) while the stream draws there
+
+    @property
+    def counter(self) -> int:
+        """The next block's counter (a host read when the stream draws on a device)."""
+        self._to_host()
+        return self._counter
+
+    @counter.setter
+    def counter(self, value: int) -> None:
+        self._device = None
+        self._counter = int(value) % 2**64
+
+    def _to_host(self) -> None:
+        if self._device is not None:
+            b, ctr = self._device
+            self._counter = int(b.to_numpy(ctr))
+            self._device = None
 
     def take(self, n: int) -> int:
         """Reserves the blocks of ``n`` values; returns the first block's counter."""
-        start = self.counter
-        self.counter = (start + -(-int(n) // 4)) % 2**64
+        self._to_host()
+        start = self._counter
+        self._counter = (start + -(-int(n) // 4)) % 2**64
+        return start
+
+    def reserve(self, b: Any, n: int) -> Any:
+        """The start of a draw of ``n`` values on backend ``b``: the counter as an int in host
+        memory; on a device, a 0-d uint64 device array (a copy of the counter, which is then
+        advanced on the device), so a step's kernel launches are the same from one step to
+        the next, as a captured CUDA graph replays them, and nothing is read back."""
+        if b.is_host:
+            return self.take(n)
+        if self._device is None or self._device[0] is not b:
+            self._to_host()
+            with b.activate():
+                self._device = (b, b.xp.full((), self._counter, dtype=np.uint64))
+        ctr = self._device[1]
+        start = ctr.copy()
+        b.xp.add(ctr, np.uint64(-(-int(n) // 4)), out=ctr)
         return start
 
     def uniform(self, b: Any, shape: tuple, dtype: Any = "float32") -> Any:
         """Uniform [0, 1) values of ``shape`` on backend ``b``."""
-        n = int(np.prod(shape, dtype=np.int64))
-        start = self.take(n)
-        return b.philox_uniform(start, self.key, tuple(shape), dtype)
-
-    def keep_mask(self, b: Any, shape: tuple, rate: float, dtype: Any) -> Any:
-        """Dropout's scaled keep mask: ``1 / (1 - rate)`` where kept, else 0, of ``dtype``."""
-        n = int(np.prod(shape, dtype=np.int64))
-        start = self.take(n)
-        return b.philox_keep_mask(start, self.key, tuple(shape), rate, dtype)
-
-    def dropout(self, b: Any, x: Any, rate: float) -> tuple[Any, Any]:
-        """``(x * mask, mask)`` with a fresh keep mask of ``x``'s shape (one pass where the
-        backend fuses it; ``mask`` is whatever the backend's ``philox_dropout_grad`` takes)."""
-        start = self.take(x.size)
-        return b.philox_dropout(x, start, self.key, rate)
+        shape = tuple(shape)
+        start = self.reserve(b, int(np.prod(shape, dtype=np.int64)))
+        return b.philox_uniform(start, self.key, shape, dtype)
 
     def get_state(self) -> dict:
-        """``{"philox": [k0, k1, counter]}``: JSON-able."""
+        """``{"philox": [k0, k1, counter]}``: JSON-able (a host read on a device)."""
         return {"philox": [int(self.key[0]), int(self.key[1]), int(self.counter)]}
 
     def set_state(self, state: dict) -> None:
         k0, k1, counter = (int(v) for v in state["philox"])
-        self.key, self.counter = (k0 & _MASK, k1 & _MASK), counter % 2**64
+        self.key = (k0 & _MASK, k1 & _MASK)
+        self.counter = counter
 
 
 class PhiloxOps:
@@ -147,8 +171,9 @@ class PhiloxOps:
 
     xp: Any = np  # the backends set their own array module
 
-    def philox_words(self, start: int, n: int, key: tuple[int, int]) -> Any:
-        """The first ``n`` uint32 words of the draw that starts at block ``start``."""
+    def philox_words(self, start: Any, n: int, key: tuple[int, int]) -> Any:
+        """The ``n`` uint32 words of the draw that starts at block ``start`` (an int, or on a
+        device the 0-d counter array ``PhiloxStream.reserve`` gives)."""
         return words(start, n, key)
 
     def philox_uniform(self, start: int, key: tuple[int, int], shape: tuple,

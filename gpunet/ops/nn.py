@@ -284,10 +284,11 @@ class Dropout(Function):
             self.keep = self.stream.uniform(b, shape, x.dtype) >= self.rate
             return b.xp.where(self.keep, x / kp, 0)
         if shape == x.shape:
-            start = stream.take(x.size)
+            start = stream.reserve(b, x.size)
             y, self.keep = b.philox_dropout(x, start, stream.key, self.rate)
             return y
-        self.keep = b.philox_keep(stream.take(_math.prod(shape)), stream.key, shape, self.rate)
+        self.keep = b.philox_keep(stream.reserve(b, _math.prod(shape)), stream.key, shape,
+                                  self.rate)
         return b.xp.where(self.keep, x / kp, 0)
 
     def backward(self, gy):

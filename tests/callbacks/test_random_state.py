@@ -63,7 +63,9 @@ class _FakeDeviceBackend:
         from gpunet.backend.cupy_backend import CupyBackend
 
         b = CupyBackend.__new__(CupyBackend)
-        b.xp = types.SimpleNamespace(random=types.SimpleNamespace(RandomState=_RandomState))
+        b.xp = types.SimpleNamespace(random=types.SimpleNamespace(RandomState=_RandomState),
+                                     full=np.full, add=np.add,
+                                     ndarray=type("NoArray", (), {}))  # host arrays here
         b.device_id, b.device = 0, "gpu:0"
         b._device = _Null()
         b._seed, b._rng, b._kernels = 5, None, {}

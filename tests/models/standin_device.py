@@ -182,6 +182,8 @@ class StandInDevice(Backend):
         return self.philox.uniform(self, shape, dtype)
 
     def philox_words(self, start, n, key):  # the CUDA kernel's bits, made on the host
+        if isinstance(start, DeviceArray):  # the kernel reads the counter on the device
+            start = int(start.view(np.ndarray))
         return _dev(philox_words(start, n, key))
 
     def permutation(self, n):

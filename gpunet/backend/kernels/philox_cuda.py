@@ -28,3 +28,12 @@ PHILOX_WORDS = define(
     "unsigned int o[4]; gpunet_philox4x32_10(start + (unsigned long long)i, k0, k1, o);"
     "for (int q = 0; q < 4; ++q) { long long j = i + q * nb; if (j < n) w[j] = o[q]; }",
     PHILOX_PREAMBLE, scalars=("start", "k0", "k1", "nb", "n"), group="layer")
+
+# the same, its start read from device memory (``PhiloxStream.reserve`` on a GPU: a step's
+# launches then do not change from one step to the next, as a captured graph replays them)
+PHILOX_WORDS_DEV = define(
+    "philox_words_dev", "raw uint64 ctr, uint32 k0, uint32 k1, int64 nb, int64 n",
+    "raw uint32 w",
+    "unsigned int o[4]; gpunet_philox4x32_10(ctr[0] + (unsigned long long)i, k0, k1, o);"
+    "for (int q = 0; q < 4; ++q) { long long j = i + q * nb; if (j < n) w[j] = o[q]; }",
+    PHILOX_PREAMBLE, scalars=("k0", "k1", "nb", "n"), ndims=(("ctr", 0),), group="layer")
