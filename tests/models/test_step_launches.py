@@ -94,14 +94,27 @@ def _models():
         "lstm_dropout": lambda: gpunet.Sequential([
             layers.Input((5, 20)), layers.LSTM(8, dropout=0.2, recurrent_dropout=0.1),
             layers.Dense(10, activation="softmax")]),
+        "gru_bn": lambda: gpunet.Sequential([
+            layers.Input((5, 20)), layers.GRU(8, return_sequences=True, dropout=0.1),
+            layers.BatchNormalization(), layers.GlobalAveragePooling1D(),
+            layers.Dense(10, activation="softmax")]),
+        "attention": lambda: _attention_model(),
     }
+
+
+def _attention_model():
+    x = layers.Input((5, 20))
+    h = layers.MultiHeadAttention(2, 4, dropout=0.1)(x, x)
+    h = layers.LayerNormalization()(layers.Add()([x, h]))
+    h = layers.Dropout(0.1)(layers.GlobalAveragePooling1D()(h))
+    return gpunet.Model(x, layers.Dense(10, activation="softmax")(h))
 
 
 @pytest.mark.parametrize("name", list(_models()))
 @pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum_schedule"])
 def test_a_step_launches_the_same_work_every_step(device, name, optimizer):
     rng = np.random.default_rng(0)
-    shape = {"mlp_dropout": (20,), "cnn": (8, 8, 1), "lstm_dropout": (5, 20)}[name]
+    shape = {"mlp_dropout": (20,), "cnn": (8, 8, 1)}.get(name, (5, 20))
     x = rng.normal(size=(64,) + shape).astype("float32")
     y = rng.integers(0, 10, size=64)
     with B.device(device):
