@@ -27,7 +27,8 @@ class Variable(Tensor):
         trainable: whether the optimizer updates it.
         name: the short name, e.g. ``"kernel"``.
         path: the full name, e.g. ``"dense/kernel"``.
-        autocast: accepted for Keras compatibility; gpunet never autocasts a variable.
+        autocast: whether a layer with a mixed dtype policy reads it cast to its compute
+            dtype inside ``call`` (Keras 3's argument; default True).
 
     Example:
 
@@ -37,7 +38,7 @@ class Variable(Tensor):
     """
 
     __slots__ = ("trainable", "constraint", "regularizer", "path", "_grad_fresh", "_layer",
-                 "_flat_group")
+                 "_flat_group", "_autocast")
 
     def __init__(self, initializer: Any = None, shape: Any = None, dtype: Any = None,
                  trainable: bool = True, name: str | None = None, path: str | None = None,
@@ -55,6 +56,7 @@ class Variable(Tensor):
         self._grad_fresh = True
         self._layer = None
         self._flat_group = None
+        self._autocast = bool(autocast)
 
     def assign(self, value: Any) -> Variable:
         """Writes ``value`` into the variable in place (shape must match)."""

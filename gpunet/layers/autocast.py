@@ -11,7 +11,7 @@ A layer whose policy computes in another dtype than its variables' (``"mixed_flo
   tensors cast to the compute dtype: for the duration of ``call`` the attributes that hold
   them hold the cast tensors, so gradients flow through the cast back to the float32
   variables (as reading a variable under Keras's ``AutocastScope`` does). Variables created
-  with ``add_weight(autocast=False)`` stay as they are;
+  with ``autocast=False`` (``add_weight`` or ``Variable``) stay as they are;
 - floating outputs in the compute dtype.
 
 Layers that Keras computes in float32 internally (``BatchNormalization``,
@@ -137,8 +137,8 @@ def _cast_var(v: Variable, dtype: Any, cache: dict) -> Any:
     return out
 
 
-def _castable(x: Any, dtype: Any, keep: Any) -> bool:
-    return (x.__class__ is Variable and x.name not in keep and x.data.dtype != dtype
+def _castable(x: Any, dtype: Any) -> bool:
+    return (x.__class__ is Variable and x._autocast and x.data.dtype != dtype
             and is_float(x.data.dtype))
 
 
@@ -161,17 +161,16 @@ def swap_variables(layer: Any, dtypes: tuple, compute: str) -> list:
         if lay is not layer and (d.get("_compute_dtype") != compute or type(
                 lay)._float32_internal):
             continue  # another policy, or a layer computing in float32: its own __call__
-        keep = d.get("_no_autocast") or ()
         for k, v in list(d.items()):
             if v.__class__ is Variable:
-                if _castable(v, dtype, keep):
+                if _castable(v, dtype):
                     swapped.append((d, k, v))
                     d[k] = _cast_var(v, dtypes, cache)
             elif isinstance(v, (list, tuple)) and k != "_weights" and v and any(
-                    _castable(x, dtype, keep) for x in v):
+                    _castable(x, dtype) for x in v):
                 swapped.append((d, k, v))
                 d[k] = (list if isinstance(v, list) else tuple)(
-                    _cast_var(x, dtypes, cache) if _castable(x, dtype, keep) else x for x in v)
+                    _cast_var(x, dtypes, cache) if _castable(x, dtype) else x for x in v)
         tracker = d.get("_tracker")
         if tracker is not None:
             for sub in tracker.layers:

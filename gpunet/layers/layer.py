@@ -224,8 +224,6 @@ class Layer:
                             f"arguments {sorted(kwargs)}.")
         shape = () if shape is None else ((shape,) if isinstance(shape, int) else tuple(shape))
         name = name or f"variable_{len(self._weights)}"
-        if not given.get("autocast", kwargs_autocast):  # read as it is inside mixed `call`
-            self._no_autocast = self.__dict__.get("_no_autocast", set()) | {name}
         dt = dtype or self.dtype
         if initializer is None:
             import numpy as np
@@ -240,6 +238,7 @@ class Layer:
                      constraint=constraints_mod.get(constraint),
                      regularizer=regularizers_mod.get(regularizer))
         v._layer = self
+        v._autocast = bool(given.get("autocast", kwargs_autocast))  # False: never cast in call
         self._weights.append(v)
         if not trainable:
             self._non_trainable_names = getattr(self, "_non_trainable_names", set()) | {name}

@@ -119,14 +119,17 @@ def test_add_weight_autocast_false_and_nested_policies(backend):
             self.w = self.add_weight(shape=(shape[-1],), initializer="ones")
             self.keep = self.add_weight(shape=(shape[-1],), initializer="ones", autocast=False)
             self.listed = [self.add_weight(name="l", shape=(1,), initializer="ones")]
+            self.free = Variable(initializer="ones", shape=(1,), dtype="float32", name="free",
+                                 autocast=False)
 
         def call(self, x):
-            seen["outer"] = (self.w.dtype, self.keep.dtype, self.listed[0].dtype)
+            seen["outer"] = (self.w.dtype, self.keep.dtype, self.listed[0].dtype,
+                             self.free.dtype)
             return self.f32(self.same(x))
 
     layer = Outer(dtype="mixed_float16")
     y = layer(_x(backend, 2, 3))
-    assert seen["outer"] == (np.float16, np.float32, np.float16)
+    assert seen["outer"] == (np.float16, np.float32, np.float16, np.float32)
     assert seen["same"] == (np.float16, np.float16)
     assert seen["f32"] == (np.float32, np.float32)  # its own policy: float32 variables
     assert y.dtype == np.float16  # the outer layer's outputs in its compute dtype
