@@ -136,13 +136,18 @@ class Conv(Function):
         y = y.reshape(n, oh, ow, f)
         return y[:, 0] if self.one_d else y
 
+    # set by a max pool over this node's output to the input gradient it returns with the
+    # ReLU mask already applied (``ops.pool.Pool.backward``): that exact array skips the pass
+    relu_applied_to = None
+
     def backward(self, gy):
         xp = xp_of(gy)
         (n, h, wd, c), pshape, (oh, ow), wshape = self.meta
         kh, kw, cg, f = wshape
         g, m = self.groups, n * oh * ow
+        masked = gy is self.relu_applied_to
         gy = gy.reshape(m, f)
-        if self.activation == "relu":
+        if self.activation == "relu" and not masked:
             gy = backend_of(gy).relu_grad(gy, self.y)
         need = self.needs_input_grad
         gx = gw = gb = None

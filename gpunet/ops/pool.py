@@ -17,7 +17,7 @@ from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
 from gpunet.ops._utils import as_tensor, xp_of
-from gpunet.ops.conv import _pads, _tuple, pad_nhwc, slab
+from gpunet.ops.conv import Conv, _pads, _tuple, pad_nhwc, slab
 
 
 def _valid_counts(n: int, k: int, s: int, before: int, out: int) -> np.ndarray:
@@ -85,13 +85,31 @@ class Pool(Function):
         return self._out(y)
 
     def _out(self, y):
+        if self.mode == "max":
+            self.y = y  # for the ReLU hand-off in backward (a reference, no copy)
         return y[:, 0] if self.one_d else y
+
+    def _relu_source(self):
+        """The convolution with a fused ReLU whose output this max pool read, if any."""
+        if self.mode != "max" or not self.inputs:
+            return None
+        c = self.inputs[0].creator
+        return c if isinstance(c, Conv) and c.activation == "relu" else None
 
     def backward(self, gy):
         xp = xp_of(gy)
         (n, h, w, c), pshape, out_hw = self.meta
         if self.one_d:
             gy = gy[:, None]
+        conv = self._relu_source()
+        if conv is not None:
+            # The ReLU hand-off: every cell of the input gradient is 0 or the gradient of the
+            # window's maximum, so the convolution's ReLU mask (input > 0) is the mask
+            # (maximum > 0) of the pooled output, four times smaller: applied here, and the
+            # convolution skips its own pass when it receives exactly this array.
+            ch = gy.shape[-1]
+            gy = backend_of(gy).relu_grad(xp.ascontiguousarray(gy).reshape(-1, ch),
+                                          self.y.reshape(-1, ch)).reshape(gy.shape)
         (ph, pw), (sh, sw) = self.pool, self.strides
         offsets = [(i, j) for i in range(ph) for j in range(pw)]
         disjoint = sh >= ph and sw >= pw
@@ -118,7 +136,10 @@ class Pool(Function):
         (t, _), (left, _) = self.pads
         if pshape != (n, h, w, c):
             gx = xp.ascontiguousarray(gx[:, t:t + h, left:left + w])
-        return gx[:, 0] if self.one_d else gx
+        gx = gx[:, 0] if self.one_d else gx
+        if conv is not None:
+            conv.relu_applied_to = gx
+        return gx
 
 
 def _pool(mode: str, x: Any, pool_size: Any, strides: Any, padding: str, rank: int) -> Tensor:

@@ -283,3 +283,55 @@ def test_in_place_relu_kernels_equal_numpy(shape):
     ref = np.maximum(y, 0)
     numpy_backend().bias_act(y, None, True)
     np.testing.assert_array_equal(y, ref)
+
+
+@pytest.mark.parametrize("numba_flag", ["1", "0"])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv_relu_then_max_pool_hands_the_relu_mask_over(numba_flag, padding, monkeypatch):
+    # the pool applies the convolution's ReLU mask to its (4x smaller) output gradient and the
+    # convolution skips its own pass: every gradient is the one of the separate passes
+    monkeypatch.setenv("GPUNET_NUMBA", numba_flag)
+    import importlib
+
+    conv_mod = importlib.import_module("gpunet.ops.conv")
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 11, 11, 3)).astype("float32")
+    w = rng.standard_normal((3, 3, 3, 8)).astype("float32")
+    b = rng.standard_normal(8).astype("float32")
+    g = rng.standard_normal((4, 4, 4, 8) if padding == "valid" else (4, 6, 6, 8))
+    from gpunet.backend import numpy_backend
+
+    sizes = []
+    real = type(numpy_backend()).relu_grad
+    monkeypatch.setattr(type(numpy_backend()), "relu_grad",
+                        lambda self, gy, y: sizes.append(gy.size) or real(self, gy, y))
+    outs = []
+    for handoff in (True, False):
+        if handoff:
+            expect = [g.size]  # one pass, over the pooled gradient
+        else:  # the pool's result never matches: the convolution masks itself
+            expect = [g.size, 4 * (9 if padding == "valid" else 11) ** 2 * 8]
+            monkeypatch.setattr(conv_mod.Conv, "relu_applied_to", property(lambda s: None,
+                                                                           lambda s, v: None))
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = ops.max_pool2d(ops.conv2d(*ts, activation="relu", padding=padding), 2, 2, padding)
+        sizes.clear()
+        y.backward(g.astype("float32"))
+        assert sizes == expect
+        outs.append([y.data] + [t.grad for t in ts])
+    for a, c in zip(*outs):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_conv_relu_output_read_by_a_pool_and_another_op(monkeypatch):
+    # the conv output feeds the pool and a sum: the summed gradient is masked by the conv
+    monkeypatch.setenv("GPUNET_NUMBA", "1")
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((2, 6, 6, 2)), rng.standard_normal((3, 3, 2, 3))
+
+    def f(xt, wt):
+        y = ops.conv2d(xt, wt, activation="relu")
+        return ops.sum(ops.max_pool2d(y, 2, 2)) + ops.sum(y * y)
+
+    check_grad(f, [x, w])
