@@ -18,12 +18,17 @@ from gpunet.backend import (
     set_floatx,
     set_image_data_format,
 )
+from gpunet.backend.tf32 import (
+    enable_tensor_float_32_execution,
+    tensor_float_32_execution_enabled,
+)
 from gpunet.mixed_precision import dtype_policy, set_dtype_policy
 
 __all__ = ["backend", "disable_interactive_logging", "dtype_policy",
-           "enable_interactive_logging", "enable_unsafe_deserialization", "epsilon", "floatx",
-           "image_data_format", "is_interactive_logging_enabled", "set_backend",
-           "set_dtype_policy", "set_epsilon", "set_floatx", "set_image_data_format"]
+           "enable_interactive_logging", "enable_tensor_float_32_execution",
+           "enable_unsafe_deserialization", "epsilon", "floatx", "image_data_format",
+           "is_interactive_logging_enabled", "set_backend", "set_dtype_policy", "set_epsilon",
+           "set_floatx", "set_image_data_format", "tensor_float_32_execution_enabled"]
 
 _INTERACTIVE = True
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from gpunet.backend import tf32
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.cupy_routines import CupyRoutines
 from gpunet.backend.kernels._spec import launch
@@ -39,6 +40,7 @@ class CupyBackend(CupyRoutines, Backend):
         self._rng = None
         self.philox = PhiloxStream(fresh_seed())  # dropout and noise draws (Philox4x32-10)
         self._kernels: dict[str, Any] = {}
+        tf32.apply()  # float32 products on the tensor cores only when asked
 
     def __enter__(self):
         return self._device.__enter__()
