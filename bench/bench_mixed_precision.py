@@ -8,8 +8,11 @@ precision is meant for GPU tensor cores: on the CPU NumPy has no float16 BLAS, s
 ``mixed_float16`` is far slower there (about 100x on the MLP, the convnet and the LSTM), and
 ``mixed_bfloat16`` computes in float32 between bfloat16 roundings.
 
+``--policies`` may also name ``float32+tf32``: float32 with TF32 tensor-core products
+(``gpunet.config.enable_tensor_float_32_execution``), a GPU option.
+
 Usage: python bench/bench_mixed_precision.py [--device cpu|gpu] [--workloads mlp,cnn,lstm]
-       [--samples 6000] [--repeats 3] [--policies float32,mixed_float16]
+       [--samples 6000] [--repeats 3] [--policies float32,mixed_float16,float32+tf32]
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ def time_policy(key: str, policy: str, x, y, device: str) -> float:
     import gpunet
 
     w = WORKLOADS[key]
-    gpunet.mixed_precision.set_global_policy(policy)
+    tf32 = policy == "float32+tf32"  # float32 with TF32 tensor-core products
+    gpunet.mixed_precision.set_global_policy("float32" if tf32 else policy)
+    if tf32:
+        gpunet.config.enable_tensor_float_32_execution(True)
     try:
         model = gpunet_model(key, device)
         with gpunet.backend.device(device) as b:
@@ -43,6 +49,8 @@ def time_policy(key: str, policy: str, x, y, device: str) -> float:
             return time.perf_counter() - t0
     finally:
         gpunet.mixed_precision.set_global_policy("float32")
+        if tf32:
+            gpunet.config.enable_tensor_float_32_execution(False)
 
 
 def main() -> None:

@@ -26,8 +26,9 @@ timeout "${BENCH_TIMEOUT:-300}" $PY bench/run_all.py --device gpu --repeats "${R
   --json "$OUT/bench_gpu.json" --markdown "${BENCH_MD:-docs/BENCHMARKS.md}" \
   > "$OUT/bench_gpu.txt" 2>&1; echo "bench rc=$?" | tee -a "$OUT/bench_gpu.txt"
 tail -25 "$OUT/bench_gpu.txt"
-echo "== mixed precision on the tensor cores: float32 against mixed_float16"
-timeout "${MIXED_TIMEOUT:-120}" $PY bench/bench_mixed_precision.py --device gpu --repeats 2 \
+echo "== the tensor cores: float32 against mixed_float16 and TF32"
+timeout "${MIXED_TIMEOUT:-150}" $PY bench/bench_mixed_precision.py --device gpu --repeats 2 \
+  --policies float32,mixed_float16,float32+tf32 \
   > "$OUT/mixed_gpu.txt" 2>&1; echo "mixed rc=$?" | tee -a "$OUT/mixed_gpu.txt"
 tail -8 "$OUT/mixed_gpu.txt"
 echo "== the same seeded model on the CPU and the GPU"
