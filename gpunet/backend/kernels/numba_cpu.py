@@ -106,12 +106,19 @@ def _build_pool() -> tuple:
     return fwd, bwd
 
 
-def _pool_kernels() -> tuple | None:
+def compiled(name: str, build: Callable[[], Any]) -> Any:
+    """The kernels ``build()`` returns, built on first use and kept under ``name``; None
+    without Numba (or with ``GPUNET_NUMBA=0``)."""
     if not numba_enabled():
         return None
-    if "pool" not in _STATE:
-        _STATE["pool"] = _build_pool()
-    return _STATE["pool"]
+    kernels = _STATE.get(name)
+    if kernels is None:
+        kernels = _STATE[name] = build()
+    return kernels
+
+
+def _pool_kernels() -> tuple | None:
+    return compiled("pool", _build_pool)
 
 
 def max_pool2x2_fwd(x: Any, oh: int, ow: int, track: bool) -> tuple | None:

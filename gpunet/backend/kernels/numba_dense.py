@@ -17,11 +17,10 @@ import numpy as np
 
 from gpunet.backend.kernels.numba_cpu import (
     _LAUNCH,
-    _STATE,
     MIN_SIZE,
     SERIAL_MIN_SIZE,
     _float_ok,
-    numba_enabled,
+    compiled,
 )
 
 
@@ -75,11 +74,7 @@ def _build() -> tuple:
 
 
 def _kernels() -> tuple | None:
-    if not numba_enabled():
-        return None
-    if "dense" not in _STATE:
-        _STATE["dense"] = _build()
-    return _STATE["dense"]
+    return compiled("dense", _build)
 
 
 def _ok(a: Any) -> bool:

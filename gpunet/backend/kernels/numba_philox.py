@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gpunet.backend.kernels.numba_cpu import _LAUNCH, _STATE, _float_ok, numba_enabled
+from gpunet.backend.kernels.numba_cpu import _LAUNCH, _float_ok, compiled
 
 # From this many values on, the draw is split over the cores (below, starting Numba's
 # threads costs more than the arithmetic: ~0.5 ns a value on one core).
@@ -140,11 +140,7 @@ def key_schedule(key: tuple[int, int]) -> np.ndarray:
 
 
 def _kernels() -> dict | None:
-    if not numba_enabled():
-        return None
-    if "philox" not in _STATE:
-        _STATE["philox"] = _build()
-    return _STATE["philox"]
+    return compiled("philox", _build)
 
 
 def _run(name: str, n: int, *args: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gpunet.backend.kernels.numba_cpu import _STATE, _float_ok, numba_enabled
+from gpunet.backend.kernels.numba_cpu import _float_ok, compiled, numba_enabled
 
 
 def _build() -> Any:
@@ -45,8 +45,6 @@ def scatter_add_rows(out: np.ndarray, ids: Any, values: np.ndarray) -> bool:
     if ids.size and (int(ids.min()) < -out.shape[0] or int(ids.max()) >= out.shape[0]):
         return False  # let NumPy raise its IndexError
     ids = np.where(ids < 0, ids + out.shape[0], ids) if ids.size and ids.min() < 0 else ids
-    if "scatter_rows" not in _STATE:
-        _STATE["scatter_rows"] = _build()
-    _STATE["scatter_rows"](out, ids.astype(np.intp, copy=False),
+    compiled("scatter_rows", _build)(out, ids.astype(np.intp, copy=False),
                            np.ascontiguousarray(values).reshape(-1, d))
     return True
