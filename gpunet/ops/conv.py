@@ -215,7 +215,12 @@ def im2col(xp: Any, xpad: Any, view: Any, out_hw: tuple[int, int], strides: tupl
     dst = xp.lib.stride_tricks.as_strided(  # the first k columns, seen as (n, oh, ow, kh, kw, c)
         cols, shape=view.shape, strides=((k + 1) * oh * ow * isz, (k + 1) * ow * isz,
                                           (k + 1) * isz, kw * c * isz, c * isz, isz))
-    dst[...] = view
+    b = backend_of(xpad)
+
+    def copy(r: slice) -> None:  # NumPy's copy releases the GIL: images split over the cores
+        dst[r] = view[r]
+
+    b.run_blocks(copy, b.row_blocks(n) if m * k >= 1 << 18 else [slice(0, n)])
     return cols
 
 

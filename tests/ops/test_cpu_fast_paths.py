@@ -335,3 +335,19 @@ def test_conv_relu_output_read_by_a_pool_and_another_op(monkeypatch):
         return ops.sum(ops.max_pool2d(y, 2, 2)) + ops.sum(y * y)
 
     check_grad(f, [x, w])
+
+
+def test_the_column_copy_split_over_threads_equals_one_copy(monkeypatch):
+    # a convolution large enough for im2col's threaded copy, against the copy in one block
+    from gpunet.backend import numpy_backend
+
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((32, 14, 14, 16)).astype("float32")
+    w = rng.standard_normal((3, 3, 16, 8)).astype("float32")
+    b = rng.standard_normal(8).astype("float32")
+    if len(numpy_backend().row_blocks(32)) < 2:
+        pytest.skip("one CPU thread: the copy is not split")
+    split = ops.conv2d(Tensor(x), Tensor(w), Tensor(b)).data
+    monkeypatch.setattr(type(numpy_backend()), "row_blocks", lambda self, n: [slice(0, n)])
+    one = ops.conv2d(Tensor(x), Tensor(w), Tensor(b)).data
+    np.testing.assert_array_equal(split, one)
