@@ -80,8 +80,8 @@ def keep_threshold(rate: float) -> int:
     return int(math.ceil(float(rate) * 2**24))
 
 
-def uniform_from_words(w: np.ndarray, dtype: Any) -> np.ndarray:
-    """Uniform [0, 1) floats of ``dtype`` from uint32 words (NumPy)."""
+def uniform_from_words(w: Any, dtype: Any) -> Any:
+    """Uniform [0, 1) floats of ``dtype`` from uint32 words (NumPy or CuPy arrays)."""
     dtype = np.dtype(dtype)
     if dtype == np.float16:
         return ((w >> np.uint32(21)).astype(np.float32) * np.float32(2.0**-11)).astype(dtype)
@@ -176,16 +176,11 @@ class PhiloxOps:
         device the 0-d counter array ``PhiloxStream.reserve`` gives)."""
         return words(start, n, key)
 
-    def philox_uniform(self, start: int, key: tuple[int, int], shape: tuple,
+    def philox_uniform(self, start: Any, key: tuple[int, int], shape: tuple,
                        dtype: Any) -> Any:
         """Uniform [0, 1) values of ``shape`` and ``dtype`` (see the module doc)."""
         n = int(np.prod(shape, dtype=np.int64))
-        w = self.philox_words(start, n, key)
-        dtype = np.dtype(dtype)
-        if dtype == np.float16:
-            u = (w >> 21).astype(np.float32) * np.float32(2.0**-11)
-            return u.astype(dtype).reshape(shape)
-        return ((w >> 8).astype(dtype) * dtype.type(2.0**-24)).reshape(shape)
+        return uniform_from_words(self.philox_words(start, n, key), dtype).reshape(shape)
 
     def philox_keep(self, start: int, key: tuple[int, int], shape: tuple, rate: float) -> Any:
         """Dropout's boolean keep mask of ``shape`` for ``rate``."""
