@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import warnings
 
+from gpunet.backend.probe import cupy_status
+
 _STATE = {"enabled": False}
 
 
@@ -38,8 +40,6 @@ def enable_tensor_float_32_execution(enabled: bool) -> None:
         raise TypeError("enable_tensor_float_32_execution: `enabled` must be a bool. "
                         f"Received: {enabled!r}")
     _STATE["enabled"] = enabled
-    from gpunet.backend import cupy_status
-
     ok, why = cupy_status()
     if not ok:
         if enabled:

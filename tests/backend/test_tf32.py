@@ -25,7 +25,7 @@ def test_off_by_default_and_a_bool_only():
 
 
 def test_without_a_gpu_it_says_it_has_no_effect(monkeypatch):
-    monkeypatch.setattr(gpunet.backend, "cupy_status", lambda: (False, "no CUDA device"))
+    monkeypatch.setattr(tf32, "cupy_status", lambda: (False, "no CUDA device"))
     with pytest.warns(UserWarning, match=r"no effect on the CPU .*no CUDA device"):
         gpunet.config.enable_tensor_float_32_execution(True)
     assert gpunet.config.tensor_float_32_execution_enabled()
@@ -39,7 +39,7 @@ def test_with_a_gpu_it_sets_cupys_float32_compute_type(monkeypatch):
     from cupy._core import _routines_linalg as linalg
 
     calls = []
-    monkeypatch.setattr(gpunet.backend, "cupy_status", lambda: (True, ""))
+    monkeypatch.setattr(tf32, "cupy_status", lambda: (True, ""))
     monkeypatch.setattr(linalg, "set_compute_type", lambda dt, kind: calls.append((dt, kind)))
     gpunet.config.enable_tensor_float_32_execution(True)
     gpunet.config.enable_tensor_float_32_execution(False)
