@@ -7,8 +7,8 @@ model is built, with one error naming the file, in well under 2 s and small memo
 from __future__ import annotations
 
 import json
-import time
-import tracemalloc
+import os
+import sys
 import zipfile
 
 import h5py
@@ -19,23 +19,16 @@ import gpunet
 from gpunet.saving import ModelFileError, config_guard, load_model
 from gpunet.saving.serialization import model_from_config, model_from_json
 
+sys.path.insert(0, os.path.dirname(__file__))
+from resource_bounds import run_bounded  # noqa: E402
+
 MAX_S, MAX_BYTES = 2.0, 16 << 20
 DEEP = 5000  # past the interpreter's recursion limit
 
 
 def _bounded(fn, exc, match):
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        with pytest.raises(exc, match=match) as info:
-            fn()
-        elapsed = time.perf_counter() - t0
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert elapsed < MAX_S, f"took {elapsed:.1f} s"
-    assert peak < MAX_BYTES, f"allocated {peak / 2**20:.0f} MiB"
-    return info.value
+    """Runs ``fn``, expecting ``exc``; asserts time and memory stayed small."""
+    return run_bounded(fn, exc, match, MAX_S, MAX_BYTES)
 
 
 def _deep_text() -> str:

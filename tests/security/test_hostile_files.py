@@ -10,8 +10,7 @@ from __future__ import annotations
 import io
 import os
 import struct
-import time
-import tracemalloc
+import sys
 import zipfile
 
 import h5py
@@ -21,6 +20,9 @@ import pytest
 import gpunet
 from gpunet import Sequential, layers
 from gpunet.saving import ModelFileError
+
+sys.path.insert(0, os.path.dirname(__file__))
+from resource_bounds import run_bounded  # noqa: E402
 
 HUGE = (32768, 32768)  # 4 GiB of float32, declared by a file of a few kilobytes
 MAX_S, MAX_BYTES = 2.0, 64 << 20
@@ -36,18 +38,7 @@ def _model() -> Sequential:
 
 def _bounded(fn, exc=ValueError, match=None):
     """Runs ``fn``, expecting ``exc``; asserts time and memory stayed small."""
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        with pytest.raises(exc, match=match) as info:
-            fn()
-        elapsed = time.perf_counter() - t0
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert elapsed < MAX_S, f"took {elapsed:.1f} s"
-    assert peak < MAX_BYTES, f"allocated {peak / 2**20:.0f} MiB"
-    return info.value
+    return run_bounded(fn, exc, match, MAX_S, MAX_BYTES)
 
 
 def _replace(f, name: str, **kw) -> None:
