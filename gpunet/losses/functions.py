@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -39,8 +40,17 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
     Returns:
         Per-sample losses, shape ``y_pred.shape`` without ``axis``.
     """
-    _check_args("categorical_crossentropy", {"from_logits": from_logits, "axis": axis,
-                                             "label_smoothing": label_smoothing})
+    return _categorical_ce(y_true, y_pred, from_logits, label_smoothing, axis, False)
+
+
+def _categorical_ce(y_true: Any, y_pred: Any, from_logits: bool = False,
+                    label_smoothing: float = 0.0, axis: int = -1, mean: bool = False) -> Tensor:
+    """``categorical_crossentropy``; ``mean=True``: the mean over the samples in the same
+    node (a 0-d tensor) where no mask applies, else the per-sample values."""
+    if (from_logits.__class__ is not bool or axis.__class__ is not int
+            or not (label_smoothing.__class__ is float and 0.0 <= label_smoothing <= 1.0)):
+        _check_args("categorical_crossentropy", {"from_logits": from_logits, "axis": axis,
+                                                 "label_smoothing": label_smoothing})
     p = _pred(y_pred)
     t = _truth(y_true, p)
     if t.ndim == p.ndim - 1 or (t.ndim == p.ndim and t.shape[-1] == 1 and p.shape[-1] > 1):
@@ -58,14 +68,16 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
     if k == 1:
         warnings.warn("Loss 'categorical_crossentropy' got y_pred with one class (shape "
                       f"{tuple(p.shape)}); use 'binary_crossentropy' for two classes.",
-                      stacklevel=2)
+                      stacklevel=3)
     if label_smoothing:
         t = t * (1.0 - label_smoothing) + label_smoothing / k
     logits = _fused_logits(p, from_logits, "softmax")
     if logits is not None:
         if axis % p.ndim != p.ndim - 1:
             logits, t = _last(logits, axis), _last(t, axis)
-        return _finish(ops.softmax_cross_entropy(logits, t.data), p)
+        mean = mean and p._keras_mask is None
+        return _finish(ops.softmax_cross_entropy(logits, t.data, None if from_logits else p,
+                                                 mean), p)
     eps = epsilon()
     q = ops.clip(p / ops.sum(p, axis=axis, keepdims=True), eps, 1.0 - eps)
     return _finish(-ops.sum(ops.log(q) * t, axis=axis), p)
@@ -87,25 +99,27 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     Returns:
         Per-sample losses of shape ``[N]`` (carrying the mask of valid entries).
     """
-    _check_args("sparse_categorical_crossentropy", {"from_logits": from_logits, "axis": axis,
-                                                    "ignore_class": ignore_class})
+    return _sparse_ce(y_true, y_pred, from_logits, ignore_class, axis, False)
+
+
+def _sparse_ce(y_true: Any, y_pred: Any, from_logits: bool = False,
+               ignore_class: int | None = None, axis: int = -1, mean: bool = False) -> Tensor:
+    """``sparse_categorical_crossentropy``; ``mean=True``: the mean over the samples in the
+    same node (a 0-d tensor) where no mask applies, else the per-sample values."""
+    if (from_logits.__class__ is not bool or axis.__class__ is not int
+            or (ignore_class is not None and ignore_class.__class__ is not int)):
+        _check_args("sparse_categorical_crossentropy", {
+            "from_logits": from_logits, "axis": axis, "ignore_class": ignore_class})
     p = _pred(y_pred)
-    if axis % p.ndim != p.ndim - 1:
+    if axis != -1 and axis % p.ndim != p.ndim - 1:
         p = _last(p, axis)
     b = backend_of(p.data)
     xp = b.xp
     lab = b.asarray(y_true.data if isinstance(y_true, Tensor) else y_true)
     if lab.ndim == p.ndim and lab.shape[-1] == 1:
         lab = lab.reshape(lab.shape[:-1])
-    if tuple(lab.shape) != tuple(p.shape[:-1]):
-        hint = ""
-        if tuple(lab.shape) == tuple(p.shape):
-            hint = (" The targets look one-hot encoded: use 'categorical_crossentropy' for "
-                    "one-hot targets.")
-        raise ValueError(
-            "Loss 'sparse_categorical_crossentropy' expects integer targets of shape "
-            f"{tuple(p.shape[:-1])} (or with a trailing 1) for predictions of shape "
-            f"{tuple(p.shape)}. Received targets of shape {tuple(lab.shape)}.{hint}")
+    if lab.shape != p.shape[:-1]:
+        _bad_sparse_shape(tuple(lab.shape), tuple(p.shape))
     k = p.shape[-1]
     valid = None
     if ignore_class is not None:
@@ -114,15 +128,11 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     if lab.dtype.kind not in "iu":
         lab = lab.astype(xp.int64)
     if lab.size and b.is_host:
-        lo, hi = int(lab.min()), int(lab.max())
-        if lo < 0 or hi >= k:
-            raise ValueError(
-                f"Received a label value of {lo if lo < 0 else hi} which is outside the valid "
-                f"range of [0, {k - 1}] for loss 'sparse_categorical_crossentropy' "
-                f"(predictions have {k} classes).")
+        _check_label_range(lab, k)
     logits = _fused_logits(p, from_logits, "softmax")
     if logits is not None:
-        loss = ops.sparse_softmax_cross_entropy(logits, lab)
+        mean = mean and valid is None and p._keras_mask is None
+        loss = ops.sparse_softmax_cross_entropy(logits, lab, None if from_logits else p, mean)
     else:
         eps = epsilon()
         q = ops.clip(p / ops.sum(p, axis=-1, keepdims=True), eps, 1.0 - eps)
@@ -131,6 +141,35 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     if valid is not None:
         loss = loss * valid.astype(loss.dtype)
     return _finish(loss, p, valid)
+
+
+def _bad_sparse_shape(lab_shape: tuple, p_shape: tuple) -> None:
+    hint = ""
+    if lab_shape == p_shape:
+        hint = (" The targets look one-hot encoded: use 'categorical_crossentropy' for "
+                "one-hot targets.")
+    raise ValueError(
+        "Loss 'sparse_categorical_crossentropy' expects integer targets of shape "
+        f"{p_shape[:-1]} (or with a trailing 1) for predictions of shape "
+        f"{p_shape}. Received targets of shape {lab_shape}.{hint}")
+
+
+def _check_label_range(lab: Any, k: int) -> None:
+    """Integer labels (host) must lie in ``[0, k)``; one pass: a signed label read as
+    unsigned is >= k exactly when it is negative or too large."""
+    top = lab.view(f"u{lab.dtype.itemsize}") if lab.dtype.kind == "i" else lab
+    if int(top.max()) < k:
+        return
+    lo, hi = int(lab.min()), int(lab.max())
+    raise ValueError(
+        f"Received a label value of {lo if lo < 0 else hi} which is outside the valid "
+        f"range of [0, {k - 1}] for loss 'sparse_categorical_crossentropy' "
+        f"(predictions have {k} classes).")
+
+
+# the batch mean in one node where possible, for the compiled loss (LossContainer)
+categorical_crossentropy.batch_mean = functools.partial(_categorical_ce, mean=True)
+sparse_categorical_crossentropy.batch_mean = functools.partial(_sparse_ce, mean=True)
 
 
 @register(_KIND, "bce", "BCE")

@@ -40,12 +40,20 @@ class LossContainer:
         self.weight = 1.0 if loss_weights is None else float(loss_weights)
         # the dtype the loss computes in (Keras 3's Loss converts its inputs to it)
         self.dtype = np.dtype(getattr(fn, "dtype", None) or floatx())
+        self.fused = _batch_mean(fn)  # (batch-mean form, reduction) or None
 
     def __call__(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
         fn = self.fn
         if y_pred.data.dtype != self.dtype:  # float16 outputs: the loss computes in float32
             y_true, y_pred = to_loss_dtype(y_true, y_pred, getattr(fn, "dtype", None))
-        if isinstance(fn, losses_mod.Loss):
+        fused = self.fused
+        if fused is not None and sample_weight is None:
+            # a built-in cross-entropy that also takes the batch mean (one node, the same
+            # numbers); where a mask applies it gives per-sample values, reduced here
+            values = fused[0](y_true, y_pred, **getattr(fn, "fn_kwargs", _NO_KWARGS))
+            loss = values if values.ndim == 0 and values._keras_mask is None else (
+                losses_mod.reduce_loss(values, None, fused[1]))
+        elif isinstance(fn, losses_mod.Loss):
             if (sample_weight is None and fn.reduction in ("sum_over_batch_size", "mean")
                     and isinstance(fn, losses_mod.LossFunctionWrapper)):
                 values = fn.call(y_true, y_pred)
@@ -65,6 +73,25 @@ class LossContainer:
         if loss.ndim:
             loss = ops.mean(loss)
         return loss * self.weight if self.weight != 1.0 else loss
+
+
+_NO_KWARGS: dict = {}
+
+
+def _batch_mean(fn: Any) -> tuple | None:
+    """The ``batch_mean`` form of a built-in per-sample loss behind ``fn`` (the function, or
+    a ``LossFunctionWrapper`` of it whose ``call`` is not overridden and whose reduction is
+    the mean), else None."""
+    inner, reduction = fn, "sum_over_batch_size"
+    if isinstance(fn, losses_mod.LossFunctionWrapper):
+        if type(fn).call is not losses_mod.LossFunctionWrapper.call or fn.reduction not in (
+                "sum_over_batch_size", "mean"):
+            return None
+        inner, reduction = fn.fn, fn.reduction
+    elif isinstance(fn, losses_mod.Loss):
+        return None
+    form = getattr(inner, "batch_mean", None)
+    return None if form is None else (form, reduction)
 
 
 def _mean(values: Tensor) -> Tensor:

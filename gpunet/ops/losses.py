@@ -7,10 +7,19 @@ from typing import Any
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
 from gpunet.ops._utils import as_tensor, xp_of
+from gpunet.ops.nn import softmax_parts
 
 
 class SparseSoftmaxCrossEntropy(Function):
-    """Per-sample ``logsumexp(z) - z[label]`` over the last axis; labels are integers."""
+    """Per-sample ``logsumexp(z) - z[label]`` over the last axis; labels are integers.
+
+    ``parts``: ``softmax_parts`` of the softmax already taken of these logits (its max, sum
+    and probabilities are reused, not computed again). ``mean``: the mean over the samples
+    instead of one value per sample (the per-sample values and their mean in one node).
+    """
+
+    def __init__(self, parts: tuple | None = None, mean: bool = False):
+        self.parts, self.mean = parts, mean
 
     def forward(self, z, labels):
         xp = xp_of(z)
@@ -20,38 +29,67 @@ class SparseSoftmaxCrossEntropy(Function):
         if lab.dtype.kind not in "iu":
             lab = lab.astype(xp.int64)
         rows = xp.arange(z2.shape[0])
-        m = z2.max(axis=1, keepdims=True)
-        e = z2 - m
-        picked = e[rows, lab]
-        xp.exp(e, out=e)
-        s = e.sum(axis=1)
-        loss = xp.log(s) - picked
-        e /= s[:, None]
+        parts, self.parts = self.parts, None
+        if parts is None:
+            m = z2.max(axis=1, keepdims=True)
+            e = z2 - m
+            picked = e[rows, lab]
+            xp.exp(e, out=e)
+            s = e.sum(axis=1)
+            loss = xp.log(s) - picked
+            e /= s[:, None]
+            self.own = True  # backward may overwrite e
+        else:  # the same numbers: (z - m)[rows, lab] is z[rows, lab] - m row by row
+            m, s, e = parts
+            picked = z2[rows, lab] - m.reshape(-1)
+            loss = xp.log(s.reshape(-1)) - picked
+            e = e.reshape(-1, k)
+            self.own = False
         self.p, self.rows, self.lab, self.shape = e, rows, lab, z.shape
-        return loss.reshape(z.shape[:-1])
+        loss = loss.reshape(z.shape[:-1])
+        if not self.mean:
+            return loss
+        self.count = loss.size  # as ops.mean: the sum over all axes, divided by the size
+        return loss.sum(axis=None, keepdims=False) / self.count
 
     def backward(self, gy):
-        g = self.p
+        g = self.p if self.own else self.p.copy()
         g[self.rows, self.lab] -= 1
-        g *= gy.reshape(-1, 1)
+        g *= gy / self.count if self.mean else gy.reshape(-1, 1)
         return g.reshape(self.shape), None
 
 
 class SoftmaxCrossEntropy(Function):
-    """Per-sample ``-sum(y * log_softmax(z))`` over the last axis."""
+    """Per-sample ``-sum(y * log_softmax(z))`` over the last axis.
+
+    ``parts`` and ``mean`` as for ``SparseSoftmaxCrossEntropy``.
+    """
+
+    def __init__(self, parts: tuple | None = None, mean: bool = False):
+        self.parts, self.mean = parts, mean
 
     def forward(self, z, y):
         xp = xp_of(z)
-        m = z.max(axis=-1, keepdims=True)
-        zm = z - m
-        e = xp.exp(zm)
-        s = e.sum(axis=-1, keepdims=True)
+        parts, self.parts = self.parts, None
+        if parts is None:
+            m = z.max(axis=-1, keepdims=True)
+            zm = z - m
+            e = xp.exp(zm)
+            s = e.sum(axis=-1, keepdims=True)
+            p = e / s
+        else:
+            m, s, p = parts
+            zm = z - m
         logp = zm - xp.log(s)
-        self.p, self.y, self.logp = e / s, y, logp
-        return -(y * logp).sum(axis=-1)
+        self.p, self.y, self.logp = p, y, logp
+        loss = -(y * logp).sum(axis=-1)
+        if not self.mean:
+            return loss
+        self.count = loss.size
+        return loss.sum(axis=None, keepdims=False) / self.count
 
     def backward(self, gy):
-        g = gy[..., None]
+        g = gy / self.count if self.mean else gy[..., None]
         gz = (self.p * self.y.sum(axis=-1, keepdims=True) - self.y) * g
         gt = -self.logp * g if self.needs_input_grad[1] else None
         return gz, gt
@@ -73,14 +111,31 @@ class SigmoidCrossEntropy(Function):
         return gz, gt
 
 
-def sparse_softmax_cross_entropy(logits: Any, labels: Any) -> Tensor:
-    """Cross-entropy of integer ``labels`` against softmax(``logits``), per sample."""
-    return SparseSoftmaxCrossEntropy()(as_tensor(logits), as_tensor(labels, logits))
+def sparse_softmax_cross_entropy(logits: Any, labels: Any, probs: Tensor | None = None,
+                                 mean: bool = False) -> Tensor:
+    """Cross-entropy of integer ``labels`` against softmax(``logits``), per sample.
+
+    Args:
+        logits: scores, shape ``[..., K]``.
+        labels: integer classes, shape ``[...]``.
+        probs: ``softmax(logits)`` when the caller has it (a softmax output layer): its
+            max, sum and probabilities are reused where the graph kept them.
+        mean: return the mean over all samples (a scalar) instead of per-sample values.
+    """
+    logits = as_tensor(logits)
+    return SparseSoftmaxCrossEntropy(softmax_parts(probs, logits), mean)(
+        logits, as_tensor(labels, logits))
 
 
-def softmax_cross_entropy(logits: Any, targets: Any) -> Tensor:
-    """Cross-entropy of probability ``targets`` against softmax(``logits``), per sample."""
-    return SoftmaxCrossEntropy()(as_tensor(logits), as_tensor(targets, logits))
+def softmax_cross_entropy(logits: Any, targets: Any, probs: Tensor | None = None,
+                          mean: bool = False) -> Tensor:
+    """Cross-entropy of probability ``targets`` against softmax(``logits``), per sample.
+
+    ``probs`` and ``mean`` as for ``sparse_softmax_cross_entropy``.
+    """
+    logits = as_tensor(logits)
+    return SoftmaxCrossEntropy(softmax_parts(probs, logits), mean)(
+        logits, as_tensor(targets, logits))
 
 
 def sigmoid_cross_entropy(logits: Any, targets: Any) -> Tensor:

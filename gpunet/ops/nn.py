@@ -90,10 +90,13 @@ class Softmax(Function):
 
     def forward(self, x):
         xp = xp_of(x)
-        z = x - x.max(axis=self.axis, keepdims=True)
+        m = x.max(axis=self.axis, keepdims=True)
+        z = x - m
         xp.exp(z, out=z)
-        z /= z.sum(axis=self.axis, keepdims=True)
-        self.y = z
+        s = z.sum(axis=self.axis, keepdims=True)
+        z /= s
+        # m and s stay for a cross-entropy on the same logits (softmax_parts)
+        self.y, self.m, self.s = z, m, s
         return z
 
     def backward(self, gy):
@@ -101,6 +104,22 @@ class Softmax(Function):
         gx = y * gy
         gx -= y * gx.sum(axis=self.axis, keepdims=True)
         return gx
+
+
+def softmax_parts(probs: Tensor | None, logits: Tensor) -> tuple | None:
+    """``(max, sum of exp(logits - max), probabilities)`` over the last axis, kept by the
+    ``Softmax`` node that made ``probs`` from ``logits`` while the graph records (training);
+    else None. A cross-entropy on the same logits reuses them instead of computing the
+    softmax again: the same operations on the same arrays, so the same numbers."""
+    node = probs.creator if probs is not None else None
+    if node.__class__ is not Softmax:
+        return None
+    saved = node.__dict__
+    inputs = saved.get("inputs")
+    if (not inputs or inputs[0] is not logits or "s" not in saved
+            or saved["y"] is not probs.data or node.axis not in (-1, logits.ndim - 1)):
+        return None
+    return saved["m"], saved["s"], saved["y"]
 
 
 class LogSoftmax(Function):
