@@ -39,6 +39,7 @@ def main() -> None:
     args = p.parse_args()
     w = WORKLOADS[args.workload]
     x, y, _ = make_data(w, w.batch * args.steps)
+    steps = -(-len(x) // w.batch)  # the data may hold fewer samples than asked for
     model = gpunet_model(args.workload)
     model.fit(x[:w.batch * 3], y[:w.batch * 3], batch_size=w.batch, epochs=1, verbose=0)
     cpu = []
@@ -48,9 +49,9 @@ def main() -> None:
         cpu.append((time.process_time() - c0, time.perf_counter() - t0))
     best = min(cpu)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{args.workload}: CPU {best[0] / args.steps * 1e3:.2f} ms/step (best of "
-          f"{args.repeats}; all: {', '.join(f'{c / args.steps * 1e3:.1f}' for c, _ in cpu)}), "
-          f"wall {best[1] / args.steps * 1e3:.2f} ms/step, peak RSS {rss:.0f} MiB")
+    print(f"{args.workload}: CPU {best[0] / steps * 1e3:.3f} ms/step over {steps} steps (best "
+          f"of {args.repeats}; all: {', '.join(f'{c / steps * 1e3:.3f}' for c, _ in cpu)}), "
+          f"wall {best[1] / steps * 1e3:.3f} ms/step, peak RSS {rss:.0f} MiB")
     if args.no_profile:
         return
     prof = cProfile.Profile(time.process_time)
