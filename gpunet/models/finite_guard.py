@@ -62,6 +62,12 @@ class FiniteGuard:
         self._pre = None
         self._host = False
         self._scaled = False
+        # NumPy: the ids of the weight buffers whose backup the optimizer's update writes
+        # itself this step (``Optimizer.supports_weight_backup``), and the checks of the rest
+        self._fused: frozenset = frozenset()
+        self._fused_key: tuple = ()
+        self._copy_pairs: list = []
+        self._rest_checks: list = []
 
     # -- what is guarded ----------------------------------------------------------------------
     def _optimizers(self) -> list:
@@ -112,19 +118,49 @@ class FiniteGuard:
         check = self._b.finite_check if numpy else None
         self._weight_checks = [check(a) for a in weights] if numpy else []
         self._grad_checks = [check(g) for g in grads] if numpy else []
+        self._fused_key = ()
+        self._set_fused(frozenset())
         if self._b is not None and self._count is None:
             self._count = 0 if numpy else self._b.xp.zeros((), dtype="int64")
         self._key = key
         return False
 
+    def _set_fused(self, fused: frozenset) -> None:
+        self._fused = fused
+        self._copy_pairs = [p for p in self._weights if id(p[0]) not in fused]
+        self._rest_checks = [c for (a, _), c in zip(self._weights, self._weight_checks)
+                             if id(a) not in fused]
+
+    def _hand_backups(self) -> None:
+        """NumPy: lets an optimizer that can (Numba Adam) write the trainable weights'
+        backups and check the new weights in its own pass, instead of a copy before the step
+        and a check after it here."""
+        opt = self.optimizer
+        fused: frozenset = frozenset()
+        if (self._host and not self.custom and not self._scaled and opt is not None
+                and opt.supports_weight_backup()):
+            mine = {id(a): b for a, b in self._weights[:len(self.model._groups)]}
+            ids = [id(g.data) for g in opt._groups]
+            if all(i in mine for i in ids):
+                fused = frozenset(ids)
+                opt.guard_backups = {i: mine[i] for i in ids}
+                opt.guard_bad = False
+        if fused != self._fused:
+            self._set_fused(fused)
+
     # -- the step -----------------------------------------------------------------------------
     def begin(self) -> None:
         """Copies what the step may have to put back."""
         self._pre = None
-        if not self._refresh() or self._b is None:
-            return  # fresh copies were just made (or there is nothing to guard)
+        fresh = not self._refresh()
+        if self._b is None:
+            return  # nothing to guard
+        if self._host:
+            self._hand_backups()
+        if fresh:
+            return  # fresh copies were just made
         copyto = self._b.xp.copyto
-        for a, backup in self._weights:
+        for a, backup in self._copy_pairs:
             copyto(backup, a)
         for a, backup in self._slots:
             if backup is not None:
@@ -146,7 +182,10 @@ class FiniteGuard:
                 return True
             self._count += 1
             self._pre = True
-            self._put_back(self._weights, None)  # normalization statistics of the forward
+            # normalization statistics of the forward (the update does not run: the weights
+            # whose backup it would have written are unchanged)
+            self._put_back(self._copy_pairs, None)
+            self._release()
             return False
         xp = b.xp
         ok = xp.isfinite(b.asarray(loss)).all()
@@ -169,7 +208,10 @@ class FiniteGuard:
             if self._pre:
                 return  # skipped in before_update
             ok = loss is None or math.isfinite(float(_array(loss)))
-            for check in self._weight_checks:
+            if self._fused:
+                ok = ok and not self.optimizer.guard_bad
+                self._release()
+            for check in self._rest_checks:
                 ok = ok and check()
             if not ok:
                 self._count += 1
@@ -188,6 +230,10 @@ class FiniteGuard:
         self._count += bad
         self._put_back(self._weights, bad)
         self._put_back(self._slots, bad if pre is None else pre)
+
+    def _release(self) -> None:
+        if self._fused:
+            self.optimizer.guard_backups = None
 
     def _put_back(self, pairs: list, where: Any) -> None:
         xp = self._b.xp

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpunet.backend.kernels import adam_update
+from gpunet.backend.kernels.adam import adam_backup_supported
 from gpunet.backend.kernels.step_scalars import adam_alpha
 from gpunet.optimizers.base import Optimizer, check_range, register
 
@@ -48,9 +49,20 @@ class Adam(Optimizer):
             self._alpha = lr * m.sqrt(1 - m.pow(self.beta_2, t)) / (1 - m.pow(self.beta_1, t))
 
     def update_group(self, group, slots, scratch, lr, t):
-        adam_update(group.backend, group.data, group.grad, slots["momentum"], slots["velocity"],
-                    scratch[0], self._alpha, self.beta_1, self.beta_2, self.epsilon,
-                    slots.get("velocity_hat"))
+        backups = self.guard_backups
+        backup = None if backups is None else backups.get(id(group.data))
+        if adam_update(group.backend, group.data, group.grad, slots["momentum"],
+                       slots["velocity"], scratch[0], self._alpha, self.beta_1, self.beta_2,
+                       self.epsilon, slots.get("velocity_hat"), backup):
+            self.guard_bad = True
+
+    def supports_weight_backup(self) -> bool:
+        # the fused Numba update (``adam_update``'s ``backup``), for Adam's own update only
+        return (not self.amsgrad and type(self).update_group is Adam.update_group
+                and bool(self._groups) and self._plain_step()
+                and all(adam_backup_supported(g.backend, g.data, g.grad, s["momentum"],
+                                              s["velocity"])
+                        for g, s in zip(self._groups, self._slots)))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

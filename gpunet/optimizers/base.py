@@ -119,6 +119,11 @@ class Optimizer(DeviceScalarsMixin):
     slot_names: tuple[str, ...] = ()
     _n_scratch = 1
     _grad_reducer = None  # set by gpunet.distribute.DistributedOptimizer
+    # set by ``fit``'s NaN guard for one step where ``supports_weight_backup()``: the flat
+    # weight buffer's id -> the buffer that receives its values before the update; the update
+    # sets ``guard_bad`` when a new weight is not finite (see gpunet.models.finite_guard)
+    guard_backups: dict | None = None
+    guard_bad = False
 
     def __init__(self, learning_rate: Any = 0.001, weight_decay: float | None = None,
                  clipnorm: float | None = None, clipvalue: float | None = None,
@@ -425,6 +430,19 @@ class Optimizer(DeviceScalarsMixin):
             if wd and mask is not False:
                 weight_decay_update(group.backend, group.data, lr * wd, mask, scratch[0])
             self.update_group(group, slots, scratch, lr, t)
+
+    def supports_weight_backup(self) -> bool:
+        """Whether the next ``step`` can write each group's weights before its update into
+        ``guard_backups`` and report non-finite new weights in ``guard_bad``, in the update's
+        own pass, with the update as the step's last change to the weights. False here; an
+        optimizer with such a kernel says when it applies."""
+        return False
+
+    def _plain_step(self) -> bool:
+        """True when ``step`` changes the weights in ``update_group`` only: host mode, no
+        weight decay, EMA, constraints or gradient accumulation."""
+        return (self._dev is None and not self.weight_decay and not self.use_ema
+                and not self._constrained and not self.gradient_accumulation_steps)
 
     def _prepare(self, t: Any, lr: Any) -> None:
         """Per-step values, computed once before the groups: Nadam's ``u_product`` and

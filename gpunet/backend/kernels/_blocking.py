@@ -16,29 +16,32 @@ from gpunet.backend import cpu_threads
 BLOCK = 1 << 18  # elements per slice: 1 MiB per float32 buffer, ~6 buffers fit in L2+L3
 
 
-def blocked(fn: Callable[..., None]) -> Callable[..., None]:
+def blocked(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Runs ``fn`` (an elementwise, in-place update) on aligned slices of every 1-D NumPy
     buffer it receives that has the length of the first one; other arguments pass unchanged.
-    The result equals one call on the whole buffers, because no element depends on another."""
+    The result equals one call on the whole buffers, because no element depends on another.
+    A flag that ``fn`` returns (for example "a new weight is not finite") comes back OR-ed
+    over the slices (the single call's own result where the buffers are not split)."""
 
     @functools.wraps(fn)
-    def run(*args: Any) -> None:
+    def run(*args: Any) -> Any:
         n = next(a.size for a in args if isinstance(a, np.ndarray))
         if n <= BLOCK:
-            fn(*args)
-            return
+            return fn(*args)
         flat = [isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n for a in args]
 
-        def part(r: slice) -> None:  # the elements r, one cache-sized slice after the other
+        def part(r: slice) -> bool:  # the elements r, one cache-sized slice after the other
+            hit = False
             for lo in range(r.start, r.stop, BLOCK):
                 s = slice(lo, min(lo + BLOCK, r.stop))
-                fn(*[a[s] if f else a for a, f in zip(args, flat)])
+                hit = bool(fn(*[a[s] if f else a for a, f in zip(args, flat)])) or hit
+            return hit
 
         # NumPy's ufuncs release the GIL: even shares of the elements (64-aligned) run on the
         # CPU threads, each in cache-sized slices
         shares = cpu_threads.row_blocks(n // 64, min_rows=BLOCK // 256)
         edges = [b.start * 64 for b in shares] + [n]
-        cpu_threads.run_blocks(part, [slice(a, z) for a, z in zip(edges, edges[1:])])
+        return any(cpu_threads.run_blocks(part, [slice(a, z) for a, z in zip(edges, edges[1:])]))
 
     return run
 

@@ -36,7 +36,11 @@ def _moments(g: Array, m: Array, v: Array, tmp: Array, beta_1: float, beta_2: fl
 
 
 @blocked
-def _adam_numpy(w, g, m, v, tmp, alpha, beta_1, beta_2, eps, vhat) -> None:
+def _adam_numpy(w, g, m, v, tmp, alpha, beta_1, beta_2, eps, vhat, backup=None) -> Any:
+    if backup is not None:  # the fused form only (see ``adam_backup_supported``)
+        t = w.dtype.type
+        return numba_optim.adam_backup_step(w.dtype)(
+            w, g, m, v, backup, t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(eps))
     fused = None
     if vhat is None and g.dtype == w.dtype == m.dtype == v.dtype and w.ndim == 1:
         fused = numba_optim.adam_step(w.dtype)  # one pass, the same bits (Numba), or None
@@ -56,17 +60,29 @@ def _adam_numpy(w, g, m, v, tmp, alpha, beta_1, beta_2, eps, vhat) -> None:
     w -= tmp
 
 
+def adam_backup_supported(b: Backend, w: Array, g: Array, m: Array, v: Array) -> bool:
+    """Whether ``adam_update`` can take a ``backup`` for these buffers: NumPy with Numba,
+    one float32/float64 dtype, 1-D (the fused kernel of ``numba_optim.adam_backup_step``)."""
+    return (b.name == "numpy" and w.ndim == 1 and g.dtype == w.dtype == m.dtype == v.dtype
+            and numba_optim.adam_backup_step(w.dtype) is not None)
+
+
 def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, alpha: Any,
-                beta_1: float, beta_2: float, eps: float, vhat: Array | None = None) -> None:
+                beta_1: float, beta_2: float, eps: float, vhat: Array | None = None,
+                backup: Array | None = None) -> bool | None:
     """Keras 3 Adam: ``m += (1-b1)(g-m)``; ``v += (1-b2)(g²-v)``; ``w -= alpha·m/(√v+eps)``.
 
     ``alpha`` already holds the bias correction ``lr·√(1-b2^t)/(1-b1^t)``; with ``vhat``
-    (AMSGrad) the running maximum of ``v`` replaces ``v`` in the denominator.
+    (AMSGrad) the running maximum of ``v`` replaces ``v`` in the denominator. With
+    ``backup`` (only where ``adam_backup_supported``; not with ``vhat``) the weights before
+    the update are written there in the same pass, and the result says whether any new
+    weight is not finite (what ``fit``'s guard would otherwise copy and check itself).
     """
     if b.name == "numpy":
-        _adam_numpy(w, g, m, v, tmp, alpha if type(alpha) is float else float(alpha), beta_1,
-                    beta_2, eps, vhat)
-        return
+        return _adam_numpy(w, g, m, v, tmp, alpha if type(alpha) is float else float(alpha),
+                           beta_1, beta_2, eps, vhat, backup)
+    if backup is not None:
+        raise ValueError("adam_update: `backup` needs the NumPy backend with Numba.")
     t = w.dtype.type
     args = (g, device_scalar(b, alpha), t(beta_1), t(beta_2), t(eps), w, m, v)
     if vhat is None:
