@@ -8,13 +8,17 @@ import threading
 from typing import Any
 
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import backend_of
 
 _state = threading.local()
+# how many no_grad() blocks are open, in all threads: while none is, every thread records
+# (the per-thread flag need not be read: a thread-local read is the slower one)
+_OFF = [0]
 
 
 def grad_enabled() -> bool:
     """True unless inside a ``no_grad()`` block."""
-    return getattr(_state, "enabled", True)
+    return not _OFF[0] or getattr(_state, "enabled", True)
 
 
 @contextlib.contextmanager
@@ -22,9 +26,11 @@ def no_grad():
     """Context manager in which operations record no graph (inference, evaluation)."""
     prev = grad_enabled()
     _state.enabled = False
+    _OFF[0] += 1
     try:
         yield
     finally:
+        _OFF[0] -= 1
         _state.enabled = prev
 
 
@@ -67,13 +73,13 @@ def backward(root: Tensor, grad: Any = None) -> None:
         grad: the gradient of the final objective with respect to ``root``; defaults to 1.
     """
     if grad is None:
-        if root.data.size != 1:
+        data = root.data
+        if data.size != 1:
             raise ValueError(
                 "backward() without an explicit gradient needs a scalar tensor. "
                 f"Received a tensor of shape {tuple(root.shape)}."
             )
-        xp = root.backend.xp
-        grad = xp.ones_like(root.data)
+        grad = backend_of(data).xp.ones(data.shape, data.dtype)
     elif isinstance(grad, Tensor):
         grad = grad.data
     f = root.creator
@@ -81,20 +87,21 @@ def backward(root: Tensor, grad: Any = None) -> None:
         if root.requires_grad:
             _accumulate_leaf(root, grad)
         return
-    grads: dict[tuple[int, int], Any] = {(id(f), root._out_index): grad}
-    heap: list = [(-f.generation, id(f), f)]
-    seen = {id(f)}
+    fid = id(f)
+    grads: dict[tuple[int, int], Any] = {(fid, root._out_index): grad}
+    heap: list = [(-f.generation, fid, f)]
+    seen = {fid}
     pop, push = heapq.heappop, heapq.heappush
     while heap:
         _, fid, f = pop(heap)
-        n_out = f.n_out
-        if n_out == 1:
+        if f.n_out == 1:
             g = grads.pop((fid, 0), None)
             if g is None:
                 f.release()
                 continue
             gxs = f.backward(g)
         else:
+            n_out = f.n_out
             gys = [grads.pop((fid, i), None) for i in range(n_out)]
             if all(g is None for g in gys):
                 f.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpunet.autograd import engine
+from gpunet.autograd.engine import _OFF
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import DEVICES, backend_of
 
@@ -60,17 +61,18 @@ class Function:
         for x in inputs:
             if isinstance(x, Tensor):
                 xs.append(x.data)
-                rg = x.requires_grad
-                needs.append(rg)
-                if rg:
+                if x.requires_grad:
+                    needs.append(True)
                     record = True
-                c = x.creator
-                if c is not None and c.generation >= gen:
-                    gen = c.generation + 1
+                    c = x.creator  # only inputs that take a gradient order the backward
+                    if c is not None and c.generation >= gen:
+                        gen = c.generation + 1
+                else:
+                    needs.append(False)
             else:
                 xs.append(x)
                 needs.append(False)
-        if record and not engine.grad_enabled():
+        if record and _OFF[0] and not engine.grad_enabled():
             record = False
         if record:
             self.needs_input_grad = tuple(needs)

@@ -6,6 +6,8 @@ from typing import Any
 
 from gpunet.backend import backend_of
 
+_ENGINE_BACKWARD: list = [None]
+
 
 class Tensor:
     """A backend array that remembers how it was computed while gradients are wanted.
@@ -127,9 +129,12 @@ class Tensor:
 
     def backward(self, grad: Any = None) -> None:
         """Back-propagates from this tensor (a scalar unless ``grad`` is given)."""
-        from gpunet.autograd.engine import backward
+        run = _ENGINE_BACKWARD[0]
+        if run is None:  # the engine imports this module: found at the first backward
+            from gpunet.autograd.engine import backward as run
 
-        backward(self, grad)
+            _ENGINE_BACKWARD[0] = run
+        run(self, grad)
 
     def detach(self) -> Tensor:
         """A tensor sharing the data but cut from the graph."""

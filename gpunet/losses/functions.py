@@ -21,6 +21,7 @@ from gpunet.losses._common import (  # noqa: F401
     _prep,
     _truth,
 )
+from gpunet.ops.losses import check_label_range
 from gpunet.registry import register
 
 
@@ -127,9 +128,9 @@ def _sparse_ce(y_true: Any, y_pred: Any, from_logits: bool = False,
         lab = xp.where(valid, lab, 0)
     if lab.dtype.kind not in "iu":
         lab = lab.astype(xp.int64)
-    if lab.size and b.is_host:
-        _check_label_range(lab, k)
     logits = _fused_logits(p, from_logits, "softmax")
+    if logits is None and lab.size and b.is_host:  # (the fused op checks them itself)
+        check_label_range(lab, k)
     if logits is not None:
         mean = mean and valid is None and p._keras_mask is None
         loss = ops.sparse_softmax_cross_entropy(logits, lab, None if from_logits else p, mean)
@@ -152,19 +153,6 @@ def _bad_sparse_shape(lab_shape: tuple, p_shape: tuple) -> None:
         "Loss 'sparse_categorical_crossentropy' expects integer targets of shape "
         f"{p_shape[:-1]} (or with a trailing 1) for predictions of shape "
         f"{p_shape}. Received targets of shape {lab_shape}.{hint}")
-
-
-def _check_label_range(lab: Any, k: int) -> None:
-    """Integer labels (host) must lie in ``[0, k)``; one pass: a signed label read as
-    unsigned is >= k exactly when it is negative or too large."""
-    top = lab.view(f"u{lab.dtype.itemsize}") if lab.dtype.kind == "i" else lab
-    if int(top.max()) < k:
-        return
-    lo, hi = int(lab.min()), int(lab.max())
-    raise ValueError(
-        f"Received a label value of {lo if lo < 0 else hi} which is outside the valid "
-        f"range of [0, {k - 1}] for loss 'sparse_categorical_crossentropy' "
-        f"(predictions have {k} classes).")
 
 
 # the batch mean in one node where possible, for the compiled loss (LossContainer)

@@ -6,8 +6,22 @@ from typing import Any
 
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
+from gpunet.backend import backend_of
 from gpunet.ops._utils import as_tensor, xp_of
 from gpunet.ops.nn import softmax_parts
+
+
+def check_label_range(lab: Any, k: int) -> None:
+    """Integer labels on the host must lie in ``[0, k)``. One pass: a signed label read as
+    unsigned is ``>= k`` exactly when it is negative or too large."""
+    top = lab.view(f"u{lab.dtype.itemsize}") if lab.dtype.kind == "i" else lab
+    if int(top.max()) < k:
+        return
+    lo, hi = int(lab.min()), int(lab.max())
+    raise ValueError(
+        f"Received a label value of {lo if lo < 0 else hi} which is outside the valid "
+        f"range of [0, {k - 1}] for loss 'sparse_categorical_crossentropy' "
+        f"(predictions have {k} classes).")
 
 
 class SparseSoftmaxCrossEntropy(Function):
@@ -28,24 +42,27 @@ class SparseSoftmaxCrossEntropy(Function):
         lab = labels.reshape(-1)
         if lab.dtype.kind not in "iu":
             lab = lab.astype(xp.int64)
-        rows = xp.arange(z2.shape[0])
+        if lab.size and backend_of(lab).is_host:  # no host read per step on a device
+            check_label_range(lab, k)
+        at = xp.arange(0, z2.shape[0] * k, k)  # the labels' places in the flat rows
+        at += lab
         parts, self.parts = self.parts, None
         if parts is None:
             m = z2.max(axis=1, keepdims=True)
             e = z2 - m
-            picked = e[rows, lab]
+            picked = e.reshape(-1).take(at)
             xp.exp(e, out=e)
             s = e.sum(axis=1)
             loss = xp.log(s) - picked
             e /= s[:, None]
             self.own = True  # backward may overwrite e
-        else:  # the same numbers: (z - m)[rows, lab] is z[rows, lab] - m row by row
+        else:  # the same numbers: (z - m)[i, label] is z[i, label] - m[i]
             m, s, e = parts
-            picked = z2[rows, lab] - m.reshape(-1)
+            picked = z2.reshape(-1).take(at) - m.reshape(-1)
             loss = xp.log(s.reshape(-1)) - picked
             e = e.reshape(-1, k)
             self.own = False
-        self.p, self.rows, self.lab, self.shape = e, rows, lab, z.shape
+        self.p, self.at, self.shape = e, at, z.shape
         loss = loss.reshape(z.shape[:-1])
         if not self.mean:
             return loss
@@ -54,7 +71,8 @@ class SparseSoftmaxCrossEntropy(Function):
 
     def backward(self, gy):
         g = self.p if self.own else self.p.copy()
-        g[self.rows, self.lab] -= 1
+        flat = g.reshape(-1)
+        flat[self.at] -= 1
         g *= gy / self.count if self.mean else gy.reshape(-1, 1)
         return g.reshape(self.shape), None
 
@@ -117,7 +135,7 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any, probs: Tensor | None 
 
     Args:
         logits: scores, shape ``[..., K]``.
-        labels: integer classes, shape ``[...]``.
+        labels: integer classes in ``[0, K)``, shape ``[...]`` (checked on the host).
         probs: ``softmax(logits)`` when the caller has it (a softmax output layer): its
             max, sum and probabilities are reused where the graph kept them.
         mean: return the mean over all samples (a scalar) instead of per-sample values.
