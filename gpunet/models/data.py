@@ -82,9 +82,11 @@ def _check_numeric(name: str, a: Any, allow_text: bool = False) -> None:
 def take_rows(b: Backend, a: Any, key: Any) -> Any:
     """Rows ``key`` (a slice or an index array on the device) of ``a``; a host text array
     takes a host copy of the index (on NumPy that is the index itself)."""
-    if isinstance(key, slice) or not is_text(a):
+    if isinstance(key, slice):
         return a[key]
-    return a[to_numpy(key)]
+    if is_text(a):
+        return a.take(to_numpy(key), axis=0)
+    return a.take(key, axis=0)  # the rows ``a[key]`` gives, with less work per call
 
 
 def device_dtype(a: Any, kind: str) -> Any:
@@ -179,8 +181,9 @@ class ArrayData:
                        None if self.w is None else self.w[sl])
             else:
                 idx = self._order[lo:hi]
-                yield (take_rows(self.b, self.x, idx), None if self.y is None else self.y[idx],
-                       None if self.w is None else self.w[idx])
+                yield (take_rows(self.b, self.x, idx),
+                       None if self.y is None else self.y.take(idx, axis=0),
+                       None if self.w is None else self.w.take(idx, axis=0))
 
 
 def split_validation(x: Any, y: Any, w: Any, validation_split: float):

@@ -6,9 +6,11 @@ from typing import Any
 
 from gpunet.autograd.function import Function
 from gpunet.autograd.tensor import Tensor
-from gpunet.backend import backend_of
+from gpunet.backend import backend_of, numpy_backend
 from gpunet.ops._utils import as_tensor, xp_of
 from gpunet.ops.nn import softmax_parts
+
+_ndarray = numpy_backend().xp.ndarray  # host label arrays need no wrapping
 
 
 def check_label_range(lab: Any, k: int) -> None:
@@ -141,8 +143,9 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any, probs: Tensor | None 
         mean: return the mean over all samples (a scalar) instead of per-sample values.
     """
     logits = as_tensor(logits)
-    return SparseSoftmaxCrossEntropy(softmax_parts(probs, logits), mean)(
-        logits, as_tensor(labels, logits))
+    if labels.__class__ is not logits.data.__class__ or labels.__class__ is not _ndarray:
+        labels = as_tensor(labels, logits)  # (host arrays go in as they are)
+    return SparseSoftmaxCrossEntropy(softmax_parts(probs, logits), mean)(logits, labels)
 
 
 def softmax_cross_entropy(logits: Any, targets: Any, probs: Tensor | None = None,

@@ -215,6 +215,37 @@ def test_no_grad_nests_restores_after_errors_and_enable_grad_reenables(backend):
     assert y.creator is not None
 
 
+def test_no_grad_in_one_thread_leaves_the_others_recording(backend):
+    import threading
+
+    x = _t(backend, [1.0], requires_grad=True)
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def worker():
+        with no_grad():
+            seen["worker"] = grad_enabled()
+            inside.set()
+            release.wait(5)
+        seen["worker_after"] = grad_enabled()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert inside.wait(5)
+    try:  # the worker's block is open: this thread still records, and its own block works
+        assert grad_enabled()
+        assert (x * 2).creator is not None
+        with no_grad():
+            assert not grad_enabled() and (x * 2).creator is None
+            with enable_grad():
+                assert (x * 2).creator is not None
+        assert grad_enabled()
+    finally:
+        release.set()
+        t.join(5)
+    assert seen == {"worker": False, "worker_after": True}
+    assert grad_enabled() and (x * 2).creator is not None
+
+
 # -- flat buffers -------------------------------------------------------------------------------
 
 

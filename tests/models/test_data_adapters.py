@@ -199,3 +199,45 @@ def _np():
     from gpunet.backend import numpy_backend
 
     return numpy_backend()
+
+
+@pytest.mark.parametrize("shuffle", [True, "batch", False])
+def test_array_data_batches_are_the_rows_of_the_pass_order(backend, shuffle):
+    n, bs = 23, 5
+    x = np.arange(n * 6, dtype="float32").reshape(n, 2, 3)
+    y = np.arange(n, dtype="int64") * 10
+    w = np.linspace(0.5, 2.0, n).astype("float32")
+    data = ArrayData(backend, x, y, w, batch_size=bs, shuffle=shuffle)
+    got = [tuple(backend.to_numpy(a) for a in batch) for batch in data.epoch()]
+    assert [len(b[0]) for b in got] == [5, 5, 5, 5, 3]
+    order = np.concatenate([b[1] for b in got]) // 10  # each row once, in some order
+    assert sorted(order.tolist()) == list(range(n))
+    if shuffle is False:
+        assert order.tolist() == list(range(n))
+    if shuffle == "batch":  # blocks of batch_size rows move whole, in their own order
+        i = 0
+        while i < n:
+            start = int(order[i])
+            assert start % bs == 0
+            size = min(bs, n - start)
+            assert order[i:i + size].tolist() == list(range(start, start + size))
+            i += size
+    for xb, yb, wb in got:  # x, y and w of a batch are the same rows
+        rows = yb // 10
+        assert xb.dtype == np.float32 and xb.shape[1:] == (2, 3)
+        np.testing.assert_array_equal(xb, x[rows])
+        np.testing.assert_array_equal(wb, w[rows])
+
+
+def test_array_data_text_rows_follow_the_order():
+    from gpunet.models.data import text_inputs
+
+    class Text:  # a model whose first layer takes strings
+        inputs = [type("I", (), {"dtype": "string"})()]
+
+    x = np.array([f"s{i}" for i in range(7)], dtype=object)
+    y = np.arange(7, dtype="int64")
+    with text_inputs(Text()):
+        data = ArrayData(_np(), x, y, batch_size=3, shuffle=True)
+        for xb, yb, _ in data.epoch():
+            assert xb.tolist() == [f"s{i}" for i in yb.tolist()]
