@@ -191,6 +191,22 @@ class Backend(PhiloxOps):
         """The input gradient of ``max_pool2x2`` (cells in no window get zero)."""
         raise NotImplementedError
 
+    def conv_relu_pool_ok(self, dtype: Any, ksize: tuple, channels: int) -> bool:
+        """Whether ``conv_relu_pool`` runs a ``ksize`` convolution over ``channels`` input
+        channels of ``dtype`` (False: the separate convolution and pool ops)."""
+        return False
+
+    def conv_relu_pool(self, x: Array, w: Array, b: Array | None) -> tuple:
+        """``(y, winners)``: ``maxpool2x2(relu(conv_valid(x, w) + b))`` of NHWC ``x`` (stride
+        and dilation 1) without forming the convolution's output, where
+        ``conv_relu_pool_ok``."""
+        raise NotImplementedError
+
+    def conv_relu_pool_grad(self, x: Array, gy: Array, y: Array, winners: Array,
+                            ksize: tuple) -> tuple:
+        """``(d kernel, d bias)`` of ``conv_relu_pool`` for the pooled gradient ``gy``."""
+        raise NotImplementedError
+
     def conv_input_grad(self, gy: Array, w2: Array, out_nhw: tuple, in_shape: tuple,
                         ksize: tuple, strides: tuple, dilation: tuple) -> Array | None:
         """The (padded) input gradient of a groups=1 NHWC convolution, ``col2im(gy @ w2.T)``

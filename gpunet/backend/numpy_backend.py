@@ -9,7 +9,13 @@ import numpy as np
 from gpunet.backend import cpu_threads, philox
 from gpunet.backend.base import Array, Backend
 from gpunet.backend.host_memory import tune_host_malloc
-from gpunet.backend.kernels import numba_cpu, numba_dense, numba_philox, numba_rnn
+from gpunet.backend.kernels import (
+    numba_conv_pool,
+    numba_cpu,
+    numba_dense,
+    numba_philox,
+    numba_rnn,
+)
 from gpunet.backend.numpy_routines import NumpyRoutines
 
 
@@ -94,6 +100,17 @@ class NumpyBackend(NumpyRoutines, Backend):
 
     def max_pool2x2_grad(self, gy: Array, winners: Array, in_shape: tuple) -> Array:
         return numba_cpu.max_pool2x2_bwd(gy, winners, in_shape)
+
+    def conv_relu_pool_ok(self, dtype: Any, ksize: tuple, channels: int) -> bool:
+        return (ksize[0] * ksize[1] * channels <= numba_conv_pool.MAX_PATCH
+                and numba_cpu._float_ok(dtype) and numba_cpu.numba_enabled())
+
+    def conv_relu_pool(self, x: Array, w: Array, b: Array | None) -> tuple:
+        return numba_conv_pool.conv_relu_pool_fwd(x, w, b)
+
+    def conv_relu_pool_grad(self, x: Array, gy: Array, y: Array, winners: Array,
+                            ksize: tuple) -> tuple:
+        return numba_conv_pool.conv_relu_pool_bwd(x, gy, y, winners, ksize)
 
     def lstm_cell_step(self, dtype: Any) -> Any:
         return numba_rnn.lstm_cell_step(dtype)

@@ -7,7 +7,9 @@ from typing import Any
 
 from gpunet.autograd.tensor import Tensor
 from gpunet.deserialization import deserialize_layer
+from gpunet.layers.convolutional import Conv2D
 from gpunet.layers.core import InputLayer
+from gpunet.layers.fusion import conv_pool_call
 from gpunet.layers.layer import Layer, enter_call, exit_call, shape_str, unique_name
 from gpunet.layers.node import KerasTensor, Node, input_tensor, is_symbolic, symbolic_call
 from gpunet.models.model import Model
@@ -163,7 +165,18 @@ class Sequential(Model):
 
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         x = inputs
-        for layer in self._layers:
+        layers = self._layers
+        fused = False
+        for i, layer in enumerate(layers):
+            if fused:  # the layer ran inside the fused node before it
+                fused = False
+                continue
+            if layer.__class__ is Conv2D and i + 1 < len(layers):
+                # Conv2D(relu) + MaxPooling2D(2) on data: one node where it runs the same
+                y = conv_pool_call(layer, layers[i + 1], x)
+                if y is not None:
+                    x, fused = y, True
+                    continue
             x = layer(x, training=training)
         return x
 

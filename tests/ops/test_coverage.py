@@ -28,7 +28,7 @@ CHECKED_FUNCTIONS = {
     "SigmoidCrossEntropy": "test_losses_grad",
     "Normalize": "test_normalization",  # tests/layers/test_normalization.py
     "Conv": "test_conv_grad", "Pool": "test_conv_grad", "UpSampling": "test_conv_grad",
-    "Pad": "test_conv_grad",
+    "Pad": "test_conv_grad", "ConvReluPool": "test_conv_pool",
     "ConvND": "test_conv_extra_grad", "ConvTranspose": "test_conv_extra_grad",
     "PoolND": "test_conv_extra_grad", "UpSamplingND": "test_conv_extra_grad",
     "DepthwiseConv": "test_conv_extra_grad",

@@ -1,0 +1,151 @@
+"""The fused Conv2D(relu) + MaxPooling2D(2) node: the values and gradients of the separate
+ops (conv2d with its fused ReLU, then max_pool), float64 finite differences, and Sequential
+using it only where the layers would give the same result."""
+
+import numpy as np
+import pytest
+
+import gpunet
+from gpunet import layers, ops
+from gpunet.autograd.gradcheck import check_grad
+from gpunet.autograd.tensor import Tensor
+from gpunet.ops.conv_pool import ConvReluPool, conv_relu_max_pool, conv_relu_pool_ok
+
+
+def _fused_or_skip(backend, dtype, ksize, c):
+    if not backend.conv_relu_pool_ok(np.dtype(dtype), ksize, c):
+        pytest.skip(f"no fused conv+relu+pool kernel on {backend.name} for {dtype}")
+
+
+def _separate(x, w, b):
+    y = ops.conv2d(x, w, b, 1, "valid", 1, 1, "relu")
+    return ops.max_pool(y, 2, 2, "valid")
+
+
+CASES = [((2, 9, 8, 1), (3, 3, 1, 5), True),   # odd conv output: the last row is dropped
+         ((2, 8, 9, 3), (2, 2, 3, 4), False),
+         ((2, 7, 7, 2), (2, 2, 2, 3), True)]
+
+
+@pytest.mark.parametrize("xs, ws, bias", CASES)
+def test_values_and_gradients_equal_the_separate_ops(backend, xs, ws, bias):
+    _fused_or_skip(backend, "float32", ws[:2], ws[2])
+    rng = np.random.default_rng(sum(xs))
+    x = backend.asarray(rng.standard_normal(xs).astype("float32"))
+    w0 = rng.standard_normal(ws).astype("float32")
+    b0 = rng.standard_normal(ws[3]).astype("float32") * 0.5 if bias else None
+    res = []
+    for fn in (conv_relu_max_pool, _separate):
+        w = Tensor(backend.asarray(w0), requires_grad=True)
+        b = Tensor(backend.asarray(b0), requires_grad=True) if bias else None
+        y = fn(Tensor(x), w, b)
+        g = rng.standard_normal(y.shape).astype("float32")
+        y.backward(backend.asarray(g))
+        res.append([backend.to_numpy(a) for a in (y.data, w.grad) + ((b.grad,) if bias else ())])
+        rng = np.random.default_rng(sum(xs))  # the same upstream gradient for both
+        rng.standard_normal(xs), rng.standard_normal(ws)
+        if bias:
+            rng.standard_normal(ws[3])
+    assert res[0][0].shape == ((xs[0], (xs[1] - ws[0] + 1) // 2, (xs[2] - ws[1] + 1) // 2,
+                                ws[3]))
+    for got, ref in zip(*res):
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("xs, ws, bias", CASES[:2])
+def test_gradient_check_float64(backend, xs, ws, bias):
+    _fused_or_skip(backend, "float64", ws[:2], ws[2])
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(xs)
+    # the ReLU and the max must not sit on a kink: a bias keeps the outputs off zero and
+    # distinct random weights keep the four corners of each window apart
+    w = rng.standard_normal(ws)
+    b = rng.standard_normal(ws[3])
+    args = [x, w] + ([b] if bias else [])
+    check_grad(lambda *t: ConvReluPool()(*t), args, backend=backend,
+               wrt=[1, 2] if bias else [1], eps=1e-6)
+
+
+def test_nan_and_ties_reach_the_cells_the_separate_ops_choose(backend):
+    _fused_or_skip(backend, "float32", (1, 1), 1)
+    # a 1x1 kernel of weight 1: the pool sees the input itself. Window 0 ties at 2.0 (the
+    # first corner wins), window 1 holds a NaN (it wins), window 2 is all negative (ReLU 0:
+    # no gradient)
+    x = np.array([[1, 2, 2, 0, -1, -2],
+                  [2, 0, np.nan, 1, -3, -1]], "float32").reshape(1, 2, 6, 1)
+    res = []
+    for fn in (conv_relu_max_pool, _separate):
+        w = Tensor(backend.asarray(np.ones((1, 1, 1, 1), "float32")), requires_grad=True)
+        b = Tensor(backend.asarray(np.zeros(1, "float32")), requires_grad=True)
+        with np.errstate(invalid="ignore"):
+            y = fn(Tensor(backend.asarray(x)), w, b)
+            y.backward(backend.asarray(np.array([1.0, 10.0, 100.0], "float32")
+                                       .reshape(1, 1, 3, 1)))
+        res.append((backend.to_numpy(y.data).ravel(), backend.to_numpy(w.grad).ravel()))
+    np.testing.assert_array_equal(res[0][0], res[1][0])
+    np.testing.assert_array_equal(res[0][0][[0, 2]], [2.0, 0.0])
+    assert np.isnan(res[0][0][1])
+    np.testing.assert_array_equal(np.isnan(res[0][1]), np.isnan(res[1][1]))
+
+
+def test_input_that_takes_a_gradient_is_refused(backend):
+    x = Tensor(backend.asarray(np.zeros((1, 6, 6, 1), "float32")), requires_grad=True)
+    w = Tensor(backend.asarray(np.zeros((3, 3, 1, 2), "float32")), requires_grad=True)
+    assert not conv_relu_pool_ok(x, w)
+    with pytest.raises(ValueError, match="conv_relu_max_pool"):
+        conv_relu_max_pool(x, w)
+
+
+def _convnet(conv_kw=None, pool_kw=None, first=None):
+    stack = [layers.Input((14, 14, 1))] + ([first] if first is not None else [])
+    stack += [layers.Conv2D(8, 3, activation="relu", **(conv_kw or {})),
+              layers.MaxPooling2D(2, **(pool_kw or {})), layers.Flatten(),
+              layers.Dense(3, activation="softmax")]
+    m = gpunet.Sequential(stack)
+    m.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    return m
+
+
+def _fit(monkeypatch, fuse, make, x, y):
+    import gpunet.models.sequential as seq
+
+    calls = []
+    real = ConvReluPool.forward
+
+    def spy(self, *a):
+        calls.append(1)
+        return real(self, *a)
+
+    monkeypatch.setattr(ConvReluPool, "forward", spy)
+    if not fuse:
+        monkeypatch.setattr(seq, "conv_pool_call", lambda *a: None)
+    gpunet.utils.set_random_seed(3)
+    m = make()
+    h = m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    monkeypatch.undo()
+    return h.history["loss"], m.get_weights(), len(calls)
+
+
+@pytest.mark.parametrize("make, fused", [
+    (_convnet, True),
+    (lambda: _convnet(conv_kw={"padding": "same"}), False),
+    (lambda: _convnet(conv_kw={"strides": 2}), False),
+    (lambda: _convnet(pool_kw={"strides": 1}), False),
+    (lambda: _convnet(conv_kw={"activity_regularizer": "l2"}), False),
+    (lambda: _convnet(first=layers.Rescaling(1.0)), True),  # its output takes no gradient
+    (lambda: _convnet(first=layers.Conv2D(1, 1)), False),   # its output takes a gradient
+])
+def test_sequential_fuses_only_where_the_layers_give_the_same_result(backend, monkeypatch,
+                                                                     make, fused):
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 14, 14, 1)).astype("float32")
+    y = rng.integers(0, 3, 32)
+    got = _fit(monkeypatch, True, make, x, y)
+    ref = _fit(monkeypatch, False, make, x, y)
+    runs = backend.conv_relu_pool_ok(np.dtype("float32"), (3, 3), 1)
+    assert got[2] == (8 if fused and runs else 0)  # 4 batches x 2 epochs
+    assert ref[2] == 0
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-5)
+    for a, b in zip(got[1], ref[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert got[0][-1] < got[0][0]  # it trains
