@@ -376,17 +376,18 @@ class Layer:
                 kwargs = positional_as_keywords(self, args, kwargs)
                 training = kwargs.pop("training", training)
             return symbolic_call(self, inputs, training, kwargs)
-        if isinstance(inputs, (list, tuple)):
+        if isinstance(inputs, Tensor):
+            if inputs.creator is None and self._weights:
+                b = backend_of(self._weights[0].data)  # a data tensor on another device
+                if backend_of(inputs.data) is not b:
+                    inputs = Tensor(b.asarray(inputs.data))
+        elif isinstance(inputs, (list, tuple)):
             b = self._backend()
             inputs = type(inputs)(x if isinstance(x, Tensor) or x is None else Tensor(
                 b.asarray(x)) for x in inputs)
-        elif not isinstance(inputs, (Tensor, dict)):
+        elif not isinstance(inputs, dict):
             b = self._backend()
             inputs = Tensor(b.asarray(inputs))
-        elif isinstance(inputs, Tensor) and inputs.creator is None and self._weights:
-            b = backend_of(self._weights[0].data)  # a data tensor on another device
-            if backend_of(inputs.data) is not b:
-                inputs = Tensor(b.asarray(inputs.data))
         scope = self._autocast_scope
         if scope is not None:  # a mixed policy (Keras 3's input conversion and AutocastScope)
             dtypes = autocast_mod.resolve(scope, backend_of(self._weights[0].data) if

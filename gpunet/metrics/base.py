@@ -164,9 +164,9 @@ class Metric:
 
 def _samplewise(values: Any, sample_weight: Any, reduce: str) -> tuple[Any, Any]:
     """Keras's ``reduce_to_samplewise_values``: weights in, values reduced to one per sample."""
-    xp = backend_of(values).xp
     w = None
     if sample_weight is not None:
+        xp = backend_of(values).xp
         w = as_float(to_array(sample_weight, values)).astype(values.dtype, copy=False)
         values, w = squeeze_or_expand(values, w)
         if values.ndim > w.ndim:

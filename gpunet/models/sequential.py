@@ -188,13 +188,18 @@ class Sequential(Model):
         if not self.built:
             self.build((None,) + tuple(inputs.shape[1:]))
         exp = self._batch_input_shape
-        if exp is not None and (len(exp) != inputs.ndim or any(
-                e is not None and e != s for e, s in zip(exp[1:], inputs.shape[1:]))):
+        seen = (exp, inputs.data.shape)
+        if exp is None or seen == self.__dict__.get("_input_ok"):
+            pass  # no fixed shape, or the same as a call that passed
+        elif len(exp) != inputs.ndim or any(
+                e is not None and e != s for e, s in zip(exp[1:], inputs.shape[1:])):
             first = self._layers[0].name if self._layers else self.name
             raise ValueError(
                 f"Input 0 of layer '{first}' is incompatible with the layer: expected shape="
                 f"{shape_str(exp)}, found shape={shape_str((None,) + tuple(inputs.shape[1:]))}"
             )
+        else:
+            self.__dict__["_input_ok"] = seen
         entry = enter_call(self)
         try:
             return self.call(inputs, training=training)
