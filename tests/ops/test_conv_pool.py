@@ -96,10 +96,11 @@ def test_input_that_takes_a_gradient_is_refused(backend):
         conv_relu_max_pool(x, w)
 
 
-def _convnet(conv_kw=None, pool_kw=None, first=None):
-    stack = [layers.Input((14, 14, 1))] + ([first] if first is not None else [])
-    stack += [layers.Conv2D(8, 3, activation="relu", **(conv_kw or {})),
-              layers.MaxPooling2D(2, **(pool_kw or {})), layers.Flatten(),
+def _convnet(conv_kw=None, pool_kw=None, first=None, size=14, pool=layers.MaxPooling2D,
+             act="relu"):
+    stack = [layers.Input((size, size, 1))] + ([first] if first is not None else [])
+    stack += [layers.Conv2D(8, 3, activation=act, **(conv_kw or {})),
+              pool(2, **(pool_kw or {})), layers.Flatten(),
               layers.Dense(3, activation="softmax")]
     m = gpunet.Sequential(stack)
     m.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
@@ -109,42 +110,57 @@ def _convnet(conv_kw=None, pool_kw=None, first=None):
 def _fit(monkeypatch, fuse, make, x, y):
     import gpunet.models.sequential as seq
 
-    calls = []
+    kernel_calls, pair_calls = [], []
     real = ConvReluPool.forward
+    real_pair = seq.conv_pool_call
 
     def spy(self, *a):
-        calls.append(1)
+        kernel_calls.append(1)
         return real(self, *a)
 
+    def pair_spy(*a):
+        out = real_pair(*a)
+        pair_calls.append(out is not None)
+        return out
+
     monkeypatch.setattr(ConvReluPool, "forward", spy)
-    if not fuse:
-        monkeypatch.setattr(seq, "conv_pool_call", lambda *a: None)
+    monkeypatch.setattr(seq, "conv_pool_call", pair_spy if fuse else (lambda *a: None))
     gpunet.utils.set_random_seed(3)
     m = make()
     h = m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     monkeypatch.undo()
-    return h.history["loss"], m.get_weights(), len(calls)
+    return h.history["loss"], m.get_weights(), len(kernel_calls), sum(pair_calls)
 
 
-@pytest.mark.parametrize("make, fused", [
-    (_convnet, True),
-    (lambda: _convnet(conv_kw={"padding": "same"}), False),
-    (lambda: _convnet(conv_kw={"strides": 2}), False),
-    (lambda: _convnet(pool_kw={"strides": 1}), False),
-    (lambda: _convnet(conv_kw={"activity_regularizer": "l2"}), False),
-    (lambda: _convnet(first=layers.Rescaling(1.0)), True),  # its output takes no gradient
-    (lambda: _convnet(first=layers.Conv2D(1, 1)), False),   # its output takes a gradient
+# (model, the fused kernel runs, the pair runs together: kernel or cropped convolution)
+@pytest.mark.parametrize("make, kernel, pair", [
+    (_convnet, True, True),
+    (lambda: _convnet(conv_kw={"padding": "same"}), False, False),
+    (lambda: _convnet(conv_kw={"strides": 2}), False, False),
+    (lambda: _convnet(pool_kw={"strides": 1}), False, False),
+    (lambda: _convnet(conv_kw={"activity_regularizer": "l2"}), False, False),
+    (lambda: _convnet(first=layers.Rescaling(1.0)), True, True),  # no gradient to its output
+    (lambda: _convnet(first=layers.Conv2D(1, 1)), False, False),  # 12x12: the pool reads all
+    # 13x13 -> 11x11 under a 2x2 pool: the convolution runs on the 12x12 the pool reaches
+    (lambda: _convnet(first=layers.Conv2D(1, 1), size=15), False, True),
+    (lambda: _convnet(first=layers.Conv2D(1, 1), size=15, pool=layers.AveragePooling2D,
+                      act="tanh"), False, True),
+    (lambda: _convnet(size=15, pool=layers.AveragePooling2D), False, True),
 ])
 def test_sequential_fuses_only_where_the_layers_give_the_same_result(backend, monkeypatch,
-                                                                     make, fused):
+                                                                     make, kernel, pair):
     rng = np.random.default_rng(0)
-    x = rng.random((32, 14, 14, 1)).astype("float32")
-    y = rng.integers(0, 3, 32)
+    size = make().input_shape[1]
+    x = rng.random((32, size, size, 1)).astype("float32")
+    x[:, : size // 2] *= rng.random((32, 1, 1, 1)).astype("float32") * 2  # learnable labels:
+    top = x[:, : size // 2].mean(axis=(1, 2, 3))                           # the top half's
+    y = np.digitize(top, np.quantile(top, [1 / 3, 2 / 3]))                 # brightness
     got = _fit(monkeypatch, True, make, x, y)
     ref = _fit(monkeypatch, False, make, x, y)
     runs = backend.conv_relu_pool_ok(np.dtype("float32"), (3, 3), 1)
-    assert got[2] == (8 if fused and runs else 0)  # 4 batches x 2 epochs
-    assert ref[2] == 0
+    assert got[2] == (8 if kernel and runs else 0)  # 4 batches x 2 epochs
+    assert got[3] == (8 if pair and (runs or not kernel) else 0)
+    assert ref[2] == ref[3] == 0
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-5)
     for a, b in zip(got[1], ref[1]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
