@@ -13,7 +13,9 @@ layer:
   (17% of the Keras convnet's second convolution). Values and gradients are those of the
   full convolution: the cells left out reach no pooled output.
 
-The pair runs through the layers themselves on the first call (shape checks, build) and
+``Sequential`` looks at each ``Conv2D`` and the layer after it; a functional model's plan
+pairs a ``Conv2D`` whose output only a pool reads (``pair_conv_pools``). The pair runs
+through the layers themselves on the first call (shape checks, build) and
 whenever any condition does not hold: a mixed-precision policy, an activity regularizer, a
 subclass, an input of another dtype, shape or device.
 """
@@ -83,3 +85,63 @@ def conv_pool_call(conv: Any, pool: Any, x: Any) -> Tensor | None:
     if not relu and conv.activation is not activations.linear:
         y = conv.activation(y)
     return pool(y)
+
+
+class ConvPoolPair:
+    """A functional model's plan entry for ``pool(conv(x))``: ``conv_pool_call`` where it
+    applies, else the two layers one after the other."""
+
+    def __init__(self, conv: Any, pool: Any) -> None:
+        self.conv, self.pool = conv, pool
+
+    def __call__(self, x: Any, training: bool | None = None) -> Any:
+        y = conv_pool_call(self.conv, self.pool, x)
+        if y is None:
+            y = self.pool(self.conv(x, training=training), training=training)
+        return y
+
+
+def _slots_read(spec: Any, into: dict) -> None:
+    if isinstance(spec, int):
+        into[spec] = into.get(spec, 0) + 1
+    elif isinstance(spec, tuple) and len(spec) == 2 and spec[0] == "t":
+        into[spec[1]] = into.get(spec[1], 0) + 1
+    elif isinstance(spec, tuple) and len(spec) == 2 and spec[0] == "s":
+        _slots_read(spec[1], into)
+    elif isinstance(spec, (list, tuple)):
+        for v in spec:
+            _slots_read(v, into)
+    elif isinstance(spec, dict):
+        for v in spec.values():
+            _slots_read(v, into)
+
+
+def pair_conv_pools(plan: list, outputs: set) -> list:
+    """A functional model's plan (entries ``(layer, input slot or spec, kwargs, output
+    slots)``) with each ``Conv2D`` whose output is read by one pooling layer only (and is not
+    a model output) run together with that pool at the conv's place."""
+    reads: dict = {}
+    for _, arg, kw, _ in plan:
+        _slots_read(arg, reads)
+        _slots_read(kw, reads)
+    out = list(plan)
+    for i, entry in enumerate(out):
+        if entry is None:  # a pool already run with its conv
+            continue
+        conv, arg, kw, outs = entry
+        if conv.__class__ is not Conv2D or kw or not isinstance(arg, int) or len(outs) != 1:
+            continue
+        s = outs[0]
+        if s in outputs or reads.get(s) != 1:
+            continue
+        for j in range(i + 1, len(out)):
+            if out[j] is None:
+                continue
+            pool, parg, pkw, pouts = out[j]
+            if parg == s:
+                if (pool.__class__ in (MaxPooling2D, AveragePooling2D) and not pkw
+                        and len(pouts) == 1):
+                    out[i] = (ConvPoolPair(conv, pool), arg, {}, pouts)
+                    out[j] = None
+                break
+    return [e for e in out if e is not None]

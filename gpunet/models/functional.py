@@ -14,6 +14,7 @@ import numpy as np
 
 from gpunet import ops
 from gpunet.autograd.tensor import Tensor
+from gpunet.layers.fusion import pair_conv_pools
 from gpunet.layers.layer import Layer, enter_call, exit_call, shape_str, unique_name
 from gpunet.layers.node import KerasTensor, Node, flatten, symbolic_call
 from gpunet.models.data import is_text
@@ -258,7 +259,7 @@ class Functional(Model):
                 slots[id(t)] = len(slots)
                 outs.append(slots[id(t)])
             plan.append((node.layer, arg_spec, kw, outs))
-        self._plan = plan
+        self._plan = pair_conv_pools(plan, {slots[id(t)] for t in self.outputs})
         self._n_slots = len(slots)
         self._out_slots = [slots[id(t)] for t in self.outputs]
 

@@ -165,3 +165,53 @@ def test_sequential_fuses_only_where_the_layers_give_the_same_result(backend, mo
     for a, b in zip(got[1], ref[1]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     assert got[0][-1] < got[0][0]  # it trains
+
+
+def _functional(branch=False, size=14):
+    inp = layers.Input((size, size, 1))
+    c = layers.Conv2D(8, 3, activation="relu")(inp)
+    p = layers.MaxPooling2D(2)(c)
+    c2 = layers.Conv2D(4, 3, activation="relu")(p)
+    p2 = layers.MaxPooling2D(2)(c2)
+    feats = [layers.Flatten()(p2)]
+    if branch:  # the first conv's output is also read elsewhere: it must stay whole
+        feats.append(layers.GlobalAveragePooling2D()(c))
+    h = layers.Concatenate()(feats) if branch else feats[0]
+    m = gpunet.Model(inp, layers.Dense(3, activation="softmax")(h))
+    m.compile(optimizer=gpunet.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    return m
+
+
+@pytest.mark.parametrize("branch, pairs", [(False, 2), (True, 1)])
+def test_functional_model_pairs_a_conv_only_its_pool_reads(backend, monkeypatch, branch,
+                                                           pairs):
+    from gpunet.layers import fusion
+
+    m = _functional(branch, size=16)  # 14x14 -> pool 7x7 -> conv 5x5 -> pool reads 4x4
+    assert sum(isinstance(e[0], fusion.ConvPoolPair) for e in m._plan) == pairs
+    rng = np.random.default_rng(1)
+    x = rng.random((16, 16, 16, 1)).astype("float32")
+    y = rng.integers(0, 3, 16)
+    res = []
+    ran = []
+    real = fusion.conv_pool_call
+
+    def spy(*a):
+        out = real(*a)
+        ran.append(out is not None)
+        return out
+
+    for fuse in (True, False):
+        monkeypatch.setattr(fusion, "conv_pool_call", spy if fuse else (lambda *a: None))
+        gpunet.utils.set_random_seed(5)
+        model = _functional(branch, size=16)
+        h = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        res.append((h.history["loss"], model.get_weights()))
+        monkeypatch.undo()
+    # 2 batches x 2 epochs; on a backend without the fused kernel the first pair runs its
+    # layers (its 12x12 output is read whole), the second runs cropped
+    crop_only = not backend.conv_relu_pool_ok(np.dtype("float32"), (3, 3), 1)
+    assert sum(ran) == 4 * (pairs - (crop_only and not branch))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-5)
+    for a, b in zip(res[0][1], res[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
