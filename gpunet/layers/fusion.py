@@ -41,7 +41,8 @@ def _conv_ok(conv: Any, x: Any) -> bool:
         return False
     data = x.data
     shape = conv.input_shape_
-    return (data.dtype == conv._compute_dtype and tuple(data.shape[1:]) == tuple(shape[1:])
+    return (data.dtype == conv._compute_dtype and data.ndim == len(shape)
+            and all(e is None or e == s for e, s in zip(shape[1:], data.shape[1:]))
             and backend_of(data) is backend_of(conv.kernel.data))
 
 

@@ -215,3 +215,20 @@ def test_functional_model_pairs_a_conv_only_its_pool_reads(backend, monkeypatch,
     np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-5)
     for a, b in zip(res[0][1], res[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_spatial_size_runs_fused_on_every_size(backend, monkeypatch):
+    import gpunet.models.sequential as seq
+
+    gpunet.utils.set_random_seed(2)
+    m = gpunet.Sequential([layers.Input((None, None, 1)),
+                           layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(2),
+                           layers.GlobalMaxPooling2D()])
+    rng = np.random.default_rng(0)
+    for size in (11, 16):  # an odd conv output (cropped or fused) and an even one
+        x = rng.random((2, size, size, 1)).astype("float32")
+        got = m.predict(x, verbose=0)
+        with monkeypatch.context() as mp:
+            mp.setattr(seq, "conv_pool_call", lambda *a: None)
+            ref = m.predict(x, verbose=0)
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
