@@ -111,7 +111,8 @@ def _sparse_ce(y_true: Any, y_pred: Any, from_logits: bool = False,
             or (ignore_class is not None and ignore_class.__class__ is not int)):
         _check_args("sparse_categorical_crossentropy", {
             "from_logits": from_logits, "axis": axis, "ignore_class": ignore_class})
-    p = _pred(y_pred)
+    p = y_pred if y_pred.__class__ is Tensor and y_pred.data.dtype.kind == "f" else _pred(
+        y_pred)
     if axis != -1 and axis % p.ndim != p.ndim - 1:
         p = _last(p, axis)
     b = backend_of(p.data)
@@ -132,8 +133,10 @@ def _sparse_ce(y_true: Any, y_pred: Any, from_logits: bool = False,
     if logits is None and lab.size and b.is_host:  # (the fused op checks them itself)
         check_label_range(lab, k)
     if logits is not None:
-        mean = mean and valid is None and p._keras_mask is None
-        loss = ops.sparse_softmax_cross_entropy(logits, lab, None if from_logits else p, mean)
+        probs = None if from_logits else p
+        if mean and valid is None and p._keras_mask is None:  # no mask to attach
+            return ops.sparse_softmax_cross_entropy(logits, lab, probs, True)
+        loss = ops.sparse_softmax_cross_entropy(logits, lab, probs)
     else:
         eps = epsilon()
         q = ops.clip(p / ops.sum(p, axis=-1, keepdims=True), eps, 1.0 - eps)
