@@ -42,7 +42,7 @@ class SparseSoftmaxCrossEntropy(Function):
         k = z.shape[-1]
         z2 = z.reshape(-1, k)
         lab = labels.reshape(-1)
-        if lab.dtype.kind not in "iu":
+        if lab.dtype.kind != "i":  # (unsigned too: int64 + uint64 makes floats)
             lab = lab.astype(xp.int64)
         if lab.size and backend_of(lab).is_host:  # no host read per step on a device
             check_label_range(lab, k)
