@@ -23,6 +23,7 @@ from gpunet.layers.layer_support import (
     auto_config,
     build_by_run,
     call_args,
+    call_checked,
     enter_call,
     exit_call,
     is_model,
@@ -371,7 +372,19 @@ class Layer:
 
     def __call__(self, inputs: Any, *args: Any, training: bool | None = None,
                  **kwargs: Any) -> Tensor:
-        if inputs.__class__ is not Tensor and is_symbolic(inputs):  # Functional API graph
+        if inputs.__class__ is Tensor:
+            if (not args and not kwargs and inputs._keras_mask is None and self.built
+                    and self._autocast_scope is None):
+                data = inputs.data
+                spec = self.input_spec
+                if ((spec is None or self.__dict__.get("_spec_passed") == (
+                        spec, data.shape, data.dtype))
+                        and (data.dtype.kind != "f" or data.dtype == self._compute_dtype)
+                        and (inputs.creator is not None or not self._weights
+                             or backend_of(data) is backend_of(self._weights[0].data))):
+                    # checked for this signature already; nothing to convert or cast
+                    return call_checked(self, inputs, training)
+        elif is_symbolic(inputs):  # Functional API graph
             if args:
                 kwargs = positional_as_keywords(self, args, kwargs)
                 training = kwargs.pop("training", training)
@@ -460,6 +473,8 @@ class Layer:
         axis override it.
         """
         return mask if self.supports_masking else None
+
+    compute_mask._default_mask = True
 
     # -- losses -------------------------------------------------------------------------------
     def add_loss(self, loss: Any) -> None:

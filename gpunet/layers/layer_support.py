@@ -78,6 +78,28 @@ def exit_call(entry: bool) -> None:
     _CALL_DEPTH[0] = 0 if entry else max(_CALL_DEPTH[0] - 1, 0)
 
 
+def call_checked(layer: Any, inputs: Tensor, training: bool | None) -> Any:
+    """``Layer.__call__``'s work for a built layer given a Tensor whose spec, shape and dtype
+    passed before, on the weights' device, in the compute dtype, without a mask or other
+    arguments, outside a mixed-precision policy: the same steps, without the checks."""
+    cls = type(layer)
+    entry = enter_call(layer)
+    try:
+        layer._check_input(inputs)
+        out = layer.call(inputs, training=training) if call_args(cls)[0] else layer.call(inputs)
+    finally:
+        exit_call(entry)
+    if layer.output_shape_ is None and isinstance(out, Tensor):
+        layer.output_shape_ = tuple(out.shape)
+    if layer.activity_regularizer is not None:  # the penalty of the last call only
+        layer._activity_losses = [layer.activity_regularizer(out) / out.shape[0]]
+    if not getattr(cls.compute_mask, "_default_mask", False):
+        out_mask = layer.compute_mask(inputs, None)
+        if isinstance(out, Tensor):
+            out._keras_mask = out_mask
+    return out
+
+
 _PLAIN = (str, int, float, bool, type(None))
 _INIT_SIGS: dict[type, Any] = {}
 
