@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpunet.backend.kernels import adam_update
-from gpunet.backend.kernels.adam import adam_backup_supported
+from gpunet.backend.kernels.adam import adam_backup_kernel_on, adam_backup_supported
 from gpunet.backend.kernels.step_scalars import adam_alpha
 from gpunet.optimizers.base import Optimizer, check_range, register
 
@@ -56,13 +56,22 @@ class Adam(Optimizer):
                        self.epsilon, slots.get("velocity_hat"), backup):
             self.guard_bad = True
 
+    _backup_layout: tuple = (None, False)  # (the groups it was decided for, the answer)
+
     def supports_weight_backup(self) -> bool:
         # the fused Numba update (``adam_update``'s ``backup``), for Adam's own update only
-        return (not self.amsgrad and type(self).update_group is Adam.update_group
-                and bool(self._groups) and self._plain_step()
-                and all(adam_backup_supported(g.backend, g.data, g.grad, s["momentum"],
-                                              s["velocity"])
-                        for g, s in zip(self._groups, self._slots)))
+        groups = self._groups
+        if (self.amsgrad or type(self).update_group is not Adam.update_group or not groups
+                or not self._plain_step()):
+            return False
+        key = (id(groups), len(groups))
+        seen, ok = self._backup_layout
+        if seen != key:  # dtypes and layouts: decided once per set of groups
+            ok = all(adam_backup_supported(g.backend, g.data, g.grad, s["momentum"],
+                                           s["velocity"])
+                     for g, s in zip(groups, self._slots))
+            self._backup_layout = (key, ok)
+        return ok and adam_backup_kernel_on(groups[0].data.dtype)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

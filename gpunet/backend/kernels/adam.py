@@ -64,7 +64,12 @@ def adam_backup_supported(b: Backend, w: Array, g: Array, m: Array, v: Array) ->
     """Whether ``adam_update`` can take a ``backup`` for these buffers: NumPy with Numba,
     one float32/float64 dtype, 1-D (the fused kernel of ``numba_optim.adam_backup_step``)."""
     return (b.name == "numpy" and w.ndim == 1 and g.dtype == w.dtype == m.dtype == v.dtype
-            and numba_optim.adam_backup_step(w.dtype) is not None)
+            and adam_backup_kernel_on(w.dtype))
+
+
+def adam_backup_kernel_on(dtype: Any) -> bool:
+    """Whether the fused kernel runs now for ``dtype`` (Numba, not off by ``GPUNET_NUMBA``)."""
+    return numba_optim.adam_backup_step(dtype) is not None
 
 
 def adam_update(b: Backend, w: Array, g: Array, m: Array, v: Array, tmp: Array, alpha: Any,

@@ -37,9 +37,28 @@ MIN_SIZE = 1 << 18
 SERIAL_MIN_SIZE = 1 << 12
 
 
+# ``os.environ.get`` encodes the key and decodes the value at each call (about 1 us with the
+# parsing below, and the kernels ask at every launch): read the raw mapping where CPython has
+# one, and parse a value only when it is not the one seen last
+_ENV_DATA = getattr(os.environ, "_data", None)
+_ENV_KEY = (os.environ.encodekey("GPUNET_NUMBA") if _ENV_DATA is not None
+            and hasattr(os.environ, "encodekey") else None)
+_FLAG: list = [None, True]  # the raw value last seen, and whether it leaves Numba on
+
+
+def _numba_flag() -> bool:
+    raw = (_ENV_DATA.get(_ENV_KEY) if _ENV_KEY is not None
+           else os.environ.get("GPUNET_NUMBA"))
+    if raw is not _FLAG[0]:
+        text = raw.decode() if isinstance(raw, bytes) else (raw or "1")
+        _FLAG[1] = text.strip().lower() not in ("0", "false", "no", "off")
+        _FLAG[0] = raw
+    return _FLAG[1]
+
+
 def numba_enabled() -> bool:
     """Whether Numba is importable and not turned off by ``GPUNET_NUMBA=0``."""
-    if os.environ.get("GPUNET_NUMBA", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not _numba_flag():
         return False
     if "numba" not in _STATE:
         try:
@@ -55,11 +74,24 @@ def numba_enabled() -> bool:
     return _STATE["numba"] is not None
 
 
+_FLOAT_OK: dict = {}
+
+
 def _float_ok(dtype: Any) -> bool:
     """float32 and float64 only (Numba's float16 arithmetic is incomplete); None: any."""
-    import numpy as np
+    if dtype is None:
+        return True
+    try:
+        return _FLOAT_OK[dtype]
+    except (KeyError, TypeError):  # first time, or an unhashable dtype-like
+        import numpy as np
 
-    return dtype is None or np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
+        ok = np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
+        try:
+            _FLOAT_OK[dtype] = ok
+        except TypeError:
+            pass
+        return ok
 
 
 def _build_pool() -> tuple:
