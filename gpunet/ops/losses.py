@@ -13,10 +13,13 @@ from gpunet.ops.nn import softmax_parts
 _ndarray = numpy_backend().xp.ndarray  # host label arrays need no wrapping
 
 
+_UNSIGNED = {1: "u1", 2: "u2", 4: "u4", 8: "u8"}
+
+
 def check_label_range(lab: Any, k: int) -> None:
     """Integer labels on the host must lie in ``[0, k)``. One pass: a signed label read as
     unsigned is ``>= k`` exactly when it is negative or too large."""
-    top = lab.view(f"u{lab.dtype.itemsize}") if lab.dtype.kind == "i" else lab
+    top = lab.view(_UNSIGNED[lab.dtype.itemsize]) if lab.dtype.kind == "i" else lab
     if int(top.max()) < k:
         return
     lo, hi = int(lab.min()), int(lab.max())
@@ -60,8 +63,10 @@ class SparseSoftmaxCrossEntropy(Function):
             self.own = True  # backward may overwrite e
         else:  # the same numbers: (z - m)[i, label] is z[i, label] - m[i]
             m, s, e = parts
-            picked = z2.reshape(-1).take(at) - m.reshape(-1)
-            loss = xp.log(s.reshape(-1)) - picked
+            picked = z2.reshape(-1).take(at)
+            picked -= m.reshape(-1)
+            loss = xp.log(s.reshape(-1))
+            loss -= picked
             e = e.reshape(-1, k)
             self.own = False
         self.p, self.at, self.shape = e, at, z.shape
