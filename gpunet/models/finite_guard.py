@@ -120,6 +120,14 @@ class FiniteGuard:
         self._grad_checks = [check(g) for g in grads] if numpy else []
         self._fused_key = ()
         self._set_fused(frozenset())
+        # the optimizer groups' backups, when every group is one of the model's (else None)
+        self._offer = None
+        opt = self.optimizer
+        if numpy and not self.custom and not self._scaled and getattr(opt, "_groups", None):
+            mine = {id(a): b for a, b in self._weights[:len(model._groups)]}
+            ids = [id(g.data) for g in opt._groups]
+            if all(i in mine for i in ids):
+                self._offer = (frozenset(ids), {i: mine[i] for i in ids})
         if self._b is not None and self._count is None:
             self._count = 0 if numpy else self._b.xp.zeros((), dtype="int64")
         self._key = key
@@ -135,17 +143,13 @@ class FiniteGuard:
         """NumPy: lets an optimizer that can (Numba Adam) write the trainable weights'
         backups and check the new weights in its own pass, instead of a copy before the step
         and a check after it here."""
-        opt = self.optimizer
+        offer = self._offer
         fused: frozenset = frozenset()
-        if (self._host and not self.custom and not self._scaled and opt is not None
-                and opt.supports_weight_backup()):
-            mine = {id(a): b for a, b in self._weights[:len(self.model._groups)]}
-            ids = [id(g.data) for g in opt._groups]
-            if all(i in mine for i in ids):
-                fused = frozenset(ids)
-                opt.guard_backups = {i: mine[i] for i in ids}
-                opt.guard_bad = False
-        if fused != self._fused:
+        if offer is not None and self.optimizer.supports_weight_backup():
+            fused, backups = offer
+            self.optimizer.guard_backups = backups
+            self.optimizer.guard_bad = False
+        if fused is not self._fused and fused != self._fused:
             self._set_fused(fused)
 
     # -- the step -----------------------------------------------------------------------------
