@@ -47,12 +47,14 @@ class LossContainer:
         if y_pred.data.dtype != self.dtype:  # float16 outputs: the loss computes in float32
             y_true, y_pred = to_loss_dtype(y_true, y_pred, getattr(fn, "dtype", None))
         fused = self.fused
-        if fused is not None and sample_weight is None:
+        if fused is not None and sample_weight is None and (
+                fused[1] is None or fn.reduction in _MEANS):  # (a reduction set later counts)
             # a built-in cross-entropy that also takes the batch mean (one node, the same
             # numbers); where a mask applies it gives per-sample values, reduced here
             values = fused[0](y_true, y_pred, **getattr(fn, "fn_kwargs", _NO_KWARGS))
             loss = values if values.ndim == 0 and values._keras_mask is None else (
-                losses_mod.reduce_loss(values, None, fused[1]))
+                losses_mod.reduce_loss(values, None,
+                                       fn.reduction if fused[1] else "sum_over_batch_size"))
         elif isinstance(fn, losses_mod.Loss):
             if (sample_weight is None and fn.reduction in ("sum_over_batch_size", "mean")
                     and isinstance(fn, losses_mod.LossFunctionWrapper)):
@@ -76,22 +78,23 @@ class LossContainer:
 
 
 _NO_KWARGS: dict = {}
+_MEANS = ("sum_over_batch_size", "mean")
 
 
 def _batch_mean(fn: Any) -> tuple | None:
-    """The ``batch_mean`` form of a built-in per-sample loss behind ``fn`` (the function, or
-    a ``LossFunctionWrapper`` of it whose ``call`` is not overridden and whose reduction is
-    the mean), else None."""
-    inner, reduction = fn, "sum_over_batch_size"
+    """``(form, wrapped)``: the ``batch_mean`` form of the built-in per-sample loss behind
+    ``fn`` (the function itself, ``wrapped=None``, or a ``LossFunctionWrapper`` of it whose
+    ``call`` is not overridden, ``wrapped=True``: used while its reduction is a mean), else
+    None."""
     if isinstance(fn, losses_mod.LossFunctionWrapper):
-        if type(fn).call is not losses_mod.LossFunctionWrapper.call or fn.reduction not in (
-                "sum_over_batch_size", "mean"):
+        if type(fn).call is not losses_mod.LossFunctionWrapper.call:
             return None
-        inner, reduction = fn.fn, fn.reduction
-    elif isinstance(fn, losses_mod.Loss):
+        form = getattr(fn.fn, "batch_mean", None)
+        return None if form is None else (form, True)
+    if isinstance(fn, losses_mod.Loss):
         return None
-    form = getattr(inner, "batch_mean", None)
-    return None if form is None else (form, reduction)
+    form = getattr(fn, "batch_mean", None)
+    return None if form is None else (form, None)
 
 
 def _mean(values: Tensor) -> Tensor:

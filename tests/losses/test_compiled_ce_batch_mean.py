@@ -125,3 +125,35 @@ def test_labels_out_of_range_are_refused(backend, dtype):
     ok = lc(backend.asarray(np.array([0, 1, K - 1, 2], dtype=dtype)), p)  # in range: accepted
     ref = lc(backend.asarray(np.array([0, 1, K - 1, 2])), p)
     assert float(ok.data) == float(ref.data)
+
+
+def test_a_reduction_changed_after_compile_counts(backend):
+    z, lab = _setup(backend, seed=4)
+    per = -np.take_along_axis(_ref_log_softmax(z), lab[:, None], -1)[:, 0]
+    y = backend.asarray(lab)
+    loss = losses.SparseCategoricalCrossentropy()
+    lc = LossContainer(loss)
+    _, p = _forward(backend, z)
+    np.testing.assert_allclose(float(lc(y, p).data), per.mean(), rtol=1e-5)
+    loss.reduction = "sum"
+    _, p = _forward(backend, z)
+    np.testing.assert_allclose(float(lc(y, p).data), per.sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("spec", ["sparse_categorical_crossentropy", "class"])
+def test_masked_entries_leave_the_mean_on_the_batch_mean_path(backend, spec):
+    z, lab = _setup(backend, seed=5)
+    per = -np.take_along_axis(_ref_log_softmax(z), lab[:, None], -1)[:, 0]
+    keep = np.arange(len(lab)) % 3 != 0
+    _, p = _forward(backend, z)
+    if spec == "class":  # entries of the ignored class
+        lab[~keep] = 3
+        per = -np.take_along_axis(_ref_log_softmax(z), lab[:, None], -1)[:, 0]
+        keep = lab != 3
+        loss = losses.SparseCategoricalCrossentropy(ignore_class=3)
+    else:  # a Keras mask on the predictions
+        p._keras_mask = backend.asarray(keep)
+        loss = spec
+    got = LossContainer(loss)(backend.asarray(lab), p)
+    assert got.shape == ()
+    np.testing.assert_allclose(float(got.data), per[keep].sum() / keep.sum(), rtol=1e-5)
