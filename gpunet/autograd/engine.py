@@ -118,7 +118,10 @@ def backward(root: Tensor, grad: Any = None) -> None:
                 continue
             c = x.creator
             if c is None:
-                _accumulate_leaf(x, gx)
+                if gx is x.grad and getattr(x, "_grad_fresh", False):
+                    x._grad_fresh = False  # the node wrote it into the buffer (grad_buffer)
+                else:
+                    _accumulate_leaf(x, gx)
                 continue
             cid = id(c)
             key = (cid, x._out_index)
