@@ -265,6 +265,11 @@ class MeanMetricWrapper(Mean):
         if p.dtype.itemsize < 4 and (p.dtype.kind == "f" or p.dtype.name == "bfloat16"):
             p = p.astype(self.dtype or floatx())  # half precision: in float32, as Keras 3
         values = raw(self.fn(to_array(y_true, p), p, **self.fn_kwargs))
+        if (mask is None and sample_weight is None and getattr(values, "ndim", 0) == 1
+                and values.dtype.kind == "f"):  # Mean.update_state's sums, without its steps
+            self.total = self.total + values.sum(dtype=ACC)
+            self.count = self.count + values.shape[0]
+            return
         if mask is not None:
             mask = raw(mask).astype(values.dtype)
             if sample_weight is None:

@@ -98,3 +98,24 @@ def test_call_updates_and_returns_result(backend):
     m = metrics.Mean()
     assert float(m([2.0, 4.0])) == 3.0
     assert float(m([6.0])) == 4.0
+
+
+@pytest.mark.parametrize("kind", ["float32", "int", "list", "scalar", "2d"])
+def test_wrapper_means_what_any_function_returns(backend, kind):
+    """The plain path (1-D float values, no weights or mask) and the general one agree."""
+    vals = {"float32": np.array([1.0, 0.0, 0.5, 0.5], "float32"),
+            "int": np.array([1, 0, 1, 0]),
+            "list": [1.0, 0.0, 0.25, 0.75],
+            "scalar": 0.5,
+            "2d": np.array([[1.0, 0.0], [0.5, 0.5]], "float32")}[kind]
+
+    def fn(y_true, y_pred):
+        return backend.asarray(vals) if isinstance(vals, np.ndarray) else vals
+
+    m = metrics.MeanMetricWrapper(fn, name="m")
+    y = backend.asarray(np.zeros((4, 1), "float32"))
+    for _ in range(2):
+        m.update_state(y, y)
+    assert float(m.result()) == pytest.approx(0.5)
+    expected_count = {"scalar": 2, "2d": 4}.get(kind, 8)
+    assert float(backend.to_numpy(m.count)) == expected_count
