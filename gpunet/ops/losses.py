@@ -43,8 +43,8 @@ class SparseSoftmaxCrossEntropy(Function):
     def forward(self, z, labels):
         xp = xp_of(z)
         k = z.shape[-1]
-        z2 = z.reshape(-1, k)
-        lab = labels.reshape(-1)
+        z2 = z if z.ndim == 2 else z.reshape(-1, k)
+        lab = labels if labels.ndim == 1 else labels.reshape(-1)
         if lab.dtype.kind != "i":  # (unsigned too: int64 + uint64 makes floats)
             lab = lab.astype(xp.int64)
         if lab.size and backend_of(lab).is_host:  # no host read per step on a device
@@ -67,10 +67,12 @@ class SparseSoftmaxCrossEntropy(Function):
             picked -= m.reshape(-1)
             loss = xp.log(s.reshape(-1))
             loss -= picked
-            e = e.reshape(-1, k)
+            if e.ndim != 2:
+                e = e.reshape(-1, k)
             self.own = False
         self.p, self.at, self.shape = e, at, z.shape
-        loss = loss.reshape(z.shape[:-1])
+        if z.ndim != 2:
+            loss = loss.reshape(z.shape[:-1])
         if not self.mean:
             return loss
         self.count = loss.size  # as ops.mean: the sum over all axes, divided by the size
