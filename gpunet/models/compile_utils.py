@@ -40,7 +40,7 @@ class LossContainer:
         self.weight = 1.0 if loss_weights is None else float(loss_weights)
         # the dtype the loss computes in (Keras 3's Loss converts its inputs to it)
         self.dtype = np.dtype(getattr(fn, "dtype", None) or floatx())
-        self.fused = _batch_mean(fn)  # (batch-mean form, reduction) or None
+        self.fused = _batch_mean(fn)  # (batch-mean form, wrapped) or None
 
     def __call__(self, y_true: Any, y_pred: Tensor, sample_weight: Any = None) -> Tensor:
         fn = self.fn
