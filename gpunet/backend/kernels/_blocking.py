@@ -25,7 +25,9 @@ def blocked(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def run(*args: Any) -> Any:
-        n = next(a.size for a in args if isinstance(a, np.ndarray))
+        a0 = args[0]
+        n = a0.size if a0.__class__ is np.ndarray else next(
+            a.size for a in args if isinstance(a, np.ndarray))
         if n <= BLOCK:
             return fn(*args)
         flat = [isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n for a in args]

@@ -37,15 +37,16 @@ def _moments(g: Array, m: Array, v: Array, tmp: Array, beta_1: float, beta_2: fl
 
 @blocked
 def _adam_numpy(w, g, m, v, tmp, alpha, beta_1, beta_2, eps, vhat, backup=None) -> Any:
+    dt = w.dtype
     if backup is not None:  # the fused form only (see ``adam_backup_supported``)
-        t = w.dtype.type
-        return numba_optim.adam_backup_step(w.dtype)(
+        t = dt.type
+        return numba_optim.adam_backup_step(dt)(
             w, g, m, v, backup, t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(eps))
     fused = None
-    if vhat is None and g.dtype == w.dtype == m.dtype == v.dtype and w.ndim == 1:
-        fused = numba_optim.adam_step(w.dtype)  # one pass, the same bits (Numba), or None
+    if vhat is None and g.dtype == dt == m.dtype == v.dtype and w.ndim == 1:
+        fused = numba_optim.adam_step(dt)  # one pass, the same bits (Numba), or None
     if fused is not None:
-        t = w.dtype.type
+        t = dt.type
         fused(w, g, m, v, t(alpha), t(1.0 - beta_1), t(1.0 - beta_2), t(eps))
         return
     _moments(g, m, v, tmp, beta_1, beta_2)
