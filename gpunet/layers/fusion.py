@@ -1,17 +1,17 @@
 """Layer pairs that ``Sequential`` may run together, with the result the layers give.
 
-A ``Conv2D`` (stride and dilation 1, 'valid', channels last) followed by a 'valid' pooling
-layer:
+A ``Conv2D`` (stride and dilation 1, channels last) followed by a 'valid' pooling layer:
 
-- ``Conv2D(f, k, activation="relu")`` + ``MaxPooling2D(2)`` over an input that takes no
-  gradient (a first layer on data) runs as ``gpunet.ops.conv_pool.conv_relu_max_pool``
-  where the backend has the fused kernel: the convolution's output, the largest array of
-  such a step, is never formed.
-- Otherwise, where the pool reads fewer rows or columns than the convolution gives (an odd
-  size under a 2x2 pool: 11x11 -> 5x5 reads 10x10), the convolution runs on the input rows
-  and columns that reach the rows the pool reads, and no product is spent on the others
-  (17% of the Keras convnet's second convolution). Values and gradients are those of the
-  full convolution: the cells left out reach no pooled output.
+- ``Conv2D(f, k, activation="relu")`` ('valid' or 'same': the data is padded once) +
+  ``MaxPooling2D(2)`` over an input that takes no gradient (a first layer on data) runs as
+  ``gpunet.ops.conv_pool.conv_relu_max_pool`` where the backend has the fused kernel: the
+  convolution's output, the largest array of such a step, is never formed.
+- Otherwise, for a 'valid' convolution, where the pool reads fewer rows or columns than the
+  convolution gives (an odd size under a 2x2 pool: 11x11 -> 5x5 reads 10x10), the
+  convolution runs on the input rows and columns that reach the rows the pool reads, and no
+  product is spent on the others (17% of the Keras convnet's second convolution). Values
+  and gradients are those of the full convolution: the cells left out reach no pooled
+  output.
 
 ``Sequential`` looks at each ``Conv2D`` and the layer after it; a functional model's plan
 pairs a ``Conv2D`` whose output only a pool reads (``pair_conv_pools``). The pair runs
@@ -29,12 +29,13 @@ from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
 from gpunet.layers.convolutional import Conv2D
 from gpunet.layers.pooling import AveragePooling2D, MaxPooling2D
+from gpunet.ops.conv import _pads, pad_nhwc
 from gpunet.ops.conv_pool import conv_relu_max_pool, conv_relu_pool_ok
 
 
 def _conv_ok(conv: Any, x: Any) -> bool:
     """The convolution's own conditions, and an input the layer would take unchanged."""
-    if not (conv.built and conv.padding == "valid" and conv.strides == (1, 1)
+    if not (conv.built and conv.padding in ("valid", "same") and conv.strides == (1, 1)
             and conv.dilation_rate == (1, 1) and conv.data_format == "channels_last"
             and conv.activity_regularizer is None and conv._autocast_scope is None
             and x.__class__ is Tensor):
@@ -72,7 +73,13 @@ def conv_pool_call(conv: Any, pool: Any, x: Any) -> Tensor | None:
     if (relu and pool.__class__ is MaxPooling2D and pool.pool_size == (2, 2)
             and pool.strides == (2, 2) and conv.groups == 1
             and conv_relu_pool_ok(x, conv.kernel)):
+        if conv.padding == "same":  # the data padded once (it takes no gradient)
+            kh, kw = conv.kernel_size
+            pads = _pads(x.shape[1:3], (kh, kw), (1, 1), (1, 1), "same")
+            x = Tensor(pad_nhwc(x.data, pads))
         return conv_relu_max_pool(x, conv.kernel, conv.bias)
+    if conv.padding != "valid":
+        return None
     kh, kw = conv.kernel_size
     h, w = x.shape[1], x.shape[2]
     oh, ow = h - kh + 1, w - kw + 1

@@ -135,7 +135,9 @@ def _fit(monkeypatch, fuse, make, x, y):
 # (model, the fused kernel runs, the pair runs together: kernel or cropped convolution)
 @pytest.mark.parametrize("make, kernel, pair", [
     (_convnet, True, True),
-    (lambda: _convnet(conv_kw={"padding": "same"}), False, False),
+    (lambda: _convnet(conv_kw={"padding": "same"}), True, True),  # the data padded once
+    (lambda: _convnet(conv_kw={"padding": "same"}, size=13), True, True),
+    (lambda: _convnet(conv_kw={"padding": "same"}, first=layers.Conv2D(1, 1)), False, False),
     (lambda: _convnet(conv_kw={"strides": 2}), False, False),
     (lambda: _convnet(pool_kw={"strides": 1}), False, False),
     (lambda: _convnet(conv_kw={"activity_regularizer": "l2"}), False, False),
@@ -232,3 +234,26 @@ def test_unknown_spatial_size_runs_fused_on_every_size(backend, monkeypatch):
             mp.setattr(seq, "conv_pool_call", lambda *a: None)
             ref = m.predict(x, verbose=0)
         np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_rgb_same_padding_stem_runs_fused(backend, monkeypatch):
+    # the CIFAR-style first layer: 3x3 over 3 channels (27 taps), "same" padding
+    def make():
+        m = gpunet.Sequential([layers.Input((12, 12, 3)),
+                               layers.Conv2D(6, 3, padding="same", activation="relu"),
+                               layers.MaxPooling2D(2), layers.Flatten(),
+                               layers.Dense(3, activation="softmax")])
+        m.compile(optimizer=gpunet.optimizers.Adam(0.01),
+                  loss="sparse_categorical_crossentropy")
+        return m
+
+    rng = np.random.default_rng(4)
+    x = rng.random((16, 12, 12, 3)).astype("float32")
+    y = rng.integers(0, 3, 16)
+    got = _fit(monkeypatch, True, make, x, y)
+    ref = _fit(monkeypatch, False, make, x, y)
+    runs = backend.conv_relu_pool_ok(np.dtype("float32"), (3, 3), 3)
+    assert got[2] == (4 if runs else 0)
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-5)
+    for a, b in zip(got[1], ref[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
