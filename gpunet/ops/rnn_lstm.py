@@ -84,8 +84,9 @@ class LSTMFunction(_Recurrent):
             with bk.ignore_overflow():
                 for t in range(T):
                     z, cp, cn, tc, hn = Z[t, r], C[t, r], C[t + 1, r], TC[t, r], H[t + 1, r]
-                    self._rec_fwd(xp, H[t, r], U, tmp, r)
-                    z += tmp
+                    if t or h0 is not None:  # h0 = 0 (no initial state): h0 U is zero
+                        self._rec_fwd(xp, H[t, r], U, tmp, r)
+                        z += tmp
                     if cell is not None:
                         xp.exp(z, out=z)
                         cell(z, cp, cn)
@@ -148,6 +149,9 @@ class LSTMFunction(_Recurrent):
                     dh += carry
         fused = bk.lstm_bptt_step(dt) if self.fast else None
         UT = xp.ascontiguousarray(U.T) if self.rdp is None else None
+        need = self.needs_input_grad
+        # the gradient reaching h0 (the product of the first step) only where h0 takes one
+        first = 0 if len(need) > 4 and need[4] else 1
 
         def loop_fused(r):  # one pass per step for the element-wise work (Numba)
             dhr, dcr = dh[r], dc[r]
@@ -155,9 +159,10 @@ class LSTMFunction(_Recurrent):
             for t in range(T - 1, -1, -1):
                 fused(Z[t, r], C[t, r], TC[t, r], None if gseq is None else gseq[t, r],
                       None if m is None else m[t, r, 0], dhr, dZ[t, r], dcr, carry)
-                self._rec_back(xp, dZ[t, r], U, dhr, r, UT)
-                if m is not None:
-                    dhr += carry
+                if t >= first:
+                    self._rec_back(xp, dZ[t, r], U, dhr, r, UT)
+                    if m is not None:
+                        dhr += carry
 
         def loop(r):
             dhr, dcr = dh[r], dc[r]
@@ -194,9 +199,11 @@ class LSTMFunction(_Recurrent):
                     ract.grad(xp, dz[:, :u2], z[:, :u2], zp[:, :u2] if zp is not None else None)
                     act.grad(xp, dz[:, sg], g, zp[:, sg] if zp is not None else None)
                     ract.grad(xp, dz[:, so], o, zp[:, so] if zp is not None else None)
-                self._rec_back(xp, dz, U, dhr, r, UT)
+                if t >= first:
+                    self._rec_back(xp, dz, U, dhr, r, UT)
+                    if m is not None:
+                        dhr += carry_h
                 if m is not None:
-                    dhr += carry_h
                     dcr += carry_c
 
         if not self.cuda:
