@@ -62,7 +62,10 @@ class GRUFunction(_Recurrent):
             for t in range(T):
                 z, h, hn = Z[t, r], H[t, r], H[t + 1, r]
                 if cell is not None:
-                    self._rec_fwd(xp, h, U, rec, r)
+                    if t or h0 is not None:
+                        self._rec_fwd(xp, h, U, rec, r)
+                    else:  # h0 = 0 (no initial state): h0 U is zero
+                        rec[...] = 0
                     cell(z, rec, bh, RH[t, r], h, None if m is None else m[t, r, 0], hn)
                     continue
                 if ra:
@@ -136,6 +139,10 @@ class GRUFunction(_Recurrent):
             fused = bk.gru_bptt_step(dt)  # one pass per step (Numba), or None
         UT = xp.ascontiguousarray(U.T) if self.rdp is None else None
 
+        # the gradient reaching h0 (the first step's product) only where h0 takes one
+        need0 = self.needs_input_grad
+        first = 0 if len(need0) > 4 and need0[4] else 1
+
         def loop_fused(r):
             dhr = dh[r]
             dhprev = xp.empty_like(dhr)
@@ -143,6 +150,8 @@ class GRUFunction(_Recurrent):
             for t in range(T - 1, -1, -1):
                 fused(Z[t, r], RH[t, r], H[t, r], None if gseq is None else gseq[t, r],
                       None if m is None else m[t, r, 0], dhr, dZ[t, r], dR[t, r], dhprev, carry)
+                if t < first:
+                    break
                 self._rec_back(xp, dR[t, r], U, dhr, r, UT)
                 dhr += dhprev
                 if m is not None:
