@@ -257,3 +257,36 @@ def test_rgb_same_padding_stem_runs_fused(backend, monkeypatch):
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-5)
     for a, b in zip(got[1], ref[1]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _kernel_from(monkeypatch, folder):
+    from gpunet.backend.kernels import numba_conv_pool, numba_cpu
+
+    if not numba_cpu.numba_enabled():
+        pytest.skip("needs Numba")
+    monkeypatch.setenv("GPUNET_CACHE_DIR", str(folder))
+    monkeypatch.delitem(numba_cpu._STATE, "conv_relu_pool_1x2x2", raising=False)
+    k = numba_conv_pool.conv_relu_pool_kernels(np.float32, 1, 2, 2)
+    monkeypatch.delitem(numba_cpu._STATE, "conv_relu_pool_1x2x2")  # not kept for others
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5, 6, 2)).astype("float32")
+    w = rng.standard_normal((1, 2, 2, 3)).astype("float32")
+    b = rng.standard_normal(3).astype("float32")
+    y = np.empty((2, 2, 2, 3), np.float32)
+    idx = np.empty(y.shape, np.uint8)
+    k[0](x, w.reshape(4, 3), b, y, idx)
+    ref = _separate(Tensor(x), Tensor(w), Tensor(b)).data
+    np.testing.assert_allclose(y, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_generated_kernels_are_kept_in_the_cache_folder(monkeypatch, tmp_path):
+    _kernel_from(monkeypatch, tmp_path)
+    files = sorted(p.name for p in (tmp_path / "kernels").glob("*.py"))
+    assert len(files) == 1 and files[0].startswith("conv_relu_pool_1x2x2_")
+    assert not list((tmp_path / "kernels").glob("*.tmp"))
+
+
+def test_an_unwritable_cache_folder_compiles_in_memory(monkeypatch, tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    _kernel_from(monkeypatch, blocker)  # makedirs fails: the kernels still run

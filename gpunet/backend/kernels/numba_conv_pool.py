@@ -136,9 +136,14 @@ def _module(name: str, kh: int, kw: int, c: int) -> Any:
             same = False
         if not same:  # written whole under another name, then renamed: never half a file
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(source)
-            os.replace(tmp, path)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(source)
+                os.replace(tmp, path)
+            except OSError:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
         modname = f"gpunet_kernels_{name}_{digest}"
         spec = importlib.util.spec_from_file_location(modname, path)
         mod = importlib.util.module_from_spec(spec)
