@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gpunet import activations, ops
+from gpunet import activations
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
 from gpunet.layers.convolutional import Conv2D
 from gpunet.layers.pooling import AveragePooling2D, MaxPooling2D
-from gpunet.ops.conv import _pads, pad_nhwc
+from gpunet.ops.conv import Conv, _pads, pad_nhwc
 from gpunet.ops.conv_pool import conv_relu_max_pool, conv_relu_pool_ok
 
 
@@ -87,9 +87,8 @@ def conv_pool_call(conv: Any, pool: Any, x: Any) -> Tensor | None:
     rw = _rows_read(ow, pool.pool_size[1], pool.strides[1])
     if (rh, rw) == (oh, ow):
         return None  # the pool reads every output: nothing to save
-    xc = x[:, :rh + kh - 1, :rw + kw - 1, :]
-    y = ops.conv2d(xc, conv.kernel, conv.bias, 1, "valid", 1, conv.groups,
-                   "relu" if relu else None)
+    fn = Conv((1, 1), "valid", (1, 1), conv.groups, "relu" if relu else None, (rh, rw))
+    y = fn(x, conv.kernel) if conv.bias is None else fn(x, conv.kernel, conv.bias)
     if not relu and conv.activation is not activations.linear:
         y = conv.activation(y)
     return pool(y)

@@ -82,12 +82,19 @@ def slab(out_hw: tuple[int, int], offset: tuple[int, int], strides: tuple[int, i
 
 
 class Conv(Function):
-    """``act(conv(x, kernel) + bias)`` for NHWC ``x`` (or NWC for 1-D) as one node."""
+    """``act(conv(x, kernel) + bias)`` for NHWC ``x`` (or NWC for 1-D) as one node.
+
+    ``out_limit`` ``(rows, cols)``: only the first output rows and columns are computed
+    (what a following pool reads, ``gpunet.layers.fusion``); the input gradient still has
+    the whole input's shape, zero where no computed output reaches.
+    """
 
     def __init__(self, strides: tuple[int, int], padding: str, dilation: tuple[int, int],
-                 groups: int = 1, activation: str | None = None):
+                 groups: int = 1, activation: str | None = None,
+                 out_limit: tuple[int, int] | None = None):
         self.strides, self.padding, self.dilation = strides, padding, dilation
         self.groups, self.activation = groups, activation
+        self.out_limit = out_limit
 
     def forward(self, x, w, b=None):
         xp = xp_of(x)
@@ -108,6 +115,8 @@ class Conv(Function):
             raise ValueError(f"conv: the input {(h, wd)} is smaller than the dilated kernel "
                              f"{(kh, kw)} (dilation {self.dilation}) with padding "
                              f"{self.padding!r}.")
+        if self.out_limit is not None:
+            oh, ow = min(oh, self.out_limit[0]), min(ow, self.out_limit[1])
         m, k = n * oh * ow, kh * kw * cg
         view = windows(xp, xpad, (oh, ow), (kh, kw), self.strides, self.dilation)
         self.fused_bias = g == 1 and b is not None

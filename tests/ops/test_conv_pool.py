@@ -290,3 +290,19 @@ def test_an_unwritable_cache_folder_compiles_in_memory(monkeypatch, tmp_path):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("")
     _kernel_from(monkeypatch, blocker)  # makedirs fails: the kernels still run
+
+
+def test_conv_out_limit_gradient_check_and_values(backend):
+    from gpunet.ops.conv import Conv
+
+    rng = np.random.default_rng(11)
+    x, w, b = (rng.standard_normal((2, 9, 8, 3)), rng.standard_normal((3, 3, 3, 4)),
+               rng.standard_normal(4))
+    check_grad(lambda *t: Conv((1, 1), "valid", (1, 1), 1, None, (6, 5))(*t), [x, w, b],
+               backend=backend)
+    full = ops.conv2d(Tensor(backend.asarray(x)), backend.asarray(w), backend.asarray(b))
+    part = Conv((1, 1), "valid", (1, 1), 1, None, (6, 5))(
+        Tensor(backend.asarray(x)), backend.asarray(w), backend.asarray(b))
+    assert part.shape == (2, 6, 5, 4)
+    np.testing.assert_allclose(backend.to_numpy(part.data),
+                               backend.to_numpy(full.data)[:, :6, :5], rtol=1e-12)
