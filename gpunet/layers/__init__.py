@@ -79,6 +79,14 @@ from gpunet.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from gpunet.layers.pooling_adaptive import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
 from gpunet.layers.preprocessing import (
     CategoryEncoding,
     CenterCrop,
@@ -168,4 +176,6 @@ __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
 __all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 __all__ += ["ConvLSTM1D", "ConvLSTM2D"]
 __all__ += ["EinsumDense", "Identity", "RMSNormalization", "RandomCrop"]
+__all__ += ["AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+            "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D"]
 __all__ += ["deserialize", "serialize"]

@@ -33,6 +33,7 @@ SAMPLES = {
     "axes": 1, "num_heads": 2, "key_dim": 4, "target_class_ids": [0, 2], "normalizer": 2.0,
     "height": 4, "width": 4, "height_factor": 0.1, "width_factor": 0.1,
     "equation": "ab,bc->ac", "output_shape": 3,  # EinsumDense
+    "output_size": 2,  # the adaptive poolings
     "function": gpunet.ops.relu,  # Lambda (saved by module and name) and OpLambda ("relu")
     "inner_optimizer": {"class_name": "SGD", "config": {}},  # LossScaleOptimizer (fresh each)
 }
