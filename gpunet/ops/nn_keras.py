@@ -393,6 +393,12 @@ def _adaptive(mode: str, inputs: Any, output_size: Any, data_format: str | None)
     if len(sizes) != r:
         raise ValueError(f"adaptive_{mode}_pool: `output_size` needs {r} values for an input "
                          f"of rank {x.ndim}. Received: output_size={output_size}")
+    spatial = x.shape[1:-1]
+    if all(m > 0 and n % m == 0 for n, m in zip(spatial, sizes)):
+        # every bin the same size: the bins are the windows of a plain pool (one node)
+        k = tuple(n // m for n, m in zip(spatial, sizes))
+        return _cf(_pool_nd("max" if mode == "max" else "avg", x, k, k, "valid",
+                            "channels_last"), df)
     reduce = M.mean if mode == "average" else M.max
     for a, m in enumerate(sizes, start=1):  # separable: one spatial axis at a time
         n = x.shape[a]

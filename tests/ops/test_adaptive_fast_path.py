@@ -1,0 +1,60 @@
+"""Adaptive pooling whose bins all have one size runs as a plain pool (one node): the same
+values and gradients as the per-bin path (the bins of an axis of length n into m are
+``[floor(i n / m), ceil((i + 1) n / m))``, Keras's and PyTorch's)."""
+
+import numpy as np
+import pytest
+
+from gpunet import ops
+from gpunet.autograd.tensor import Tensor
+
+
+def _per_bin(mode, x, sizes):
+    """The bins one by one, in NumPy (the reference)."""
+    out = x
+    for a, m in enumerate(sizes, start=1):
+        n = out.shape[a]
+        parts = []
+        for i in range(m):
+            sl = [slice(None)] * out.ndim
+            sl[a] = slice(i * n // m, -(-(i + 1) * n // m))
+            red = np.mean if mode == "average" else np.max
+            parts.append(red(out[tuple(sl)], axis=a, keepdims=True))
+        out = np.concatenate(parts, axis=a)
+    return out
+
+
+@pytest.mark.parametrize("shape, sizes", [((2, 12, 3), (4,)), ((2, 8, 12, 3), (4, 3)),
+                                          ((2, 4, 6, 8, 2), (2, 3, 4))])
+@pytest.mark.parametrize("mode", ["average", "max"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_equal_bins_match_the_per_bin_reference(backend, shape, sizes, mode, data_format):
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape)  # distinct values: no ties for the max
+    xin = x if data_format == "channels_last" else np.moveaxis(x, -1, 1)
+    fn = ops.adaptive_average_pool if mode == "average" else ops.adaptive_max_pool
+    t = Tensor(backend.asarray(xin), requires_grad=True)
+    y = fn(t, sizes, data_format=data_format)
+    got = backend.to_numpy(y.data)
+    if data_format == "channels_first":
+        got = np.moveaxis(got, 1, -1)
+    np.testing.assert_allclose(got, _per_bin(mode, x, sizes), rtol=1e-12, atol=1e-12)
+    # gradient of sum(y * w): each input cell gets its bin's weight / count (average) or the
+    # weight where it is its bin's maximum (max)
+    w = rng.standard_normal(y.shape)
+    y.backward(backend.asarray(w))
+    g = backend.to_numpy(t.grad)
+    if data_format == "channels_first":
+        g, w = np.moveaxis(g, 1, -1), np.moveaxis(w, 1, -1)
+    k = tuple(n // m for n, m in zip(x.shape[1:-1], sizes))
+    up = w
+    for a, r in enumerate(k, start=1):
+        up = np.repeat(up, r, axis=a)
+    if mode == "average":
+        expect = up / np.prod(k)
+    else:
+        mx = _per_bin("max", x, sizes)
+        for a, r in enumerate(k, start=1):
+            mx = np.repeat(mx, r, axis=a)
+        expect = np.where(x == mx, up, 0.0)
+    np.testing.assert_allclose(g, expect, rtol=1e-12, atol=1e-12)
