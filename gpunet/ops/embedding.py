@@ -18,7 +18,10 @@ class EmbeddingLookup(Function):
 
     def forward(self, w):
         self.wshape = w.shape
-        return w[self.ids]
+        ids = self.ids
+        if getattr(ids, "dtype", None) is not None and ids.dtype.kind in "iu":
+            return w.take(ids, axis=0)  # the rows w[ids] gives, with less work per row
+        return w[ids]
 
     def backward(self, gy):
         xp = xp_of(gy)
