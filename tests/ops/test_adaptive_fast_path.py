@@ -1,6 +1,7 @@
-"""Adaptive pooling whose bins all have one size runs as a plain pool (one node): the same
-values and gradients as the per-bin path (the bins of an axis of length n into m are
-``[floor(i n / m), ceil((i + 1) n / m))``, Keras's and PyTorch's)."""
+"""Adaptive pooling whose bins all have one size runs as a plain pool (one node), and average
+pooling of any sizes as one product per axis: the values and gradients of the per-bin
+reference (the bins of an axis of length n into m are ``[floor(i n / m), ceil((i + 1) n /
+m))``, Keras's and PyTorch's)."""
 
 import numpy as np
 import pytest
@@ -58,3 +59,27 @@ def test_equal_bins_match_the_per_bin_reference(backend, shape, sizes, mode, dat
             mx = np.repeat(mx, r, axis=a)
         expect = np.where(x == mx, up, 0.0)
     np.testing.assert_allclose(g, expect, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, sizes", [((2, 13, 3), (5,)), ((2, 7, 10, 2), (3, 4)),
+                                          ((1, 5, 7, 3, 2), (2, 3, 5)), ((2, 3, 4), (5,))])
+def test_average_of_unequal_bins_matches_the_per_bin_reference(backend, shape, sizes):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape)
+    t = Tensor(backend.asarray(x), requires_grad=True)
+    y = ops.adaptive_average_pool(t, sizes)
+    np.testing.assert_allclose(backend.to_numpy(y.data), _per_bin("average", x, sizes),
+                               rtol=1e-12, atol=1e-12)
+    w = rng.standard_normal(y.shape)
+    y.backward(backend.asarray(w))
+    # d/dx of sum(y * w): each cell gets w / count of every bin it belongs to (bins overlap
+    # when they do not divide evenly), axis by axis
+    g = w
+    for a, m in enumerate(sizes, start=1):
+        n = x.shape[a]
+        p = np.zeros((m, n))
+        for i in range(m):
+            lo, hi = i * n // m, -(-(i + 1) * n // m)
+            p[i, lo:hi] = 1.0 / (hi - lo)
+        g = np.moveaxis(np.tensordot(p.T, np.moveaxis(g, a, 0), axes=1), 0, a)
+    np.testing.assert_allclose(backend.to_numpy(t.grad), g, rtol=1e-12, atol=1e-12)
