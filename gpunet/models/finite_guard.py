@@ -65,9 +65,10 @@ class FiniteGuard:
         # NumPy: the ids of the weight buffers whose backup the optimizer's update writes
         # itself this step (``Optimizer.supports_weight_backup``), and the checks of the rest
         self._fused: frozenset = frozenset()
-        self._fused_key: tuple = ()
         self._copy_pairs: list = []
         self._rest_checks: list = []
+        # (ids, {id: backup}) of the optimizer groups the update may back up itself, or None
+        self._offer: tuple | None = None
 
     # -- what is guarded ----------------------------------------------------------------------
     def _optimizers(self) -> list:
@@ -118,7 +119,6 @@ class FiniteGuard:
         check = self._b.finite_check if numpy else None
         self._weight_checks = [check(a) for a in weights] if numpy else []
         self._grad_checks = [check(g) for g in grads] if numpy else []
-        self._fused_key = ()
         self._set_fused(frozenset())
         # the optimizer groups' backups, when every group is one of the model's (else None)
         self._offer = None

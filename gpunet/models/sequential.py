@@ -172,7 +172,8 @@ class Sequential(Model):
                 fused = False
                 continue
             if layer.__class__ is Conv2D and i + 1 < len(layers):
-                # Conv2D(relu) + MaxPooling2D(2) on data: one node where it runs the same
+                # a Conv2D and the pool after it, run together where the result is the
+                # same (gpunet.layers.fusion)
                 y = conv_pool_call(layer, layers[i + 1], x)
                 if y is not None:
                     x, fused = y, True

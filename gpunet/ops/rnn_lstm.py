@@ -214,12 +214,10 @@ class LSTMFunction(_Recurrent):
             if self.fast:
                 sums = [self._sum_blocks(xp, parts, k) for k in range(3)]
                 return self._scatter_permuted(xp, self.grad_buffer, dx, *sums, dh, dc)
-            need = self.needs_input_grad
             dW, dU = self._sum_blocks(xp, parts, 0, 1), self._sum_blocks(xp, parts, 1, 2)
             dh0 = dh if len(need) > 4 and need[4] else None
             dc0 = dc if len(need) > 5 and need[5] else None
             return dx, dW, dU, self._sum_blocks(xp, parts, 2), dh0, dc0
-        need = self.needs_input_grad
         if self.fast:
             return self._backward_permuted(xp, dZ, dh, dc)
         dx, dW, db = self._input_grads(xp, dZ, self.W, self.has_b)
