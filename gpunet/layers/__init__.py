@@ -88,20 +88,33 @@ from gpunet.layers.pooling_adaptive import (
     AdaptiveMaxPooling3D,
 )
 from gpunet.layers.preprocessing import (
+    AutoContrast,
     CategoryEncoding,
     CenterCrop,
+    CutMix,
     Discretization,
     IntegerLookup,
+    MixUp,
     Normalization,
     RandomBrightness,
+    RandomColorDegeneration,
+    RandomColorJitter,
     RandomContrast,
     RandomCrop,
+    RandomErasing,
     RandomFlip,
+    RandomGrayscale,
+    RandomHue,
+    RandomInvert,
+    RandomPosterization,
     RandomRotation,
+    RandomSaturation,
+    RandomSharpness,
     RandomTranslation,
     RandomZoom,
     Rescaling,
     Resizing,
+    Solarization,
     StringLookup,
     TextVectorization,
 )
@@ -178,4 +191,8 @@ __all__ += ["ConvLSTM1D", "ConvLSTM2D"]
 __all__ += ["EinsumDense", "Identity", "RMSNormalization", "RandomCrop"]
 __all__ += ["AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
             "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D"]
+__all__ += ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "RandomHue",
+            "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness",
+            "Solarization"]
+__all__ += ["CutMix", "MixUp", "RandomColorJitter", "RandomErasing"]
 __all__ += ["deserialize", "serialize"]

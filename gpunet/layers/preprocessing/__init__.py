@@ -13,8 +13,24 @@ from gpunet.layers.preprocessing.augmentation import (
     RandomZoom,
 )
 from gpunet.layers.preprocessing.categorical import CategoryEncoding, Discretization
+from gpunet.layers.preprocessing.color import (
+    AutoContrast,
+    RandomGrayscale,
+    RandomInvert,
+    RandomPosterization,
+    Solarization,
+)
+from gpunet.layers.preprocessing.color_hsv import (
+    RandomColorDegeneration,
+    RandomHue,
+    RandomSaturation,
+    RandomSharpness,
+)
+from gpunet.layers.preprocessing.color_jitter import RandomColorJitter
+from gpunet.layers.preprocessing.erasing import RandomErasing
 from gpunet.layers.preprocessing.image_basic import CenterCrop, Rescaling, Resizing
 from gpunet.layers.preprocessing.index_lookup import IntegerLookup, StringLookup
+from gpunet.layers.preprocessing.mixing import CutMix, MixUp
 from gpunet.layers.preprocessing.normalization import Normalization
 from gpunet.layers.preprocessing.random_crop import RandomCrop
 from gpunet.layers.preprocessing.text_vectorization import TextVectorization
@@ -23,3 +39,7 @@ __all__ = ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
            "Normalization", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
            "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
            "StringLookup", "TextVectorization"]
+__all__ += ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "RandomHue",
+            "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness",
+            "Solarization"]
+__all__ += ["CutMix", "MixUp", "RandomColorJitter", "RandomErasing"]
