@@ -237,5 +237,11 @@ class Backend(PhiloxOps):
         operations are the path (see ``gpunet.backend.kernels.numba_rnn.lstm_bptt_step``)."""
         return None
 
+    def lstm_loops(self, dtype: Any) -> tuple | None:
+        """The default LSTM's whole time loop over a block of batch rows as one call each way
+        (no mask, no recurrent dropout), or ``None`` where the per-step path runs (see
+        ``gpunet.backend.kernels.numba_lstm_loop.lstm_loops``)."""
+        return None
+
     def __repr__(self) -> str:
         return f"<gpunet backend {self.name} on {self.device}>"

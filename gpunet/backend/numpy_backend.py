@@ -13,10 +13,11 @@ from gpunet.backend.kernels import (
     numba_conv_pool,
     numba_cpu,
     numba_dense,
+    numba_lstm_loop,
     numba_philox,
     numba_rnn,
 )
-from gpunet.backend.numpy_routines import NumpyRoutines
+from gpunet.backend.numpy_routines import NumpyRoutines, openblas_library
 
 
 class NumpyBackend(NumpyRoutines, Backend):
@@ -123,6 +124,9 @@ class NumpyBackend(NumpyRoutines, Backend):
 
     def lstm_bptt_step(self, dtype: Any) -> Any:
         return numba_rnn.lstm_bptt_step(dtype)
+
+    def lstm_loops(self, dtype: Any) -> tuple | None:
+        return numba_lstm_loop.lstm_loops(dtype, openblas_library())
 
     def conv_input_grad(self, gy: Array, w2: Array, out_nhw: tuple, in_shape: tuple,
                         ksize: tuple, strides: tuple, dilation: tuple) -> Array | None:

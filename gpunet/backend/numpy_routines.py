@@ -14,11 +14,12 @@ from gpunet.backend.kernels import numba_scatter
 
 Array = Any
 
-_BLAS: list = []  # [(set_num_threads, get_num_threads)] once found, [None] if not
+_BLAS: list = []  # [(library, set_num_threads, get_num_threads)] once found, [None] if not
 
 
-def _openblas() -> tuple | None:
-    """OpenBLAS's thread-count setter/getter from the loaded library (Linux), or None."""
+def _find_openblas() -> tuple | None:
+    """``(library, set_num_threads, get_num_threads)`` of the loaded OpenBLAS (Linux), NumPy's
+    own first where several are loaded, or None."""
     if not _BLAS:
         found = None
         try:
@@ -26,7 +27,8 @@ def _openblas() -> tuple | None:
 
             with open("/proc/self/maps") as f:
                 paths = sorted({ln.split()[-1] for ln in f
-                                if "openblas" in ln.lower() and ".so" in ln})
+                                if "openblas" in ln.lower() and ".so" in ln},
+                               key=lambda p: ("numpy" not in p, p))
             for path in paths:
                 lib = ctypes.CDLL(path)
                 for pre in ("scipy_openblas", "openblas"):
@@ -34,11 +36,23 @@ def _openblas() -> tuple | None:
                         st = getattr(lib, f"{pre}_set_num_threads{suf}", None)
                         gt = getattr(lib, f"{pre}_get_num_threads{suf}", None)
                         if st is not None and gt is not None and found is None:
-                            found = (st, gt)
+                            found = (lib, st, gt)
         except (OSError, ValueError):
             found = None
         _BLAS.append(found)
     return _BLAS[0]
+
+
+def _openblas() -> tuple | None:
+    """OpenBLAS's thread-count setter/getter from the loaded library (Linux), or None."""
+    found = _find_openblas()
+    return None if found is None else found[1:]
+
+
+def openblas_library() -> Any:
+    """The ctypes handle of the OpenBLAS whose threads ``single_thread_blas`` sets, or None."""
+    found = _find_openblas()
+    return None if found is None else found[0]
 
 
 @contextlib.contextmanager

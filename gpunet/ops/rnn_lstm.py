@@ -77,6 +77,9 @@ class LSTMFunction(_Recurrent):
                 kfwd(tmp, C[t], H[t], mk[t], u, has_m,
                      Z[t], C[t + 1], TC[t], H[t + 1], size=N * u)
         cell = bk.lstm_cell_step(x.dtype) if fast else None  # gates and new cell in one pass
+        # the whole loop of a block of rows in one call (no mask, no recurrent dropout)
+        loops = self.loops = (bk.lstm_loops(x.dtype) if fast and m is None and self.rdp is None
+                              else None)
 
         def loop(r):  # the time loop over the batch rows r
             tmp = xp.empty((r.stop - r.start, G4), dt)
@@ -115,7 +118,12 @@ class LSTMFunction(_Recurrent):
                         xp.copyto(hn, H[t, r], where=nm[t, r])
                         xp.copyto(cn, cp, where=nm[t, r])
 
-        if not self.cuda:
+        if loops is not None:
+            U = xp.ascontiguousarray(U)
+            with bk.single_thread_blas():
+                bk.run_blocks(lambda r: loops[0](Z, H, C, TC, U, r, h0 is None),
+                              self._blocks(bk, N))
+        elif not self.cuda:
             with bk.single_thread_blas():
                 bk.run_blocks(loop, self._blocks(bk, N))
         self.Z, self.H, self.C, self.TC, self.Zpre = Z, H, C, TC, Zpre
@@ -206,7 +214,13 @@ class LSTMFunction(_Recurrent):
                 if m is not None:
                     dcr += carry_c
 
-        if not self.cuda:
+        loops = self.loops
+        if loops is not None:
+            gs = gseq if gseq is None else xp.ascontiguousarray(gseq)
+            with bk.single_thread_blas():
+                bk.run_blocks(lambda r: loops[1](Z, C, TC, gs, UT, dh, dc, dZ, r, first),
+                              self._blocks(bk, N))
+        elif not self.cuda:
             with bk.single_thread_blas():
                 bk.run_blocks(loop if fused is None else loop_fused, self._blocks(bk, N))
         if self.split:  # the weight gradients in one GEMM per block of the T * N rows

@@ -1,0 +1,193 @@
+"""Optional Numba kernels running a whole LSTM time loop over a block of batch rows.
+
+The per-step path of ``gpunet.ops.rnn_lstm`` calls, from Python, one GEMM and a few NumPy and
+Numba passes per step. With small blocks (a batch of 32 split over two threads) those calls
+cost as much as the arithmetic, and the threads queue for the GIL between them. Here each
+block's loop is one call that releases the GIL: the step's product goes straight to the
+OpenBLAS that NumPy loaded (its CBLAS ``gemm``, called through a ctypes pointer, so the same
+code NumPy's ``matmul`` runs), and the element-wise work is loops that LLVM vectorizes.
+
+``exp`` and ``tanh`` are written out, because Numba's are scalar calls into libm: in float32,
+``exp`` is Cephes's ``expf`` (range reduction by ``ln 2``, a degree-6 polynomial, the power of
+two added into the exponent bits; within 2 ulp) and ``tanh`` Cephes's ``tanhf`` (an odd
+polynomial below 0.625, ``1 - 2 / (exp(2x) + 1)`` above). float64 arrays use libm.
+
+Found only where NumPy's OpenBLAS exports ``scipy_cblas_sgemm64_`` / ``scipy_cblas_dgemm64_``
+(NumPy 2's wheels on Linux); elsewhere, without Numba, or with ``GPUNET_NUMBA=0`` the getter
+returns None and the recurrent op keeps its per-step path, which the tests use as reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gpunet.backend.kernels.numba_cpu import _STATE, _float_ok, numba_enabled
+
+ROW_MAJOR, NO_TRANS = 101, 111
+
+
+def _gemms(lib: Any) -> tuple | None:
+    """``(sgemm, dgemm)``: ctypes functions of the CBLAS ``gemm`` of the OpenBLAS ``lib`` (a
+    ctypes library, or None), or None where it has none."""
+    if "cblas" not in _STATE:
+        found = None
+        names = ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")
+        if lib is not None and all(hasattr(lib, n) for n in names):
+            import ctypes
+
+            i32, i64, vp = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
+            fns = []
+            for name, real in zip(names, (ctypes.c_float, ctypes.c_double)):
+                proto = ctypes.CFUNCTYPE(None, i32, i32, i32, i64, i64, i64, real, vp, i64,
+                                         vp, i64, real, vp, i64)
+                fns.append(proto(ctypes.cast(getattr(lib, name), vp).value))
+            found = tuple(fns)
+        _STATE["cblas"] = found
+    return _STATE["cblas"]
+
+
+def _build() -> tuple:
+    import math
+
+    import numba
+    import numpy as np
+
+    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+    @jit
+    def exp_(a):  # pragma: no cover - compiled; a = exp(a) in place, a 1-D
+        if a.itemsize != 4:
+            for j in range(a.size):
+                a[j] = math.exp(a[j])
+            return
+        bits = a.view(np.int32)
+        for j in range(a.size):
+            x = min(max(a[j], np.float32(-87.3)), np.float32(88.7))
+            n = np.float32(math.floor(x * np.float32(1.44269504088896341) + np.float32(0.5)))
+            r = x - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)
+            p = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
+            p = p * r + np.float32(8.3334519073e-3)
+            p = p * r + np.float32(4.1665795894e-2)
+            p = p * r + np.float32(1.6666665459e-1)
+            p = p * r + np.float32(5.0000001201e-1)
+            a[j] = p * r * r + r + np.float32(1.0)
+            bits[j] += np.int32(n) << 23
+
+    @jit
+    def tanh_(x, out):  # pragma: no cover - compiled; out = tanh(x), 1-D
+        if x.itemsize != 4:
+            for j in range(x.size):
+                out[j] = math.tanh(x[j])
+            return
+        for j in range(x.size):  # exp(2|x|), clamped below float32's overflow
+            out[j] = min(np.float32(2.0) * abs(x[j]), np.float32(88.0))
+        exp_(out)
+        for j in range(x.size):
+            v = x[j]
+            z = v * v
+            small = ((((np.float32(-5.70498872745e-3) * z + np.float32(2.06390887954e-2)) * z
+                       - np.float32(5.37397155531e-2)) * z + np.float32(1.33314422036e-1)) * z
+                     - np.float32(3.33332819422e-1)) * z * v + v
+            big = np.float32(1.0) - np.float32(2.0) / (out[j] + np.float32(1.0))
+            out[j] = small if abs(v) < np.float32(0.625) else (big if v > 0 else -big)
+
+    @jit
+    def forward(gemm, Z, H, C, TC, U, r0, r1, skip_first):  # pragma: no cover - compiled
+        T, _, G = Z.shape
+        u = G // 4
+        rows = r1 - r0
+        one, two = Z.dtype.type(1), Z.dtype.type(2)
+        for t in range(T):
+            z = Z[t, r0:r1]
+            if t > 0 or not skip_first:  # z += h_{t-1} U
+                gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, G, u, one, H[t, r0:r1].ctypes.data,
+                     u, U.ctypes.data, G, one, z.ctypes.data, G)
+            for n in range(rows):
+                zr = z[n]
+                exp_(zr)
+                zs, zg = zr[:3 * u], zr[3 * u:]
+                zi, zf, zo = zr[:u], zr[u:2 * u], zr[2 * u:3 * u]
+                cp, cw, tc, hw = C[t, r0 + n], C[t + 1, r0 + n], TC[t, r0 + n], H[t + 1, r0 + n]
+                for j in range(3 * u):
+                    zs[j] = one / (one + zs[j])
+                for j in range(u):
+                    zg[j] = two / (one + zg[j]) - one
+                for j in range(u):
+                    cw[j] = zf[j] * cp[j] + zi[j] * zg[j]
+                tanh_(cw, tc)
+                for j in range(u):
+                    hw[j] = zo[j] * tc[j]
+
+    @jit
+    def backward(gemm, Z, C, TC, gs, has_gs, UT, dh, dc, dZ, r0, r1,
+                 first):  # pragma: no cover - compiled
+        T, _, G = Z.shape
+        u = G // 4
+        rows = r1 - r0
+        one, zero = Z.dtype.type(1), Z.dtype.type(0)
+        for t in range(T - 1, -1, -1):
+            for n in range(rows):
+                z, dz = Z[t, r0 + n], dZ[t, r0 + n]
+                zi, zf, zo, zg = z[:u], z[u:2 * u], z[2 * u:3 * u], z[3 * u:]
+                di, df, do, dg = dz[:u], dz[u:2 * u], dz[2 * u:3 * u], dz[3 * u:]
+                dhr, dcr, cpr, tcr = dh[r0 + n], dc[r0 + n], C[t, r0 + n], TC[t, r0 + n]
+                if has_gs:
+                    gsr = gs[t, r0 + n]
+                    for j in range(u):
+                        dhr[j] += gsr[j]
+                for j in range(u):  # d c += dh o act'(c)
+                    v = tcr[j]
+                    dcr[j] += dhr[j] * zo[j] * (one - v * v)
+                for j in range(u):
+                    og = zo[j]
+                    do[j] = dhr[j] * tcr[j] * (og * (one - og))
+                for j in range(u):
+                    ig, gg, dct = zi[j], zg[j], dcr[j]
+                    di[j] = dct * gg * (ig * (one - ig))
+                    dg[j] = dct * ig * (one - gg * gg)
+                for j in range(u):
+                    fg = zf[j]
+                    df[j] = dcr[j] * cpr[j] * (fg * (one - fg))
+                for j in range(u):
+                    dcr[j] *= zf[j]
+            if t >= first:  # dh = dz_t U^T, the gradient reaching h_{t-1}
+                gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, u, G, one,
+                     dZ[t, r0:r1].ctypes.data, G, UT.ctypes.data, u, zero,
+                     dh[r0:r1].ctypes.data, u)
+
+    return forward, backward, exp_, tanh_
+
+
+def lstm_loops(dtype: Any, blas: Any) -> tuple | None:
+    """``(forward, backward)`` running the default LSTM's time loop (tanh / sigmoid, no mask,
+    no recurrent dropout) over the batch rows ``r`` in one call that releases the GIL, for the
+    layout of ``gpunet.ops.rnn_lstm`` (gate columns ``i, f, o, c`` pre-scaled by -1, -1, -1,
+    -2; ``Z`` the step inputs ``x W + b``):
+
+    - ``forward(Z, H, C, TC, U, r, skip_first)`` leaves the gates in ``Z`` and writes ``H[1:]``,
+      ``C[1:]`` and ``TC = tanh(C[1:])`` (``skip_first``: ``H[0]`` is zero);
+    - ``backward(Z, C, TC, g_seq or None, UT, dh, dc, dZ, r, first)`` writes ``dZ``, and leaves
+      in ``dh``/``dc`` the gradients reaching ``h0``/``c0`` (``dh`` only with ``first = 0``).
+
+    ``blas``: the ctypes handle of the OpenBLAS whose thread count the caller sets to one around
+    the loops. None where Numba or its CBLAS ``gemm`` is missing, or for another dtype."""
+    if dtype is None or not _float_ok(dtype) or not numba_enabled():
+        return None
+    gemms = _gemms(blas)
+    if gemms is None:
+        return None
+    import numpy as np
+
+    if "lstm_loops" not in _STATE:
+        _STATE["lstm_loops"] = _build()
+    fwd, bwd = _STATE["lstm_loops"][:2]
+    gemm = gemms[0] if np.dtype(dtype).itemsize == 4 else gemms[1]
+
+    def forward(Z, H, C, TC, U, r, skip_first):
+        fwd(gemm, Z, H, C, TC, U, r.start, r.stop, skip_first)
+
+    def backward(Z, C, TC, gs, UT, dh, dc, dZ, r, first):
+        bwd(gemm, Z, C, TC, dh[None] if gs is None else gs, gs is not None, UT, dh, dc, dZ,
+            r.start, r.stop, first)
+
+    return forward, backward

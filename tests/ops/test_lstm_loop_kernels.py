@@ -1,0 +1,121 @@
+"""The LSTM time loop as one compiled call per block of rows
+(``gpunet.backend.kernels.numba_lstm_loop``): its float32 ``exp`` and ``tanh`` against
+float64 NumPy, and the op's values and gradients against the NumPy path (``GPUNET_NUMBA=0``)
+and float64 finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gpunet import ops
+from gpunet.autograd import Tensor
+from gpunet.autograd.gradcheck import check_grad
+from gpunet.backend import cpu_threads, get_backend
+from gpunet.backend.kernels import numba_lstm_loop
+from gpunet.backend.kernels.numba_cpu import _STATE
+
+N, T, F, U = 7, 6, 3, 5
+
+
+def _loops_or_skip(dtype="float32"):
+    bk = get_backend()
+    if not bk.is_host:
+        pytest.skip("the compiled loops are a CPU path")
+    loops = bk.lstm_loops(np.dtype(dtype))
+    if loops is None:
+        pytest.skip("Numba or NumPy's CBLAS gemm is not available")
+    return loops
+
+
+def test_float32_exp_and_tanh_within_two_ulp():
+    _loops_or_skip()
+    exp_, tanh_ = _STATE["lstm_loops"][2:]
+    x = np.concatenate([np.linspace(-87.2, 88.6, 400_001), np.logspace(-30, 1, 5000),
+                        -np.logspace(-30, 1, 5000), [0.0]]).astype(np.float32)
+    e = x.copy()
+    exp_(e)
+    ref = np.exp(x.astype(np.float64))
+    np.testing.assert_allclose(e, ref, rtol=2 * 2.0 ** -23, atol=0)
+    t = np.empty_like(x)
+    tanh_(x, t)
+    np.testing.assert_allclose(t, np.tanh(x.astype(np.float64)), rtol=2 * 2.0 ** -23,
+                               atol=1e-45)
+    # beyond float32's range: exp is clamped, finite, and the gates still saturate (to
+    # under 1e-38 where the true sigmoid is under float32's smallest normal number)
+    big = np.array([-1e4, -100.0, 100.0, 1e4, 50.0, -50.0], np.float32)
+    e = big[:4].copy()
+    exp_(e)
+    assert np.all(np.isfinite(e)) and e[0] < 2e-38 and e[3] > 3e38
+    np.testing.assert_allclose(1 / (1 + e), [1.0, 1.0, 0.0, 0.0], rtol=0, atol=1e-38)
+    t = np.empty_like(big)
+    tanh_(big, t)
+    np.testing.assert_array_equal(t, np.tanh(big))
+
+
+def _run(dtype, kw, h0=True):
+    rng = np.random.default_rng(5)
+    shapes = [(N, T, F), (F, 4 * U), (U, 4 * U), (4 * U,), (N, U), (N, U)]
+    ts = [Tensor((rng.standard_normal(s) * 0.8).astype(dtype), requires_grad=True)
+          for s in shapes]
+    state = [ts[4], ts[5]] if h0 else None
+    out = ops.rnn.lstm(ts[0], ts[1], ts[2], ts[3], state, **kw)
+    outs = out if isinstance(out, tuple) else (out,)
+    total = sum((o * (k + 1.5)).sum() for k, o in enumerate(outs))
+    total.backward()
+    used = ts if h0 else ts[:4]
+    return [o.data for o in outs] + [t.grad for t in used]
+
+
+CASES = {
+    "last": ({}, False),
+    "sequences_states": ({"return_sequences": True, "return_state": True}, True),
+    "backwards_states": ({"go_backwards": True, "return_state": True}, True),
+}
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compiled_loop_equals_numpy_path(case, dtype, threads, monkeypatch):
+    _loops_or_skip(dtype)
+    monkeypatch.setattr(cpu_threads, "MIN_ROWS", 1)
+    monkeypatch.setenv("GPUNET_CPU_THREADS", threads)
+    calls = []
+    real = get_backend().__class__.lstm_loops
+
+    def spy(self, dt):
+        loops = real(self, dt)
+        calls.append(loops is not None)
+        return loops
+
+    monkeypatch.setattr(get_backend().__class__, "lstm_loops", spy)
+    kw, h0 = CASES[case]
+    fast = _run(dtype, kw, h0)
+    assert calls and all(calls)  # the compiled loops ran
+    monkeypatch.setenv("GPUNET_NUMBA", "0")
+    ref = _run(dtype, kw, h0)
+    tol = 1e-12 if dtype == "float64" else 3e-6
+    assert len(fast) == len(ref)
+    for a, b in zip(fast, ref):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_compiled_loop_gradients_float64(monkeypatch):
+    _loops_or_skip("float64")
+    monkeypatch.setattr(cpu_threads, "MIN_ROWS", 1)
+    monkeypatch.setenv("GPUNET_CPU_THREADS", "2")
+
+    def f(x, w, u, b, h0, c0):
+        return ops.rnn.lstm(x, w, u, b, [h0, c0], return_sequences=True)
+
+    rng = np.random.default_rng(8)
+    shapes = ((N, T, F), (F, 4 * U), (U, 4 * U), (4 * U,), (N, U), (N, U))
+    check_grad(f, [rng.standard_normal(s) * 0.7 for s in shapes])
+
+
+def test_no_cblas_gemm_keeps_the_step_path(monkeypatch):
+    _loops_or_skip()
+    monkeypatch.setitem(_STATE, "cblas", None)
+    assert get_backend().lstm_loops(np.dtype("float32")) is None
+    assert numba_lstm_loop.lstm_loops(np.dtype("float16"), None) is None
