@@ -13,6 +13,7 @@ import pathlib
 import numpy as np
 import pytest
 
+import gpunet
 from gpunet import layers
 from gpunet.autograd import Tensor
 
@@ -122,3 +123,15 @@ def test_layer_from_keras_config_replays_keras_transformation(backend, key):
     y = layer.transform_images(backend.asarray(FIX[f"{key}_x"]),
                                _transformation(backend, key))
     np.testing.assert_allclose(_np(backend, y), _want(key, "y"), **_tol(key))
+
+
+def test_keras_saved_model_loads_and_predicts_as_keras(backend):
+    model = gpunet.models.load_model(FIXDIR / "augment.keras", compile=False)
+    names = [type(layer).__name__ for layer in model.layers]
+    assert names[:13] == ["RandomGrayscale", "RandomInvert", "Solarization",
+                          "RandomPosterization", "AutoContrast", "RandomColorDegeneration",
+                          "RandomSaturation", "RandomHue", "RandomSharpness",
+                          "RandomColorJitter", "RandomErasing", "MixUp", "CutMix"]
+    assert model.layers[9].get_config()["seed"] == 2
+    np.testing.assert_allclose(model.predict(FIX["model_x"], verbose=0), FIX["model_y"],
+                               rtol=1e-5, atol=1e-5)

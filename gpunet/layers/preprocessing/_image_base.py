@@ -15,6 +15,15 @@ Random parameters are drawn on the host, from the layer's own stream when it has
 they are copied to the images' device once per batch and the images are transformed there
 (``xp``). The streams are not Keras's, so the draws differ from Keras's; their distributions
 are Keras's. Gradients do not cross these layers.
+
+Where gpunet differs from Keras 3.15 on purpose: ``AutoContrast`` with ``channels_first``
+stretches each channel over its height and width (Keras reduces over axes 1 and 2 whatever
+the format); ``MixUp`` mixes segmentation masks image by image (Keras's ``take`` flattens
+them) and both mixing layers refuse labels that are not ``(batch, classes)`` (Keras broadcasts
+them into a wrong shape); ``MixUp(alpha<=0)`` and a malformed ``RandomErasing(fill_value=...)``
+raise when the layer is made rather than giving NaNs or failing at the first call;
+``RandomGrayscale``'s config keeps its ``seed``; dicts with ``"bounding_boxes"`` are refused
+(no ``bounding_box_format``).
 """
 
 from __future__ import annotations
@@ -70,8 +79,8 @@ def to_range(xp: Any, images: Any, original: Any, target: Any, dtype: Any) -> An
     if original[0] == target[0] and original[1] == target[1]:
         return images
     images = images.astype(dtype, copy=False)
-    lo, hi = np.asarray(original[0], dtype), np.asarray(original[1], dtype)
-    t_lo, t_hi = np.asarray(target[0], dtype), np.asarray(target[1], dtype)
+    cast = np.dtype(dtype).type  # scalars, not 0-d host arrays (CuPy refuses those)
+    lo, hi, t_lo, t_hi = (cast(v) for v in (original[0], original[1], target[0], target[1]))
     return (images - lo) / (hi - lo) * (t_hi - t_lo) + t_lo
 
 

@@ -122,7 +122,7 @@ class RandomInvert(BaseImageAugmentation):
             return images
         images = images.astype(self.compute_dtype, copy=False)
         apply = b.asarray(transformation["apply_inversion"]).reshape(-1, 1, 1, 1)
-        top = np.asarray(self.value_range[1], self.compute_dtype)
+        top = np.dtype(self.compute_dtype).type(self.value_range[1])
         return b.xp.where(apply, top - images, images)
 
     def get_config(self):
