@@ -135,3 +135,12 @@ def test_mixing_layers_in_a_model_train_and_round_trip(backend, tmp_path):
     for a, c in zip(model.layers, loaded.layers):
         assert json.dumps(a.get_config()) == json.dumps(c.get_config())
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("cls", [layers.MixUp, layers.CutMix])
+def test_labels_pass_untouched_outside_training(backend, cls):
+    labels = np.array([0, 2, 1, 1])  # sparse labels: Keras returns them as they are
+    out = cls(seed=1)({"images": _images(4), "labels": labels}, training=False)
+    got = _np(out["labels"])
+    assert got.dtype == labels.dtype
+    np.testing.assert_array_equal(got, labels)

@@ -202,7 +202,7 @@ class BaseImageAugmentation(PreprocessingLayer):
             return np.random.default_rng(int(seed))
         return np.random.default_rng(int(self._stream.uniform(0.0, 1.0, 1)[0] * 2.0**53))
 
-    def _hwc_axes(self, ndim: int = 4) -> tuple:
+    def _hwc_axes(self) -> tuple:
         """(height, width, channel) axes of a batch in this layer's data format."""
         return (1, 2, 3) if self.data_format == "channels_last" else (2, 3, 1)
 

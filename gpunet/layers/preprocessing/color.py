@@ -54,13 +54,14 @@ class RandomGrayscale(BaseImageAugmentation):
             raise ValueError(f"`factor` should be between 0 and 1. Received: factor={factor}")
         self.factor = factor
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         images = self._images_of(data)
         n = batch_size_of(self, images)
         u = self._rng(seed).uniform(0.0, 1.0, n).astype(np.float32)
         return self._backend_for(images).asarray((u < self.factor).reshape(n, 1, 1, 1))
 
-    def transform_images(self, images, transformation, training=True):
+    def transform_images(self, images: Any, transformation: Any, training: bool = True) -> Any:
         b, images = self._prepare(images)
         if not training:
             return images
@@ -69,7 +70,7 @@ class RandomGrayscale(BaseImageAugmentation):
         gray = rgb_to_grayscale(b.xp, images, self._hwc_axes()[2], type(self).__name__)
         return b.xp.where(b.asarray(transformation), gray, images)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         # Keras 3.15 leaves the seed out of this layer's config; it is kept here so a seeded
         # layer reloads with its seed (Keras's from_config accepts it).
         return {**super().get_config(), "factor": self.factor, "seed": self.seed}
@@ -106,7 +107,8 @@ class RandomInvert(BaseImageAugmentation):
         self.factor = set_factor(factor, (0, 1))
         self.value_range = check_value_range(value_range, keep=True)
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         if not training:
             return None
         images = self._images_of(data)
@@ -116,7 +118,7 @@ class RandomInvert(BaseImageAugmentation):
         u = rng.uniform(0.0, 1.0, n).astype(np.float32)
         return {"apply_inversion": self._backend_for(images).asarray(u < p)}
 
-    def transform_images(self, images, transformation, training=True):
+    def transform_images(self, images: Any, transformation: Any, training: bool = True) -> Any:
         b, images = self._prepare(images)
         if not training:
             return images
@@ -125,7 +127,7 @@ class RandomInvert(BaseImageAugmentation):
         top = np.dtype(self.compute_dtype).type(self.value_range[1])
         return b.xp.where(apply, top - images, images)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
                 "seed": self.seed}
 
@@ -185,7 +187,8 @@ class Solarization(BaseImageAugmentation):
         self.threshold_factor = _solarization_factor(threshold_factor, "threshold_factor")
         self.value_range = check_value_range(value_range)
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         if not training:
             return None
         images = self._images_of(data)
@@ -197,7 +200,7 @@ class Solarization(BaseImageAugmentation):
         b = self._backend_for(images)
         return {"additions": b.asarray(add.astype(dt)), "thresholds": b.asarray(thr.astype(dt))}
 
-    def transform_images(self, images, transformation, training=True):
+    def transform_images(self, images: Any, transformation: Any, training: bool = True) -> Any:
         b, images = self._prepare(images)
         dt, xp = self.compute_dtype, b.xp
         images = images.astype(dt, copy=False)
@@ -208,7 +211,7 @@ class Solarization(BaseImageAugmentation):
         y = xp.where(y < b.asarray(transformation["thresholds"]).astype(dt), y, 255 - y)
         return to_range(xp, y, (0, 255), self.value_range, dt).astype(dt, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "value_range": self.value_range,
                 "addition_factor": self.addition_factor,
                 "threshold_factor": self.threshold_factor, "seed": self.seed}
@@ -247,7 +250,8 @@ class RandomPosterization(BaseImageAugmentation):
         self.factor = set_factor(factor, (1, 8))
         self.value_range = check_value_range(value_range)
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         images = self._images_of(data)
         n = batch_size_of(self, images)
         lo, hi = int(self.factor[0]), int(self.factor[1])
@@ -255,7 +259,7 @@ class RandomPosterization(BaseImageAugmentation):
         shift = (8 - bits).astype(np.uint8)
         return {"shift_factor": self._backend_for(images).asarray(shift)}
 
-    def transform_images(self, images, transformation, training=True):
+    def transform_images(self, images: Any, transformation: Any, training: bool = True) -> Any:
         b, images = self._prepare(images)
         if not training:
             return images
@@ -265,7 +269,7 @@ class RandomPosterization(BaseImageAugmentation):
         x = xp.left_shift(xp.right_shift(x, shift), shift).astype(dt)
         return to_range(xp, x, (0, 255), self.value_range, dt)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
                 "seed": self.seed}
 
@@ -297,10 +301,11 @@ class AutoContrast(BaseImageAugmentation):
         super().__init__(data_format, None, **kwargs)
         self.value_range = check_value_range(value_range)
 
-    def call(self, data, training=True):
+    def call(self, data: Any, training: bool | None = True) -> Any:
         return super().call(data, training=True)  # Keras ignores `training` here
 
-    def transform_images(self, images, transformation=None, training=True):
+    def transform_images(self, images: Any, transformation: Any = None,
+                         training: bool = True) -> Any:
         b, original = self._prepare(images)
         xp, dt = b.xp, self.compute_dtype
         h, w, _ = self._hwc_axes()
@@ -313,5 +318,5 @@ class AutoContrast(BaseImageAugmentation):
         y = to_range(xp, y, (0, 255), self.value_range, dt)
         return xp.where(xp.isnan(y), original.astype(dt, copy=False), y).astype(dt, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "value_range": self.value_range}

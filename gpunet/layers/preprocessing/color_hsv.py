@@ -49,7 +49,7 @@ class _FactorLayer(BaseImageAugmentation):
     def _uniform(self, images: Any, seed: Any, shape_tail: tuple = ()) -> np.ndarray:
         return uniform_per_image(self, images, self._rng(seed), self.factor, shape_tail)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
                 "seed": self.seed}
 
@@ -82,12 +82,14 @@ class RandomColorDegeneration(_FactorLayer):
     >>> RandomColorDegeneration(0.5)(images)  # doctest: +SKIP
     """
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         images = self._images_of(data)
         f = self._uniform(images, seed, (1, 1, 1))
         return {"factor": self._backend_for(images).asarray(f)}
 
-    def transform_images(self, images, transformation=None, training=True):
+    def transform_images(self, images: Any, transformation: Any = None,
+                         training: bool = True) -> Any:
         b, images = self._prepare(images)
         if not training:
             return images
@@ -137,10 +139,12 @@ class RandomSaturation(_FactorLayer):
     >>> RandomSaturation((0.5, 0.9))(images)  # doctest: +SKIP
     """
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         return saturation_draw(self, self._images_of(data), self._rng(seed), self.factor)
 
-    def transform_images(self, images, transformation=None, training=True):
+    def transform_images(self, images: Any, transformation: Any = None,
+                         training: bool = True) -> Any:
         b, images = self._prepare(images)
         if not training:
             return images
@@ -195,10 +199,12 @@ class RandomHue(_FactorLayer):
     _BOUNDS = (0, 1)
     _KEEP_RANGE = True
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         return hue_draw(self, self._images_of(data), self._rng(seed), self.factor)
 
-    def transform_images(self, images, transformation=None, training=True):
+    def transform_images(self, images: Any, transformation: Any = None,
+                         training: bool = True) -> Any:
         b, images = self._prepare(images)
         if not training:
             return images
@@ -231,11 +237,13 @@ class RandomSharpness(_FactorLayer):
 
     _BOUNDS = (0, 1)
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         images = self._images_of(data)
         return {"factor": self._backend_for(images).asarray(self._uniform(images, seed))}
 
-    def transform_images(self, images, transformation=None, training=True):
+    def transform_images(self, images: Any, transformation: Any = None,
+                         training: bool = True) -> Any:
         b, images = self._prepare(images)
         dt = self.compute_dtype
         images = images.astype(dt, copy=False)

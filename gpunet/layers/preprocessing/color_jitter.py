@@ -96,7 +96,8 @@ class RandomColorJitter(BaseImageAugmentation):
         c = rng.uniform(1.0 - factor[0], 1.0 + factor[1], shape)
         return {"contrast_factor": b.asarray(c.astype(self.compute_dtype))}
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         if not training:
             return None
         images = self._images_of(data)
@@ -117,7 +118,8 @@ class RandomColorJitter(BaseImageAugmentation):
             return saturation_apply(self, b, images, t, self._sorted_range)
         return hue_apply(self, b, images, t, self.value_range)
 
-    def transform_images(self, images, transformation=None, training=True):
+    def transform_images(self, images: Any, transformation: Any = None,
+                         training: bool = True) -> Any:
         b, images = self._prepare(images)
         if not training:
             return images
@@ -134,7 +136,7 @@ class RandomColorJitter(BaseImageAugmentation):
             images = self._apply(part, b, images, t).astype(dt, copy=False)
         return images
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "value_range": self.value_range,
                 "brightness_factor": self.brightness_factor,
                 "contrast_factor": self.contrast_factor,

@@ -90,7 +90,8 @@ class RandomErasing(BaseImageAugmentation):
         self.fill_value = fill_value
         self.value_range = check_value_range(value_range, keep=True)
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         if not training:
             return None
         images = self._images_of(data)
@@ -119,7 +120,8 @@ class RandomErasing(BaseImageAugmentation):
             fill = fill[0]  # Keras's shapes for a single image: masks (1, ...), fill (h, w, c)
         return {"apply_erasing": b.asarray(apply), "batch_masks": masks, "fill_value": fill}
 
-    def transform_images(self, images, transformation=None, training=True):
+    def transform_images(self, images: Any, transformation: Any = None,
+                         training: bool = True) -> Any:
         b, images = self._prepare(images)
         dt, xp = self.compute_dtype, b.xp
         images = images.astype(dt, copy=False)
@@ -131,7 +133,7 @@ class RandomErasing(BaseImageAugmentation):
         apply = b.asarray(t["apply_erasing"]).reshape(-1, 1, 1, 1)
         return xp.where(apply, erased, images).astype(dt, copy=False)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "factor": self.factor, "scale": self.scale,
                 "fill_value": self.fill_value, "value_range": self.value_range,
                 "seed": self.seed}

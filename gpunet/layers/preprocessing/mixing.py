@@ -25,19 +25,19 @@ from gpunet.registry import register
 
 class _MixingLayer(BaseImageAugmentation):
     def _labels(self, b: Any, labels: Any) -> Any:
-        labels = b.asarray(labels)
+        labels = self._as_array(labels, b)
         if labels.ndim != 2:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) mixes labels of "
                              f"shape (batch, classes) (one-hot or soft labels). Received: "
                              f"labels.shape={tuple(labels.shape)}")
         return labels if labels.dtype.kind == "f" else labels.astype(self.compute_dtype)
 
-    def transform_labels(self, labels, transformation, training=True):
+    def transform_labels(self, labels: Any, transformation: Any, training: bool = True) -> Any:
         """Labels mixed with the permuted labels: ``w * y + (1 - w) * y[perm]``."""
         b = self._backend_for(labels)
-        labels = self._labels(b, labels)
         if not training or transformation is None:
-            return labels
+            return self._as_array(labels, b)
+        labels = self._labels(b, labels)
         perm = b.asarray(transformation["permutation_order"])
         w = b.asarray(transformation["mix_weight"]).astype(labels.dtype).reshape(-1, 1)
         return w * labels + (1.0 - w) * b.xp.take(labels, perm, axis=0)
@@ -78,7 +78,8 @@ class MixUp(_MixingLayer):
                              f"distribution's parameter). Received: alpha={alpha!r}")
         self.alpha = alpha
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         images = self._images_of(data)
         n = batch_size_of(self, images)
         rng = self._rng(seed)
@@ -87,7 +88,8 @@ class MixUp(_MixingLayer):
         b = self._backend_for(images)
         return {"mix_weight": b.asarray(w), "permutation_order": b.asarray(perm)}
 
-    def transform_images(self, images, transformation=None, training=True):
+    def transform_images(self, images: Any, transformation: Any = None,
+                         training: bool = True) -> Any:
         b, images = self._prepare(images)
         if not training:
             return images
@@ -97,11 +99,12 @@ class MixUp(_MixingLayer):
         other = b.xp.take(images, b.asarray(transformation["permutation_order"]), axis=0)
         return w * images + (1.0 - w) * other
 
-    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+    def transform_segmentation_masks(self, segmentation_masks: Any, transformation: Any,
+                                     training: bool = True) -> Any:
         """Masks mixed like the images (per image, along the batch axis)."""
         return self.transform_images(segmentation_masks, transformation, training)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "alpha": self.alpha, "seed": self.seed}
 
 
@@ -142,7 +145,8 @@ class CutMix(_MixingLayer):
         super().__init__(data_format, seed, **kwargs)
         self.factor = set_factor(factor, (0, 1))
 
-    def get_random_transformation(self, data, training=True, seed=None):
+    def get_random_transformation(self, data: Any, training: bool = True,
+                                  seed: int | None = None) -> Any:
         if not training:
             return None
         images = self._images_of(data)
@@ -167,7 +171,8 @@ class CutMix(_MixingLayer):
         return {"permutation_order": b.asarray(perm), "batch_masks": masks,
                 "mix_weight": b.asarray(weight.reshape(-1, 1, 1, 1))}
 
-    def transform_images(self, images, transformation=None, training=True):
+    def transform_images(self, images: Any, transformation: Any = None,
+                         training: bool = True) -> Any:
         b, images = self._prepare(images)
         dt = self.compute_dtype
         images = images.astype(dt, copy=False)
@@ -176,7 +181,8 @@ class CutMix(_MixingLayer):
         other = b.xp.take(images, b.asarray(transformation["permutation_order"]), axis=0)
         return b.xp.where(b.asarray(transformation["batch_masks"]), other, images)
 
-    def transform_segmentation_masks(self, segmentation_masks, transformation, training=True):
+    def transform_segmentation_masks(self, segmentation_masks: Any, transformation: Any,
+                                     training: bool = True) -> Any:
         """Masks cut and pasted like the images (the images' rectangles, whatever the masks'
         channel count)."""
         if not training or transformation is None:
@@ -190,5 +196,5 @@ class CutMix(_MixingLayer):
         return self.transform_images(segmentation_masks, {**transformation,
                                                           "batch_masks": boxes}, training)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "factor": self.factor, "seed": self.seed}
