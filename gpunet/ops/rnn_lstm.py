@@ -79,7 +79,7 @@ class LSTMFunction(_Recurrent):
         cell = bk.lstm_cell_step(x.dtype) if fast else None  # gates and new cell in one pass
         # the whole loop of a block of rows in one call (no mask, no recurrent dropout)
         loops = self.loops = (bk.lstm_loops(x.dtype) if fast and m is None and self.rdp is None
-                              else None)
+                              and U.dtype == Z.dtype == x.dtype else None)
 
         def loop(r):  # the time loop over the batch rows r
             tmp = xp.empty((r.stop - r.start, G4), dt)

@@ -119,3 +119,14 @@ def test_no_cblas_gemm_keeps_the_step_path(monkeypatch):
     monkeypatch.setitem(_STATE, "cblas", None)
     assert get_backend().lstm_loops(np.dtype("float32")) is None
     assert numba_lstm_loop.lstm_loops(np.dtype("float16"), None) is None
+
+
+def test_loops_refuse_arrays_of_another_dtype_or_layout():
+    fwd, bwd = _loops_or_skip("float32")
+    Z = np.zeros((2, 3, 4 * U), np.float32)
+    H, C = np.zeros((3, 3, U), np.float32), np.zeros((3, 3, U), np.float32)
+    TC = np.zeros((2, 3, U), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous float32; received float64"):
+        fwd(Z, H, C, TC, np.zeros((U, 4 * U)), slice(0, 3), True)
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        fwd(Z, H, C, TC, np.zeros((4 * U, U), np.float32).T, slice(0, 3), True)

@@ -183,10 +183,20 @@ def lstm_loops(dtype: Any, blas: Any) -> tuple | None:
     fwd, bwd = _STATE["lstm_loops"][:2]
     gemm = gemms[0] if np.dtype(dtype).itemsize == 4 else gemms[1]
 
+    dt = np.dtype(dtype)
+
+    def check(*arrays):  # the products read and write through raw pointers
+        for a in arrays:
+            if a.dtype != dt or not a.flags.c_contiguous:
+                raise ValueError(f"lstm_loops({dt}): every array must be C-contiguous "
+                                 f"{dt}; received {a.dtype} of strides {a.strides}")
+
     def forward(Z, H, C, TC, U, r, skip_first):
+        check(Z, H, C, TC, U)
         fwd(gemm, Z, H, C, TC, U, r.start, r.stop, skip_first)
 
     def backward(Z, C, TC, gs, UT, dh, dc, dZ, r, first):
+        check(Z, C, TC, UT, dh, dc, dZ)
         bwd(gemm, Z, C, TC, dh[None] if gs is None else gs, gs is not None, UT, dh, dc, dZ,
             r.start, r.stop, first)
 
