@@ -115,6 +115,7 @@ from gpunet.layers.preprocessing import (
     Rescaling,
     Resizing,
     Solarization,
+    STFTSpectrogram,
     StringLookup,
     TextVectorization,
 )
@@ -195,4 +196,5 @@ __all__ += ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "Rando
             "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness",
             "Solarization"]
 __all__ += ["CutMix", "MixUp", "RandomColorJitter", "RandomErasing"]
+__all__ += ["STFTSpectrogram"]
 __all__ += ["deserialize", "serialize"]
