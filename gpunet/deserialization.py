@@ -99,10 +99,12 @@ def normalize(value: Any, where: str = "config", keep: tuple = ()) -> Any:
     return out
 
 
-def _clean(class_name: str, layer_name: str, config: dict) -> dict:
+def _clean(class_name: str, layer_name: str, config: dict, handled: tuple = ()) -> dict:
+    """``config`` normalized, with the ``_IGNORABLE`` options at their defaults dropped (and
+    others refused) unless the class takes them itself (its ``_handles_options``)."""
     config = normalize(dict(config), f"Layer '{layer_name}' ({class_name})", keep=("layers",))
     for key, harmless in _IGNORABLE.items():
-        if key in config:
+        if key in config and key not in handled:
             if config[key] in harmless:
                 config.pop(key)
             else:
@@ -164,7 +166,7 @@ def deserialize_layer(cfg: dict, custom_objects: dict | None = None):
     cls = _layer_class(name, cfg.get("registered_name"), custom_objects)
     raw = cfg.get("config", {}) or {}
     layer_name = raw.get("name", "?") if isinstance(raw, dict) else "?"
-    config = _clean(name, layer_name, raw)
+    config = _clean(name, layer_name, raw, getattr(cls, "_handles_options", ()))
     with custom_object_scope(custom_objects):
         try:
             if _is_model_class(cls) and _takes_custom_objects(cls.from_config):

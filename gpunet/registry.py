@@ -136,6 +136,14 @@ def known_names(kind: str) -> list[str]:
     return sorted(_REGISTRY.get(kind, {}))
 
 
+def class_name(obj: Any) -> str:
+    """The ``class_name`` a config records for ``obj``: the name Keras exports the class
+    under where it differs from the Python class name (a class's own ``_keras_name``, e.g.
+    ``GroupQueryAttention`` for ``GroupedQueryAttention``), else the class name."""
+    cls = type(obj)
+    return cls.__dict__.get("_keras_name", cls.__name__)
+
+
 def serialize(obj: Any) -> Any:
     """``{"class_name", "config"}`` for objects with ``get_config``; names for functions."""
     if obj is None or isinstance(obj, (str, int, float, bool)):
@@ -144,7 +152,7 @@ def serialize(obj: Any) -> Any:
         config = obj.get_config()
         if isinstance(config, dict):  # a layer, regularizer, ... held in the config, as Keras
             config = {k: _serialize_held(v) for k, v in config.items()}
-        return {"class_name": type(obj).__name__, "config": config}
+        return {"class_name": class_name(obj), "config": config}
     if callable(obj) and hasattr(obj, "__name__"):
         return obj.__name__
     raise TypeError(f"Cannot serialize {obj!r}: it has no get_config() and is not a function.")

@@ -33,6 +33,7 @@ from gpunet.layers.core import (
 )
 from gpunet.layers.einsum_dense import EinsumDense
 from gpunet.layers.embedding import Embedding, Masking
+from gpunet.layers.group_query_attention import GroupQueryAttention
 from gpunet.layers.identity import Identity
 from gpunet.layers.input_spec import InputSpec
 from gpunet.layers.lambda_layer import Lambda, OpLambda
@@ -182,6 +183,7 @@ __all__ += ["AveragePooling3D", "AvgPool3D", "Cropping3D", "GlobalAveragePooling
             "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D", "MaxPool3D",
             "MaxPooling3D", "UpSampling3D", "ZeroPadding3D"]
 __all__ += ["AdditiveAttention", "Attention", "MultiHeadAttention"]
+__all__ += ["GroupQueryAttention"]
 __all__ += ["Lambda", "OpLambda"]
 __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
             "Normalization", "RandomBrightness", "RandomContrast", "RandomFlip",

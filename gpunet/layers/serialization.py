@@ -27,7 +27,7 @@ def serialize(layer: Any) -> dict:
     ('Dense', 3)
     """
     from gpunet.layers.layer import Layer
-    from gpunet.registry import _serialize_held
+    from gpunet.registry import _serialize_held, class_name
     from gpunet.saving.keras3_config import layer_config
 
     if not isinstance(layer, Layer):
@@ -37,7 +37,7 @@ def serialize(layer: Any) -> dict:
     if isinstance(config, dict):  # layers, regularizers, ... held in the config, as Keras
         config = {k: serialize(v) if isinstance(v, Layer) else _serialize_held(v)
                   for k, v in config.items()}
-    out = layer_config(layer, {"class_name": type(layer).__name__, "config": config})
+    out = layer_config(layer, {"class_name": class_name(layer), "config": config})
     if not type(layer).__module__.startswith("gpunet."):
         out["module"] = None
     if not layer.built:
