@@ -19,7 +19,10 @@ returns None and the recurrent op keeps its per-step path, which the tests use a
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from gpunet.backend.kernels.numba_cpu import _STATE, _float_ok, numba_enabled
 
@@ -46,116 +49,119 @@ def _gemms(lib: Any) -> tuple | None:
     return _STATE["cblas"]
 
 
-def _build() -> tuple:
-    import math
+# The loops below are plain functions that ``_build`` compiles (Numba is optional). They call
+# each other through these module globals rather than closures: Numba's disk cache misses, and
+# so recompiles in every process, a function that closes over another compiled function.
+_EXP: Any = None
+_TANH: Any = None
 
+
+def _exp(a):  # pragma: no cover - compiled; a = exp(a) in place, a 1-D
+    if a.itemsize != 4:
+        for j in range(a.size):
+            a[j] = math.exp(a[j])
+        return
+    bits = a.view(np.int32)
+    for j in range(a.size):
+        x = min(max(a[j], np.float32(-87.3)), np.float32(88.7))
+        n = np.float32(math.floor(x * np.float32(1.44269504088896341) + np.float32(0.5)))
+        r = x - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)
+        p = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
+        p = p * r + np.float32(8.3334519073e-3)
+        p = p * r + np.float32(4.1665795894e-2)
+        p = p * r + np.float32(1.6666665459e-1)
+        p = p * r + np.float32(5.0000001201e-1)
+        a[j] = p * r * r + r + np.float32(1.0)
+        bits[j] += np.int32(n) << 23
+
+def _tanh(x, out):  # pragma: no cover - compiled; out = tanh(x), 1-D
+    if x.itemsize != 4:
+        for j in range(x.size):
+            out[j] = math.tanh(x[j])
+        return
+    for j in range(x.size):  # exp(2|x|), clamped below float32's overflow
+        out[j] = min(np.float32(2.0) * abs(x[j]), np.float32(88.0))
+    _EXP(out)
+    for j in range(x.size):
+        v = x[j]
+        z = v * v
+        small = ((((np.float32(-5.70498872745e-3) * z + np.float32(2.06390887954e-2)) * z
+                   - np.float32(5.37397155531e-2)) * z + np.float32(1.33314422036e-1)) * z
+                 - np.float32(3.33332819422e-1)) * z * v + v
+        big = np.float32(1.0) - np.float32(2.0) / (out[j] + np.float32(1.0))
+        out[j] = small if abs(v) < np.float32(0.625) else (big if v > 0 else -big)
+
+def _forward(gemm, Z, H, C, TC, U, r0, r1, skip_first):  # pragma: no cover - compiled
+    T, _, G = Z.shape
+    u = G // 4
+    rows = r1 - r0
+    one, two = Z.dtype.type(1), Z.dtype.type(2)
+    for t in range(T):
+        z = Z[t, r0:r1]
+        if t > 0 or not skip_first:  # z += h_{t-1} U
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, G, u, one, H[t, r0:r1].ctypes.data,
+                 u, U.ctypes.data, G, one, z.ctypes.data, G)
+        for n in range(rows):
+            zr = z[n]
+            _EXP(zr)
+            zs, zg = zr[:3 * u], zr[3 * u:]
+            zi, zf, zo = zr[:u], zr[u:2 * u], zr[2 * u:3 * u]
+            cp, cw, tc, hw = C[t, r0 + n], C[t + 1, r0 + n], TC[t, r0 + n], H[t + 1, r0 + n]
+            for j in range(3 * u):
+                zs[j] = one / (one + zs[j])
+            for j in range(u):
+                zg[j] = two / (one + zg[j]) - one
+            for j in range(u):
+                cw[j] = zf[j] * cp[j] + zi[j] * zg[j]
+            _TANH(cw, tc)
+            for j in range(u):
+                hw[j] = zo[j] * tc[j]
+
+def _backward(gemm, Z, C, TC, gs, has_gs, UT, dh, dc, dZ, r0, r1,
+             first):  # pragma: no cover - compiled
+    T, _, G = Z.shape
+    u = G // 4
+    rows = r1 - r0
+    one, zero = Z.dtype.type(1), Z.dtype.type(0)
+    for t in range(T - 1, -1, -1):
+        for n in range(rows):
+            z, dz = Z[t, r0 + n], dZ[t, r0 + n]
+            zi, zf, zo, zg = z[:u], z[u:2 * u], z[2 * u:3 * u], z[3 * u:]
+            di, df, do, dg = dz[:u], dz[u:2 * u], dz[2 * u:3 * u], dz[3 * u:]
+            dhr, dcr, cpr, tcr = dh[r0 + n], dc[r0 + n], C[t, r0 + n], TC[t, r0 + n]
+            if has_gs:
+                gsr = gs[t, r0 + n]
+                for j in range(u):
+                    dhr[j] += gsr[j]
+            for j in range(u):  # d c += dh o act'(c)
+                v = tcr[j]
+                dcr[j] += dhr[j] * zo[j] * (one - v * v)
+            for j in range(u):
+                og = zo[j]
+                do[j] = dhr[j] * tcr[j] * (og * (one - og))
+            for j in range(u):
+                ig, gg, dct = zi[j], zg[j], dcr[j]
+                di[j] = dct * gg * (ig * (one - ig))
+                dg[j] = dct * ig * (one - gg * gg)
+            for j in range(u):
+                fg = zf[j]
+                df[j] = dcr[j] * cpr[j] * (fg * (one - fg))
+            for j in range(u):
+                dcr[j] *= zf[j]
+        if t >= first:  # dh = dz_t U^T, the gradient reaching h_{t-1}
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, u, G, one,
+                 dZ[t, r0:r1].ctypes.data, G, UT.ctypes.data, u, zero,
+                 dh[r0:r1].ctypes.data, u)
+
+
+def _build() -> tuple:
+    global _EXP, _TANH
     import numba
-    import numpy as np
 
     jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-
-    @jit
-    def exp_(a):  # pragma: no cover - compiled; a = exp(a) in place, a 1-D
-        if a.itemsize != 4:
-            for j in range(a.size):
-                a[j] = math.exp(a[j])
-            return
-        bits = a.view(np.int32)
-        for j in range(a.size):
-            x = min(max(a[j], np.float32(-87.3)), np.float32(88.7))
-            n = np.float32(math.floor(x * np.float32(1.44269504088896341) + np.float32(0.5)))
-            r = x - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)
-            p = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
-            p = p * r + np.float32(8.3334519073e-3)
-            p = p * r + np.float32(4.1665795894e-2)
-            p = p * r + np.float32(1.6666665459e-1)
-            p = p * r + np.float32(5.0000001201e-1)
-            a[j] = p * r * r + r + np.float32(1.0)
-            bits[j] += np.int32(n) << 23
-
-    @jit
-    def tanh_(x, out):  # pragma: no cover - compiled; out = tanh(x), 1-D
-        if x.itemsize != 4:
-            for j in range(x.size):
-                out[j] = math.tanh(x[j])
-            return
-        for j in range(x.size):  # exp(2|x|), clamped below float32's overflow
-            out[j] = min(np.float32(2.0) * abs(x[j]), np.float32(88.0))
-        exp_(out)
-        for j in range(x.size):
-            v = x[j]
-            z = v * v
-            small = ((((np.float32(-5.70498872745e-3) * z + np.float32(2.06390887954e-2)) * z
-                       - np.float32(5.37397155531e-2)) * z + np.float32(1.33314422036e-1)) * z
-                     - np.float32(3.33332819422e-1)) * z * v + v
-            big = np.float32(1.0) - np.float32(2.0) / (out[j] + np.float32(1.0))
-            out[j] = small if abs(v) < np.float32(0.625) else (big if v > 0 else -big)
-
-    @jit
-    def forward(gemm, Z, H, C, TC, U, r0, r1, skip_first):  # pragma: no cover - compiled
-        T, _, G = Z.shape
-        u = G // 4
-        rows = r1 - r0
-        one, two = Z.dtype.type(1), Z.dtype.type(2)
-        for t in range(T):
-            z = Z[t, r0:r1]
-            if t > 0 or not skip_first:  # z += h_{t-1} U
-                gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, G, u, one, H[t, r0:r1].ctypes.data,
-                     u, U.ctypes.data, G, one, z.ctypes.data, G)
-            for n in range(rows):
-                zr = z[n]
-                exp_(zr)
-                zs, zg = zr[:3 * u], zr[3 * u:]
-                zi, zf, zo = zr[:u], zr[u:2 * u], zr[2 * u:3 * u]
-                cp, cw, tc, hw = C[t, r0 + n], C[t + 1, r0 + n], TC[t, r0 + n], H[t + 1, r0 + n]
-                for j in range(3 * u):
-                    zs[j] = one / (one + zs[j])
-                for j in range(u):
-                    zg[j] = two / (one + zg[j]) - one
-                for j in range(u):
-                    cw[j] = zf[j] * cp[j] + zi[j] * zg[j]
-                tanh_(cw, tc)
-                for j in range(u):
-                    hw[j] = zo[j] * tc[j]
-
-    @jit
-    def backward(gemm, Z, C, TC, gs, has_gs, UT, dh, dc, dZ, r0, r1,
-                 first):  # pragma: no cover - compiled
-        T, _, G = Z.shape
-        u = G // 4
-        rows = r1 - r0
-        one, zero = Z.dtype.type(1), Z.dtype.type(0)
-        for t in range(T - 1, -1, -1):
-            for n in range(rows):
-                z, dz = Z[t, r0 + n], dZ[t, r0 + n]
-                zi, zf, zo, zg = z[:u], z[u:2 * u], z[2 * u:3 * u], z[3 * u:]
-                di, df, do, dg = dz[:u], dz[u:2 * u], dz[2 * u:3 * u], dz[3 * u:]
-                dhr, dcr, cpr, tcr = dh[r0 + n], dc[r0 + n], C[t, r0 + n], TC[t, r0 + n]
-                if has_gs:
-                    gsr = gs[t, r0 + n]
-                    for j in range(u):
-                        dhr[j] += gsr[j]
-                for j in range(u):  # d c += dh o act'(c)
-                    v = tcr[j]
-                    dcr[j] += dhr[j] * zo[j] * (one - v * v)
-                for j in range(u):
-                    og = zo[j]
-                    do[j] = dhr[j] * tcr[j] * (og * (one - og))
-                for j in range(u):
-                    ig, gg, dct = zi[j], zg[j], dcr[j]
-                    di[j] = dct * gg * (ig * (one - ig))
-                    dg[j] = dct * ig * (one - gg * gg)
-                for j in range(u):
-                    fg = zf[j]
-                    df[j] = dcr[j] * cpr[j] * (fg * (one - fg))
-                for j in range(u):
-                    dcr[j] *= zf[j]
-            if t >= first:  # dh = dz_t U^T, the gradient reaching h_{t-1}
-                gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, u, G, one,
-                     dZ[t, r0:r1].ctypes.data, G, UT.ctypes.data, u, zero,
-                     dh[r0:r1].ctypes.data, u)
-
-    return forward, backward, exp_, tanh_
+    _EXP = jit(_exp)
+    _TANH = jit(_tanh)
+    return jit(_forward), jit(_backward), _EXP, _TANH
 
 
 def lstm_loops(dtype: Any, blas: Any) -> tuple | None:
@@ -176,8 +182,6 @@ def lstm_loops(dtype: Any, blas: Any) -> tuple | None:
     gemms = _gemms(blas)
     if gemms is None:
         return None
-    import numpy as np
-
     if "lstm_loops" not in _STATE:
         _STATE["lstm_loops"] = _build()
     fwd, bwd = _STATE["lstm_loops"][:2]
