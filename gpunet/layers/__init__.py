@@ -95,6 +95,7 @@ from gpunet.layers.preprocessing import (
     CutMix,
     Discretization,
     IntegerLookup,
+    MelSpectrogram,
     MixUp,
     Normalization,
     RandomBrightness,
@@ -198,5 +199,5 @@ __all__ += ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "Rando
             "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness",
             "Solarization"]
 __all__ += ["CutMix", "MixUp", "RandomColorJitter", "RandomErasing"]
-__all__ += ["STFTSpectrogram"]
+__all__ += ["MelSpectrogram", "STFTSpectrogram"]
 __all__ += ["deserialize", "serialize"]

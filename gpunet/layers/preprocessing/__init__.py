@@ -30,6 +30,7 @@ from gpunet.layers.preprocessing.color_jitter import RandomColorJitter
 from gpunet.layers.preprocessing.erasing import RandomErasing
 from gpunet.layers.preprocessing.image_basic import CenterCrop, Rescaling, Resizing
 from gpunet.layers.preprocessing.index_lookup import IntegerLookup, StringLookup
+from gpunet.layers.preprocessing.mel_spectrogram import MelSpectrogram
 from gpunet.layers.preprocessing.mixing import CutMix, MixUp
 from gpunet.layers.preprocessing.normalization import Normalization
 from gpunet.layers.preprocessing.random_crop import RandomCrop
@@ -44,4 +45,4 @@ __all__ += ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "Rando
             "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness",
             "Solarization"]
 __all__ += ["CutMix", "MixUp", "RandomColorJitter", "RandomErasing"]
-__all__ += ["STFTSpectrogram"]
+__all__ += ["MelSpectrogram", "STFTSpectrogram"]
