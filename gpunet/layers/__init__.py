@@ -137,6 +137,7 @@ from gpunet.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNN
 from gpunet.layers.rnn_generic import RNN
 from gpunet.layers.rnn_wrappers import Bidirectional, TimeDistributed, Wrapper
 from gpunet.layers.serialization import deserialize, serialize
+from gpunet.layers.spectral_normalization import SpectralNormalization
 from gpunet.layers.spatial import (
     Cropping1D,
     Cropping2D,
@@ -185,6 +186,7 @@ __all__ += ["AveragePooling3D", "AvgPool3D", "Cropping3D", "GlobalAveragePooling
             "MaxPooling3D", "UpSampling3D", "ZeroPadding3D"]
 __all__ += ["AdditiveAttention", "Attention", "MultiHeadAttention"]
 __all__ += ["GroupQueryAttention"]
+__all__ += ["SpectralNormalization"]
 __all__ += ["Lambda", "OpLambda"]
 __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
             "Normalization", "RandomBrightness", "RandomContrast", "RandomFlip",
