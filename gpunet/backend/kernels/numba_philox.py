@@ -23,111 +23,126 @@ from gpunet.backend.kernels.numba_cpu import _LAUNCH, _float_ok, compiled
 PARALLEL_SIZE = 1 << 20
 
 
+_U64, _U32 = np.uint64, np.uint32
+_M32, _S32 = np.uint64(0xFFFFFFFF), np.uint64(32)
+
+# The kernels are plain functions that ``_build`` compiles (Numba is optional). The entry
+# points reach the inlined helpers through these module globals rather than closures: Numba's
+# disk cache misses, and so recompiles in every process, a function that closes over another
+# compiled function.
+_PRANGE: Any = range  # numba.prange once built
+_J_BLOCK: Any = None
+_J_WORDS_PLANES: Any = None
+_J_WORDS_RANGE: Any = None
+_J_DROP_WORDS: Any = None
+_J_GRAD_RANGE: Any = None
+
+
+def _block(ctr, ks):  # pragma: no cover - compiled
+    c0, c1, c2, c3 = _U32(ctr & _M32), _U32(ctr >> _S32), _U32(0), _U32(0)
+    for r in range(10):
+        p0 = _U64(c0) * _U64(0xD2511F53)
+        p1 = _U64(c2) * _U64(0xCD9E8D57)
+        c0, c1, c2, c3 = (_U32(p1 >> _S32) ^ c1 ^ ks[r, 0], _U32(p1 & _M32),
+                          _U32(p0 >> _S32) ^ c3 ^ ks[r, 1], _U32(p0 & _M32))
+    return c0, c1, c2, c3
+
+
+# The loops index planes (views) from 0: an index that may be negative makes Numba add
+# its wraparound test, which stops LLVM from vectorizing the loop (about 7x slower).
+def _words_planes(w0, w1, w2, w3, start, ks):  # pragma: no cover - compiled
+    m3 = w3.size
+    for j in range(m3):
+        c0, c1, c2, c3 = _J_BLOCK(_U64(start) + _U64(j), ks)
+        w0[j] = c0
+        w1[j] = c1
+        w2[j] = c2
+        w3[j] = c3
+    for j in range(m3, w0.size):  # the blocks whose last words are past the draw
+        c0, c1, c2, c3 = _J_BLOCK(_U64(start) + _U64(j), ks)
+        w0[j] = c0
+        if j < w1.size:
+            w1[j] = c1
+        if j < w2.size:
+            w2[j] = c2
+
+
+def _words_range(w, start, ks, nb, lo, hi):  # pragma: no cover - compiled
+    _J_WORDS_PLANES(w[lo:hi], w[nb + lo:nb + hi], w[2 * nb + lo:2 * nb + hi],
+                    w[3 * nb + lo:3 * nb + hi], _U64(start) + _U64(lo), ks)
+
+
+def _drop_words(x, y, mask, w, t32, kp):  # pragma: no cover - compiled
+    # one pass over the words made by _words_range (fusing the two stops LLVM from
+    # vectorizing either: measured 6x slower)
+    zero = y.dtype.type(0)
+    for i in range(x.size):
+        keep = (w[i] >> _U32(8)) >= t32
+        mask[i] = keep
+        y[i] = x[i] / kp if keep else zero
+
+
+def _grad_range(gy, mask, gx, kp):  # pragma: no cover - compiled
+    zero = gx.dtype.type(0)
+    for i in range(gy.size):
+        gx[i] = gy[i] / kp if mask[i] else zero
+
+
+def _words_serial(w, start, ks, nb):  # pragma: no cover - compiled
+    _J_WORDS_RANGE(w, start, ks, nb, 0, nb)
+
+
+def _words_parallel(chunks, w, start, ks, nb):  # pragma: no cover - compiled
+    size = (nb + chunks - 1) // chunks
+    for t in _PRANGE(chunks):
+        hi = (t + 1) * size
+        _J_WORDS_RANGE(w, start, ks, nb, t * size, nb if hi > nb else hi)
+
+
+def _drop_serial(x, y, mask, w, start, ks, nb, t32, kp):  # pragma: no cover - compiled
+    _J_WORDS_RANGE(w, start, ks, nb, 0, nb)
+    _J_DROP_WORDS(x, y, mask, w, t32, kp)
+
+
+def _drop_parallel(chunks, x, y, mask, w, start, ks, nb, t32, kp):  # pragma: no cover
+    size = (nb + chunks - 1) // chunks
+    for t in _PRANGE(chunks):
+        hi = (t + 1) * size
+        _J_WORDS_RANGE(w, start, ks, nb, t * size, nb if hi > nb else hi)
+    n = x.size
+    size = (n + chunks - 1) // chunks
+    for t in _PRANGE(chunks):
+        lo = t * size
+        hi = lo + size if lo + size < n else n
+        _J_DROP_WORDS(x[lo:hi], y[lo:hi], mask[lo:hi], w[lo:hi], t32, kp)
+
+
+def _grad_serial(gy, mask, gx, kp):  # pragma: no cover - compiled
+    _J_GRAD_RANGE(gy, mask, gx, kp)
+
+
+def _grad_parallel(chunks, gy, mask, gx, kp):  # pragma: no cover - compiled
+    n = gy.size
+    size = (n + chunks - 1) // chunks
+    for t in _PRANGE(chunks):
+        lo = t * size
+        hi = lo + size if lo + size < n else n
+        _J_GRAD_RANGE(gy[lo:hi], mask[lo:hi], gx[lo:hi], kp)
+
+
 def _build() -> dict:
     import numba
-    from numba import prange
 
-    u64, u32 = np.uint64, np.uint32
-    m32, s32 = u64(0xFFFFFFFF), u64(32)
-    jit = numba.njit(inline="always", nogil=True)
-
-    @jit
-    def block(ctr, ks):  # pragma: no cover - compiled
-        c0, c1, c2, c3 = u32(ctr & m32), u32(ctr >> s32), u32(0), u32(0)
-        for r in range(10):
-            p0 = u64(c0) * u64(0xD2511F53)
-            p1 = u64(c2) * u64(0xCD9E8D57)
-            c0, c1, c2, c3 = (u32(p1 >> s32) ^ c1 ^ ks[r, 0], u32(p1 & m32),
-                              u32(p0 >> s32) ^ c3 ^ ks[r, 1], u32(p0 & m32))
-        return c0, c1, c2, c3
-
-    # The loops index planes (views) from 0: an index that may be negative makes Numba add
-    # its wraparound test, which stops LLVM from vectorizing the loop (about 7x slower).
-    @jit
-    def words_planes(w0, w1, w2, w3, start, ks):  # pragma: no cover - compiled
-        m3 = w3.size
-        for j in range(m3):
-            c0, c1, c2, c3 = block(u64(start) + u64(j), ks)
-            w0[j] = c0
-            w1[j] = c1
-            w2[j] = c2
-            w3[j] = c3
-        for j in range(m3, w0.size):  # the blocks whose last words are past the draw
-            c0, c1, c2, c3 = block(u64(start) + u64(j), ks)
-            w0[j] = c0
-            if j < w1.size:
-                w1[j] = c1
-            if j < w2.size:
-                w2[j] = c2
-
-    @jit
-    def words_range(w, start, ks, nb, lo, hi):  # pragma: no cover - compiled
-        words_planes(w[lo:hi], w[nb + lo:nb + hi], w[2 * nb + lo:2 * nb + hi],
-                     w[3 * nb + lo:3 * nb + hi], u64(start) + u64(lo), ks)
-
-    @jit
-    def drop_words(x, y, mask, w, t32, kp):  # pragma: no cover - compiled
-        # one pass over the words made by words_range (fusing the two stops LLVM from
-        # vectorizing either: measured 6x slower)
-        zero = y.dtype.type(0)
-        for i in range(x.size):
-            keep = (w[i] >> u32(8)) >= t32
-            mask[i] = keep
-            y[i] = x[i] / kp if keep else zero
-
-    @jit
-    def grad_range(gy, mask, gx, kp):  # pragma: no cover - compiled
-        zero = gx.dtype.type(0)
-        for i in range(gy.size):
-            gx[i] = gy[i] / kp if mask[i] else zero
-
+    g = globals()
+    g["_PRANGE"] = numba.prange
+    inline = numba.njit(inline="always", nogil=True)
+    for name in ("block", "words_planes", "words_range", "drop_words", "grad_range"):
+        g["_J_" + name.upper()] = inline(g["_" + name])
     par = numba.njit(parallel=True, cache=True, nogil=True)
     ser = numba.njit(cache=True, nogil=True)
-
-    @ser
-    def words_serial(w, start, ks, nb):  # pragma: no cover - compiled
-        words_range(w, start, ks, nb, 0, nb)
-
-    @par
-    def words_parallel(chunks, w, start, ks, nb):  # pragma: no cover - compiled
-        size = (nb + chunks - 1) // chunks
-        for t in prange(chunks):
-            hi = (t + 1) * size
-            words_range(w, start, ks, nb, t * size, nb if hi > nb else hi)
-
-    @ser
-    def drop_serial(x, y, mask, w, start, ks, nb, t32, kp):  # pragma: no cover - compiled
-        words_range(w, start, ks, nb, 0, nb)
-        drop_words(x, y, mask, w, t32, kp)
-
-    @par
-    def drop_parallel(chunks, x, y, mask, w, start, ks, nb, t32, kp):  # pragma: no cover
-        size = (nb + chunks - 1) // chunks
-        for t in prange(chunks):
-            hi = (t + 1) * size
-            words_range(w, start, ks, nb, t * size, nb if hi > nb else hi)
-        n = x.size
-        size = (n + chunks - 1) // chunks
-        for t in prange(chunks):
-            lo = t * size
-            hi = lo + size if lo + size < n else n
-            drop_words(x[lo:hi], y[lo:hi], mask[lo:hi], w[lo:hi], t32, kp)
-
-    @ser
-    def grad_serial(gy, mask, gx, kp):  # pragma: no cover - compiled
-        grad_range(gy, mask, gx, kp)
-
-    @par
-    def grad_parallel(chunks, gy, mask, gx, kp):  # pragma: no cover - compiled
-        n = gy.size
-        size = (n + chunks - 1) // chunks
-        for t in prange(chunks):
-            lo = t * size
-            hi = lo + size if lo + size < n else n
-            grad_range(gy[lo:hi], mask[lo:hi], gx[lo:hi], kp)
-
-    return {"words": (words_serial, words_parallel), "dropout": (drop_serial, drop_parallel),
-            "grad": (grad_serial, grad_parallel)}
+    return {"words": (ser(_words_serial), par(_words_parallel)),
+            "dropout": (ser(_drop_serial), par(_drop_parallel)),
+            "grad": (ser(_grad_serial), par(_grad_parallel))}
 
 
 def key_schedule(key: tuple[int, int]) -> np.ndarray:
