@@ -132,6 +132,7 @@ from gpunet.layers.regularization import (
     SpatialDropout3D,
 )
 from gpunet.layers.reshaping import Permute, RepeatVector, Reshape
+from gpunet.layers.reversible_embedding import ReversibleEmbedding
 from gpunet.layers.rms_normalization import RMSNormalization
 from gpunet.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from gpunet.layers.rnn_generic import RNN
@@ -187,6 +188,7 @@ __all__ += ["AveragePooling3D", "AvgPool3D", "Cropping3D", "GlobalAveragePooling
 __all__ += ["AdditiveAttention", "Attention", "MultiHeadAttention"]
 __all__ += ["GroupQueryAttention"]
 __all__ += ["SpectralNormalization"]
+__all__ += ["ReversibleEmbedding"]
 __all__ += ["Lambda", "OpLambda"]
 __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
             "Normalization", "RandomBrightness", "RandomContrast", "RandomFlip",
