@@ -72,10 +72,14 @@ def _instantiate(cls, kind: str = "metric"):
                 kwargs[p.name] = layers.LSTM(2) if rnn else layers.Dense(2)
             elif p.name == "cell":  # RNN(cell)
                 kwargs[p.name] = layers.GRUCell(2)
+            elif p.name == "layers":  # Pipeline
+                kwargs[p.name] = [layers.Rescaling(2.0), layers.Dense(2)]
             elif p.name == "cells":  # StackedRNNCells
                 kwargs[p.name] = [layers.SimpleRNNCell(2), layers.LSTMCell(3)]
             elif p.name == "fn":  # a wrapper of a registered function of its kind
                 kwargs[p.name] = next(o for o in _catalogue(kind) if not inspect.isclass(o))
+            elif p.name == "factor" and cls.__name__ == "RandomPosterization":
+                kwargs[p.name] = 4  # bits to keep: an int in [1, 8]
             elif p.name in SAMPLES:
                 kwargs[p.name] = SAMPLES[p.name]
             else:
