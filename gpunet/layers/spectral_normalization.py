@@ -70,6 +70,9 @@ class SpectralNormalization(Wrapper):
     # tracked as any layer holding sublayers (its own ``kernel`` and ``vector_u``, the wrapped
     # layer under ``layer``): the order Keras lists the weights in and the paths it saves
     _sublayers = Layer._sublayers
+    # under a mixed policy the variables stay variables in ``call`` (they are assigned) and
+    # the wrapped layer casts for itself, reading the kernel after the assignment
+    _float32_internal = True
     weights = Layer.weights
     trainable_weights = Layer.trainable_weights
     non_trainable_weights = Layer.non_trainable_weights

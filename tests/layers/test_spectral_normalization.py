@@ -187,3 +187,24 @@ def test_bad_arguments_raise_as_keras():
     sn = layers.SpectralNormalization(layers.ReLU())
     with pytest.raises(ValueError, match="object has no attribute 'kernel' nor 'embeddings'"):
         sn(np.ones((4, 2), "float32"))
+
+
+def test_mixed_precision_assigns_variables_and_computes_in_float16(backend):
+    key = "dense"
+    _, x = _built(backend, key)
+    gpunet.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        sn = layers.deserialize({"class_name": "SpectralNormalization",
+                                 "config": {**CASES[key]["config"], "dtype": None}})
+        sn.layer.dtype_policy = "mixed_float16"
+        sn(x)
+        sn.set_weights([FIX[f"{key}_w{i}"] for i in range(CASES[key]["n_weights"])])
+        y = sn(x, training=True)
+    finally:
+        gpunet.mixed_precision.set_global_policy("float32")
+    assert y.dtype == "float16" and sn.kernel.dtype == "float32"
+    np.testing.assert_allclose(_np(backend, sn.vector_u), FIX[f"{key}_u0"], rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(_np(backend, sn.kernel), FIX[f"{key}_kernel0"], rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(_np(backend, y), FIX[f"{key}_y_train0"], rtol=1e-2, atol=1e-2)
