@@ -98,6 +98,7 @@ from gpunet.layers.preprocessing import (
     MelSpectrogram,
     MixUp,
     Normalization,
+    Pipeline,
     RandomBrightness,
     RandomColorDegeneration,
     RandomColorJitter,
@@ -203,5 +204,5 @@ __all__ += ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "Rando
             "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness",
             "Solarization"]
 __all__ += ["CutMix", "MixUp", "RandomColorJitter", "RandomErasing"]
-__all__ += ["MelSpectrogram", "STFTSpectrogram"]
+__all__ += ["MelSpectrogram", "Pipeline", "STFTSpectrogram"]
 __all__ += ["deserialize", "serialize"]

@@ -53,7 +53,8 @@ def layer_config(layer, entry: dict) -> dict:
             cfg["batch_shape"] = cfg.pop("batch_input_shape")
     else:
         cfg.pop("batch_input_shape", None)
-        cfg["dtype"] = _policy(cfg.get("dtype"))
+        if getattr(layer, "_config_has_dtype", True):  # (Keras's Pipeline config has none)
+            cfg["dtype"] = _policy(cfg.get("dtype"))
         for key, v in list(cfg.items()):
             kind = key.rsplit("_", 1)[-1]
             if kind in _MODULES:

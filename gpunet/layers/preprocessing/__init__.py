@@ -33,6 +33,7 @@ from gpunet.layers.preprocessing.index_lookup import IntegerLookup, StringLookup
 from gpunet.layers.preprocessing.mel_spectrogram import MelSpectrogram
 from gpunet.layers.preprocessing.mixing import CutMix, MixUp
 from gpunet.layers.preprocessing.normalization import Normalization
+from gpunet.layers.preprocessing.pipeline import Pipeline
 from gpunet.layers.preprocessing.random_crop import RandomCrop
 from gpunet.layers.preprocessing.stft_spectrogram import STFTSpectrogram
 from gpunet.layers.preprocessing.text_vectorization import TextVectorization
@@ -45,4 +46,4 @@ __all__ += ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "Rando
             "RandomInvert", "RandomPosterization", "RandomSaturation", "RandomSharpness",
             "Solarization"]
 __all__ += ["CutMix", "MixUp", "RandomColorJitter", "RandomErasing"]
-__all__ += ["MelSpectrogram", "STFTSpectrogram"]
+__all__ += ["MelSpectrogram", "Pipeline", "STFTSpectrogram"]
