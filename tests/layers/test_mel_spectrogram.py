@@ -227,3 +227,15 @@ def test_integer_input_is_converted_as_keras(backend):
     assert got.dtype == np.float32
     want = layer(backend.asarray(x.astype("float32")))
     np.testing.assert_allclose(_np(backend, got), _np(backend, want))
+
+
+def test_window_given_as_values_equals_the_named_window(backend):
+    n = np.arange(48)
+    hann = (0.5 - 0.5 * np.cos(2 * np.pi * n / 48)).tolist()  # periodic, as Keras's stft
+    kw = dict(fft_length=64, sequence_length=48, sequence_stride=16, num_mel_bins=6)
+    x = backend.asarray(np.random.default_rng(13).normal(size=(2, 200)).astype("float32"))
+    by_values = layers.MelSpectrogram(window=hann, **kw)
+    np.testing.assert_allclose(_np(backend, by_values(x)),
+                               _np(backend, layers.MelSpectrogram(window="hann", **kw)(x)),
+                               rtol=1e-5, atol=1e-4)
+    assert by_values.get_config()["window"] == hann
