@@ -78,8 +78,9 @@ class LSTMFunction(_Recurrent):
                      Z[t], C[t + 1], TC[t], H[t + 1], size=N * u)
         cell = bk.lstm_cell_step(x.dtype) if fast else None  # gates and new cell in one pass
         # the whole loop of a block of rows in one call (no mask, no recurrent dropout)
-        loops = self.loops = (bk.lstm_loops(x.dtype) if fast and m is None and self.rdp is None
+        loops = self.loops = (bk.lstm_loops(x.dtype) if fast and self.rdp is None
                               and U.dtype == Z.dtype == x.dtype else None)
+        keep = self.keep = None if m is None else m[:, :, 0]
 
         def loop(r):  # the time loop over the batch rows r
             tmp = xp.empty((r.stop - r.start, G4), dt)
@@ -121,7 +122,7 @@ class LSTMFunction(_Recurrent):
         if loops is not None:
             U = xp.ascontiguousarray(U)
             with bk.single_thread_blas():
-                bk.run_blocks(lambda r: loops[0](Z, H, C, TC, U, r, h0 is None),
+                bk.run_blocks(lambda r: loops[0](Z, H, C, TC, U, keep, r, h0 is None),
                               self._blocks(bk, N))
         elif not self.cuda:
             with bk.single_thread_blas():
@@ -218,7 +219,8 @@ class LSTMFunction(_Recurrent):
         if loops is not None:
             gs = gseq if gseq is None else xp.ascontiguousarray(gseq)
             with bk.single_thread_blas():
-                bk.run_blocks(lambda r: loops[1](Z, C, TC, gs, UT, dh, dc, dZ, r, first),
+                bk.run_blocks(lambda r: loops[1](Z, C, TC, gs, self.keep, UT, dh, dc, dZ, r,
+                                                 first),
                               self._blocks(bk, N))
         elif not self.cuda:
             with bk.single_thread_blas():

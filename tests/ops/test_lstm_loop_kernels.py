@@ -67,10 +67,16 @@ def _run(dtype, kw, h0=True):
     return [o.data for o in outs] + [t.grad for t in used]
 
 
+MASK = np.random.default_rng(9).random((N, T)) > 0.35
 CASES = {
     "last": ({}, False),
     "sequences_states": ({"return_sequences": True, "return_state": True}, True),
     "backwards_states": ({"go_backwards": True, "return_state": True}, True),
+    "masked": ({"mask": MASK, "return_sequences": True, "return_state": True}, True),
+    "masked_last": ({"mask": MASK}, False),
+    "masked_zero_output": ({"mask": MASK, "return_sequences": True,
+                            "zero_output_for_mask": True}, True),
+    "masked_backwards": ({"mask": MASK, "go_backwards": True, "return_state": True}, True),
 }
 
 
@@ -101,13 +107,13 @@ def test_compiled_loop_equals_numpy_path(case, dtype, threads, monkeypatch):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
-def test_compiled_loop_gradients_float64(monkeypatch):
+def test_compiled_loop_gradients_float64_masked(monkeypatch):
     _loops_or_skip("float64")
     monkeypatch.setattr(cpu_threads, "MIN_ROWS", 1)
     monkeypatch.setenv("GPUNET_CPU_THREADS", "2")
 
     def f(x, w, u, b, h0, c0):
-        return ops.rnn.lstm(x, w, u, b, [h0, c0], return_sequences=True)
+        return ops.rnn.lstm(x, w, u, b, [h0, c0], return_sequences=True, mask=MASK)
 
     rng = np.random.default_rng(8)
     shapes = ((N, T, F), (F, 4 * U), (U, 4 * U), (4 * U,), (N, U), (N, U))
@@ -127,6 +133,6 @@ def test_loops_refuse_arrays_of_another_dtype_or_layout():
     H, C = np.zeros((3, 3, U), np.float32), np.zeros((3, 3, U), np.float32)
     TC = np.zeros((2, 3, U), np.float32)
     with pytest.raises(ValueError, match="C-contiguous float32; received float64"):
-        fwd(Z, H, C, TC, np.zeros((U, 4 * U)), slice(0, 3), True)
+        fwd(Z, H, C, TC, np.zeros((U, 4 * U)), None, slice(0, 3), True)
     with pytest.raises(ValueError, match="C-contiguous float32"):
-        fwd(Z, H, C, TC, np.zeros((4 * U, U), np.float32).T, slice(0, 3), True)
+        fwd(Z, H, C, TC, np.zeros((4 * U, U), np.float32).T, None, slice(0, 3), True)

@@ -27,6 +27,7 @@ import numpy as np
 from gpunet.backend.kernels.numba_cpu import _STATE, _float_ok, numba_enabled
 
 ROW_MAJOR, NO_TRANS = 101, 111
+_NO_MASK = np.ones((1, 1), bool)
 
 
 def _gemms(lib: Any) -> tuple | None:
@@ -91,7 +92,9 @@ def _tanh(x, out):  # pragma: no cover - compiled; out = tanh(x), 1-D
         big = np.float32(1.0) - np.float32(2.0) / (out[j] + np.float32(1.0))
         out[j] = small if abs(v) < np.float32(0.625) else (big if v > 0 else -big)
 
-def _forward(gemm, Z, H, C, TC, U, r0, r1, skip_first):  # pragma: no cover - compiled
+
+def _forward(gemm, Z, H, C, TC, U, keep, has_m, r0, r1,
+             skip_first):  # pragma: no cover - compiled
     T, _, G = Z.shape
     u = G // 4
     rows = r1 - r0
@@ -114,11 +117,19 @@ def _forward(gemm, Z, H, C, TC, U, r0, r1, skip_first):  # pragma: no cover - co
             for j in range(u):
                 cw[j] = zf[j] * cp[j] + zi[j] * zg[j]
             _TANH(cw, tc)
+            if has_m and not keep[t, r0 + n]:  # a masked step keeps the states
+                hp = H[t, r0 + n]
+                for j in range(u):
+                    hw[j] = hp[j]
+                for j in range(u):
+                    cw[j] = cp[j]
+                continue
             for j in range(u):
                 hw[j] = zo[j] * tc[j]
 
-def _backward(gemm, Z, C, TC, gs, has_gs, UT, dh, dc, dZ, r0, r1,
-             first):  # pragma: no cover - compiled
+
+def _backward(gemm, Z, C, TC, gs, has_gs, keep, has_m, UT, dh, dc, dZ, carry, r0, r1,
+              first):  # pragma: no cover - compiled
     T, _, G = Z.shape
     u = G // 4
     rows = r1 - r0
@@ -133,6 +144,16 @@ def _backward(gemm, Z, C, TC, gs, has_gs, UT, dh, dc, dZ, r0, r1,
                 gsr = gs[t, r0 + n]
                 for j in range(u):
                     dhr[j] += gsr[j]
+            if has_m:
+                car = carry[n]
+                if not keep[t, r0 + n]:  # a masked step: the gradients skip it
+                    for j in range(u):
+                        car[j] = dhr[j]
+                    for j in range(G):
+                        dz[j] = zero
+                    continue
+                for j in range(u):
+                    car[j] = zero
             for j in range(u):  # d c += dh o act'(c)
                 v = tcr[j]
                 dcr[j] += dhr[j] * zo[j] * (one - v * v)
@@ -152,6 +173,11 @@ def _backward(gemm, Z, C, TC, gs, has_gs, UT, dh, dc, dZ, r0, r1,
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, u, G, one,
                  dZ[t, r0:r1].ctypes.data, G, UT.ctypes.data, u, zero,
                  dh[r0:r1].ctypes.data, u)
+            if has_m:  # plus what skipped the masked steps
+                for n in range(rows):
+                    dhr, car = dh[r0 + n], carry[n]
+                    for j in range(u):
+                        dhr[j] += car[j]
 
 
 def _build() -> tuple:
@@ -165,15 +191,17 @@ def _build() -> tuple:
 
 
 def lstm_loops(dtype: Any, blas: Any) -> tuple | None:
-    """``(forward, backward)`` running the default LSTM's time loop (tanh / sigmoid, no mask,
-    no recurrent dropout) over the batch rows ``r`` in one call that releases the GIL, for the
+    """``(forward, backward)`` running the default LSTM's time loop (tanh / sigmoid, no
+    recurrent dropout) over the batch rows ``r`` in one call that releases the GIL, for the
     layout of ``gpunet.ops.rnn_lstm`` (gate columns ``i, f, o, c`` pre-scaled by -1, -1, -1,
-    -2; ``Z`` the step inputs ``x W + b``):
+    -2; ``Z`` the step inputs ``x W + b``; ``keep`` the ``(T, N)`` mask or None):
 
-    - ``forward(Z, H, C, TC, U, r, skip_first)`` leaves the gates in ``Z`` and writes ``H[1:]``,
-      ``C[1:]`` and ``TC = tanh(C[1:])`` (``skip_first``: ``H[0]`` is zero);
-    - ``backward(Z, C, TC, g_seq or None, UT, dh, dc, dZ, r, first)`` writes ``dZ``, and leaves
-      in ``dh``/``dc`` the gradients reaching ``h0``/``c0`` (``dh`` only with ``first = 0``).
+    - ``forward(Z, H, C, TC, U, keep, r, skip_first)`` leaves the gates in ``Z`` and writes
+      ``H[1:]``, ``C[1:]`` (a masked step keeps the previous states) and ``TC = tanh`` of the
+      step's new cell (``skip_first``: ``H[0]`` is zero);
+    - ``backward(Z, C, TC, g_seq or None, keep, UT, dh, dc, dZ, r, first)`` writes ``dZ``
+      (zero at masked steps), and leaves in ``dh``/``dc`` the gradients reaching ``h0``/``c0``
+      (``dh`` only with ``first = 0``).
 
     ``blas``: the ctypes handle of the OpenBLAS whose thread count the caller sets to one around
     the loops. None where Numba or its CBLAS ``gemm`` is missing, or for another dtype."""
@@ -195,13 +223,16 @@ def lstm_loops(dtype: Any, blas: Any) -> tuple | None:
                 raise ValueError(f"lstm_loops({dt}): every array must be C-contiguous "
                                  f"{dt}; received {a.dtype} of strides {a.strides}")
 
-    def forward(Z, H, C, TC, U, r, skip_first):
+    def forward(Z, H, C, TC, U, keep, r, skip_first):
         check(Z, H, C, TC, U)
-        fwd(gemm, Z, H, C, TC, U, r.start, r.stop, skip_first)
+        fwd(gemm, Z, H, C, TC, U, _NO_MASK if keep is None else keep, keep is not None,
+            r.start, r.stop, skip_first)
 
-    def backward(Z, C, TC, gs, UT, dh, dc, dZ, r, first):
+    def backward(Z, C, TC, gs, keep, UT, dh, dc, dZ, r, first):
         check(Z, C, TC, UT, dh, dc, dZ)
-        bwd(gemm, Z, C, TC, dh[None] if gs is None else gs, gs is not None, UT, dh, dc, dZ,
+        carry = dh[r] if keep is None else np.empty_like(dh[r])
+        bwd(gemm, Z, C, TC, dh[None] if gs is None else gs, gs is not None,
+            _NO_MASK if keep is None else keep, keep is not None, UT, dh, dc, dZ, carry,
             r.start, r.stop, first)
 
     return forward, backward
