@@ -139,7 +139,6 @@ from gpunet.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNN
 from gpunet.layers.rnn_generic import RNN
 from gpunet.layers.rnn_wrappers import Bidirectional, TimeDistributed, Wrapper
 from gpunet.layers.serialization import deserialize, serialize
-from gpunet.layers.spectral_normalization import SpectralNormalization
 from gpunet.layers.spatial import (
     Cropping1D,
     Cropping2D,
@@ -161,6 +160,7 @@ from gpunet.layers.spatial3d import (
     UpSampling3D,
     ZeroPadding3D,
 )
+from gpunet.layers.spectral_normalization import SpectralNormalization
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "KerasTensor",
            "InputSpec", "Layer", "clear_session"]
