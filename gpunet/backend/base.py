@@ -239,8 +239,14 @@ class Backend(PhiloxOps):
 
     def lstm_loops(self, dtype: Any) -> tuple | None:
         """The default LSTM's whole time loop over a block of batch rows as one call each way
-        (no mask, no recurrent dropout), or ``None`` where the per-step path runs (see
-        ``gpunet.backend.kernels.numba_lstm_loop.lstm_loops``)."""
+        (no recurrent dropout), or ``None`` where the per-step path runs (see
+        ``gpunet.backend.kernels.numba_rnn_loops.lstm_loops``)."""
+        return None
+
+    def gru_loops(self, dtype: Any) -> tuple | None:
+        """The default GRU's (``reset_after``) whole time loop over a block of batch rows as
+        one call each way (no recurrent dropout), or ``None`` where the per-step path runs
+        (see ``gpunet.backend.kernels.numba_rnn_loops.gru_loops``)."""
         return None
 
     def __repr__(self) -> str:

@@ -13,9 +13,9 @@ from gpunet.backend.kernels import (
     numba_conv_pool,
     numba_cpu,
     numba_dense,
-    numba_lstm_loop,
     numba_philox,
     numba_rnn,
+    numba_rnn_loops,
 )
 from gpunet.backend.numpy_routines import NumpyRoutines, openblas_library
 
@@ -126,7 +126,10 @@ class NumpyBackend(NumpyRoutines, Backend):
         return numba_rnn.lstm_bptt_step(dtype)
 
     def lstm_loops(self, dtype: Any) -> tuple | None:
-        return numba_lstm_loop.lstm_loops(dtype, openblas_library())
+        return numba_rnn_loops.lstm_loops(dtype, openblas_library())
+
+    def gru_loops(self, dtype: Any) -> tuple | None:
+        return numba_rnn_loops.gru_loops(dtype, openblas_library())
 
     def conv_input_grad(self, gy: Array, w2: Array, out_nhw: tuple, in_shape: tuple,
                         ksize: tuple, strides: tuple, dilation: tuple) -> Array | None:

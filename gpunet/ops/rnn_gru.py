@@ -55,6 +55,11 @@ class GRUFunction(_Recurrent):
                 kfwd(rec, bh if has_b else rec, H[t], mk[t], u, has_b, has_m, Z[t], RH[t],
                      H[t + 1], size=N * u)
         cell = bk.gru_cell_step(dt) if fused and not self.cuda else None  # fused, or None
+        # the whole loop of a block of rows in one call (no recurrent dropout)
+        loops = self.loops = (bk.gru_loops(dt) if cell is not None and self.rdp is None
+                              and U.dtype == Z.dtype == dt
+                              and (bh is None or bh.dtype == dt) else None)
+        keep = self.keep = None if m is None else m[:, :, 0]
 
         def loop(r):  # the time loop over the batch rows r
             rec = xp.empty((r.stop - r.start, G3), dt)
@@ -102,7 +107,13 @@ class GRUFunction(_Recurrent):
                 if m is not None:
                     xp.copyto(hn, h, where=nm[t, r])
 
-        if not self.cuda:
+        if loops is not None:
+            Uc = xp.ascontiguousarray(U)
+            bhc = None if bh is None else xp.ascontiguousarray(bh)
+            with bk.single_thread_blas():
+                bk.run_blocks(lambda r: loops[0](Z, H, RH, Uc, bhc, keep, r, h0 is None),
+                              self._blocks(bk, N))
+        elif not self.cuda:
             with bk.single_thread_blas():
                 bk.run_blocks(loop, self._blocks(bk, N))
         self.Z, self.H, self.RH, self.Zpre = Z, H, RH, Zpre
@@ -199,7 +210,14 @@ class GRUFunction(_Recurrent):
                 if m is not None:
                     dhr += carry
 
-        if not self.cuda:
+        loops = self.loops
+        if loops is not None:
+            gs = gseq if gseq is None else xp.ascontiguousarray(gseq)
+            with bk.single_thread_blas():
+                bk.run_blocks(lambda r: loops[1](Z, RH, H, gs, self.keep, UT, dh, dZ, dR, r,
+                                                 first),
+                              self._blocks(bk, N))
+        elif not self.cuda:
             with bk.single_thread_blas():
                 bk.run_blocks(loop if fused is None else loop_fused, self._blocks(bk, N))
         need = self.needs_input_grad

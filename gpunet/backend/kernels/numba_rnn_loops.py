@@ -1,11 +1,12 @@
-"""Optional Numba kernels running a whole LSTM time loop over a block of batch rows.
+"""Optional Numba kernels running a whole LSTM or GRU time loop over a block of batch rows.
 
-The per-step path of ``gpunet.ops.rnn_lstm`` calls, from Python, one GEMM and a few NumPy and
-Numba passes per step. With small blocks (a batch of 32 split over two threads) those calls
-cost as much as the arithmetic, and the threads queue for the GIL between them. Here each
-block's loop is one call that releases the GIL: the step's product goes straight to the
-OpenBLAS that NumPy loaded (its CBLAS ``gemm``, called through a ctypes pointer, so the same
-code NumPy's ``matmul`` runs), and the element-wise work is loops that LLVM vectorizes.
+The per-step paths of ``gpunet.ops.rnn_lstm`` and ``gpunet.ops.rnn_gru`` call, from Python,
+one GEMM and a few NumPy and Numba passes per step. With small blocks (a batch of 32 split
+over two threads) those calls cost as much as the arithmetic, and the threads queue for the
+GIL between them. Here each block's loop is one call that releases the GIL: the step's
+product goes straight to the OpenBLAS that NumPy loaded (its CBLAS ``gemm``, called through
+a ctypes pointer, so the same code NumPy's ``matmul`` runs), and the element-wise work is
+loops that LLVM vectorizes.
 
 ``exp`` and ``tanh`` are written out, because Numba's are scalar calls into libm: in float32,
 ``exp`` is Cephes's ``expf`` (range reduction by ``ln 2``, a degree-6 polynomial, the power of
@@ -13,8 +14,8 @@ two added into the exponent bits; within 2 ulp) and ``tanh`` Cephes's ``tanhf`` 
 polynomial below 0.625, ``1 - 2 / (exp(2x) + 1)`` above). float64 arrays use libm.
 
 Found only where NumPy's OpenBLAS exports ``scipy_cblas_sgemm64_`` / ``scipy_cblas_dgemm64_``
-(NumPy 2's wheels on Linux); elsewhere, without Numba, or with ``GPUNET_NUMBA=0`` the getter
-returns None and the recurrent op keeps its per-step path, which the tests use as reference.
+(NumPy 2's wheels on Linux); elsewhere, without Numba, or with ``GPUNET_NUMBA=0`` the getters
+return None and the recurrent ops keep their per-step paths, which the tests use as reference.
 """
 
 from __future__ import annotations
@@ -180,6 +181,115 @@ def _backward(gemm, Z, C, TC, gs, has_gs, keep, has_m, UT, dh, dc, dZ, carry, r0
                         dhr[j] += car[j]
 
 
+def _gru_forward(gemm, Z, H, RH, U, bh, has_b, keep, has_m, rec, tmp, r0, r1,
+                 skip_first):  # pragma: no cover - compiled
+    T, _, G = Z.shape
+    u = G // 3
+    rows = r1 - r0
+    one, zero = Z.dtype.type(1), Z.dtype.type(0)
+    for t in range(T):
+        if t > 0 or not skip_first:  # rec = h_{t-1} U
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, G, u, one, H[t, r0:r1].ctypes.data,
+                 u, U.ctypes.data, G, zero, rec.ctypes.data, G)
+        else:
+            for n in range(rows):
+                rc = rec[n]
+                for j in range(G):
+                    rc[j] = zero
+        for n in range(rows):
+            z, rc = Z[t, r0 + n], rec[n]
+            zs, zz, zr, zh = z[:2 * u], z[:u], z[u:2 * u], z[2 * u:]
+            rs, rh = rc[:2 * u], rc[2 * u:]
+            rhs, hp, hw = RH[t, r0 + n], H[t, r0 + n], H[t + 1, r0 + n]
+            if has_b:
+                bs, bhh = bh[:2 * u], bh[2 * u:]
+                for j in range(2 * u):
+                    zs[j] = -(zs[j] + (rs[j] + bs[j]))
+                for j in range(u):
+                    rhs[j] = rh[j] + bhh[j]
+            else:
+                for j in range(2 * u):
+                    zs[j] = -(zs[j] + rs[j])
+                for j in range(u):
+                    rhs[j] = rh[j]
+            _EXP(zs)
+            for j in range(2 * u):
+                zs[j] = one / (one + zs[j])
+            for j in range(u):
+                zh[j] += zr[j] * rhs[j]
+            _TANH(zh, tmp)
+            for j in range(u):
+                zh[j] = tmp[j]
+            if has_m and not keep[t, r0 + n]:  # a masked step keeps the state
+                for j in range(u):
+                    hw[j] = hp[j]
+                continue
+            for j in range(u):
+                hh = zh[j]
+                hw[j] = hh + zz[j] * (hp[j] - hh)
+
+
+def _gru_backward(gemm, Z, RH, H, gs, has_gs, keep, has_m, UT, dh, dZ, dR, direct, carry,
+                  r0, r1, first):  # pragma: no cover - compiled
+    T, _, G = Z.shape
+    u = G // 3
+    rows = r1 - r0
+    one, zero = Z.dtype.type(1), Z.dtype.type(0)
+    for t in range(T - 1, -1, -1):
+        for n in range(rows):
+            z, dz, dr = Z[t, r0 + n], dZ[t, r0 + n], dR[t, r0 + n]
+            zz, zr, zh = z[:u], z[u:2 * u], z[2 * u:]
+            dzz, dzr, dzh = dz[:u], dz[u:2 * u], dz[2 * u:]
+            dhr, hp, rh, dd = dh[r0 + n], H[t, r0 + n], RH[t, r0 + n], direct[n]
+            if has_gs:
+                gsr = gs[t, r0 + n]
+                for j in range(u):
+                    dhr[j] += gsr[j]
+            if has_m:
+                car = carry[n]
+                if not keep[t, r0 + n]:  # a masked step: the gradient skips it
+                    for j in range(u):
+                        car[j] = dhr[j]
+                    for j in range(G):
+                        dz[j] = zero
+                    for j in range(G):
+                        dr[j] = zero
+                    for j in range(u):
+                        dd[j] = zero
+                    continue
+                for j in range(u):
+                    car[j] = zero
+            for j in range(u):
+                zg = zz[j]
+                dzz[j] = dhr[j] * (hp[j] - zh[j]) * ((one - zg) * zg)
+            for j in range(u):  # the direct path to the previous h
+                dd[j] = dhr[j] * zz[j]
+            for j in range(u):
+                hh = zh[j]
+                dzh[j] = (dhr[j] - dd[j]) * (one - hh * hh)
+            for j in range(u):
+                rg = zr[j]
+                dzr[j] = dzh[j] * rh[j] * ((one - rg) * rg)
+            for j in range(2 * u):
+                dr[j] = dz[j]
+            for j in range(u):
+                dr[2 * u + j] = dzh[j] * zr[j]
+        if t < first:
+            break
+        # dh = dr_t U^T (the gradient reaching h_{t-1} through the products), plus the
+        # direct path, plus what skipped masked steps
+        gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, u, G, one, dR[t, r0:r1].ctypes.data, G,
+             UT.ctypes.data, u, zero, dh[r0:r1].ctypes.data, u)
+        for n in range(rows):
+            dhr, dd = dh[r0 + n], direct[n]
+            for j in range(u):
+                dhr[j] += dd[j]
+            if has_m:
+                car = carry[n]
+                for j in range(u):
+                    dhr[j] += car[j]
+
+
 def _build() -> tuple:
     global _EXP, _TANH
     import numba
@@ -187,7 +297,24 @@ def _build() -> tuple:
     jit = numba.njit(cache=True, nogil=True, error_model="numpy")
     _EXP = jit(_exp)
     _TANH = jit(_tanh)
-    return jit(_forward), jit(_backward), _EXP, _TANH
+    return (jit(_forward), jit(_backward), _EXP, _TANH, jit(_gru_forward),
+            jit(_gru_backward))
+
+
+def _kernels() -> tuple:
+    if "rnn_loops" not in _STATE:
+        _STATE["rnn_loops"] = _build()
+    return _STATE["rnn_loops"]
+
+
+def _checker(dt: Any) -> Any:
+    def check(*arrays):  # the products read and write through raw pointers
+        for a in arrays:
+            if a.dtype != dt or not a.flags.c_contiguous:
+                raise ValueError(f"rnn loops ({dt}): every array must be C-contiguous "
+                                 f"{dt}; received {a.dtype} of strides {a.strides}")
+
+    return check
 
 
 def lstm_loops(dtype: Any, blas: Any) -> tuple | None:
@@ -210,18 +337,10 @@ def lstm_loops(dtype: Any, blas: Any) -> tuple | None:
     gemms = _gemms(blas)
     if gemms is None:
         return None
-    if "lstm_loops" not in _STATE:
-        _STATE["lstm_loops"] = _build()
-    fwd, bwd = _STATE["lstm_loops"][:2]
+    fwd, bwd = _kernels()[:2]
     gemm = gemms[0] if np.dtype(dtype).itemsize == 4 else gemms[1]
 
-    dt = np.dtype(dtype)
-
-    def check(*arrays):  # the products read and write through raw pointers
-        for a in arrays:
-            if a.dtype != dt or not a.flags.c_contiguous:
-                raise ValueError(f"lstm_loops({dt}): every array must be C-contiguous "
-                                 f"{dt}; received {a.dtype} of strides {a.strides}")
+    check = _checker(np.dtype(dtype))
 
     def forward(Z, H, C, TC, U, keep, r, skip_first):
         check(Z, H, C, TC, U)
@@ -233,6 +352,49 @@ def lstm_loops(dtype: Any, blas: Any) -> tuple | None:
         carry = dh[r] if keep is None else np.empty_like(dh[r])
         bwd(gemm, Z, C, TC, dh[None] if gs is None else gs, gs is not None,
             _NO_MASK if keep is None else keep, keep is not None, UT, dh, dc, dZ, carry,
+            r.start, r.stop, first)
+
+    return forward, backward
+
+
+def gru_loops(dtype: Any, blas: Any) -> tuple | None:
+    """``(forward, backward)`` running the default GRU's time loop (``reset_after``, tanh /
+    sigmoid, no recurrent dropout) over the batch rows ``r`` in one call that releases the
+    GIL, for the layout of ``gpunet.ops.rnn_gru`` (gate columns ``z, r, h~``; ``Z`` the step
+    inputs ``x W + b^x``; ``bh`` the recurrent bias ``b^r`` or None; ``keep`` the ``(T, N)``
+    mask or None):
+
+    - ``forward(Z, H, RH, U, bh, keep, r, skip_first)`` leaves the gates in ``Z``, writes
+      ``RH = h U_h + b^r_h`` and ``H[1:]`` (a masked step keeps the previous state);
+    - ``backward(Z, RH, H, g_seq or None, keep, UT, dh, dZ, dR, r, first)`` writes ``dZ`` and
+      ``dR`` (the gradient of ``h U + b^r``), and leaves in ``dh`` the gradient reaching ``h0``
+      (with ``first = 0``).
+
+    None where Numba or its CBLAS ``gemm`` is missing, or for another dtype."""
+    if dtype is None or not _float_ok(dtype) or not numba_enabled():
+        return None
+    gemms = _gemms(blas)
+    if gemms is None:
+        return None
+    fwd, bwd = _kernels()[4:6]
+    gemm = gemms[0] if np.dtype(dtype).itemsize == 4 else gemms[1]
+    check = _checker(np.dtype(dtype))
+
+    def forward(Z, H, RH, U, bh, keep, r, skip_first):
+        check(Z, H, RH, U, *(() if bh is None else (bh,)))
+        rows, G = r.stop - r.start, Z.shape[2]
+        fwd(gemm, Z, H, RH, U, U[0] if bh is None else bh, bh is not None,
+            _NO_MASK if keep is None else keep, keep is not None,
+            np.empty((rows, G), Z.dtype), np.empty(G // 3, Z.dtype), r.start, r.stop,
+            skip_first)
+
+    def backward(Z, RH, H, gs, keep, UT, dh, dZ, dR, r, first):
+        check(Z, RH, H, UT, dh, dZ, dR)
+        rows = r.stop - r.start
+        direct = np.empty((rows, dh.shape[1]), dh.dtype)
+        carry = direct if keep is None else np.empty_like(direct)
+        bwd(gemm, Z, RH, H, dh[None] if gs is None else gs, gs is not None,
+            _NO_MASK if keep is None else keep, keep is not None, UT, dh, dZ, dR, direct, carry,
             r.start, r.stop, first)
 
     return forward, backward

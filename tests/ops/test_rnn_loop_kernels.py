@@ -1,6 +1,6 @@
-"""The LSTM time loop as one compiled call per block of rows
-(``gpunet.backend.kernels.numba_lstm_loop``): its float32 ``exp`` and ``tanh`` against
-float64 NumPy, and the op's values and gradients against the NumPy path (``GPUNET_NUMBA=0``)
+"""The LSTM and GRU time loops as one compiled call per block of rows
+(``gpunet.backend.kernels.numba_rnn_loops``): their float32 ``exp`` and ``tanh`` against
+float64 NumPy, and the ops' values and gradients against the NumPy paths (``GPUNET_NUMBA=0``)
 and float64 finite differences."""
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from gpunet import ops
 from gpunet.autograd import Tensor
 from gpunet.autograd.gradcheck import check_grad
 from gpunet.backend import cpu_threads, get_backend
-from gpunet.backend.kernels import numba_lstm_loop
+from gpunet.backend.kernels import numba_rnn_loops
 from gpunet.backend.kernels.numba_cpu import _STATE
 
 N, T, F, U = 7, 6, 3, 5
 
 
-def _loops_or_skip(dtype="float32"):
+def _loops_or_skip(dtype="float32", kind="lstm"):
     bk = get_backend()
     if not bk.is_host:
         pytest.skip("the compiled loops are a CPU path")
-    loops = bk.lstm_loops(np.dtype(dtype))
+    loops = getattr(bk, f"{kind}_loops")(np.dtype(dtype))
     if loops is None:
         pytest.skip("Numba or NumPy's CBLAS gemm is not available")
     return loops
@@ -30,7 +30,7 @@ def _loops_or_skip(dtype="float32"):
 
 def test_float32_exp_and_tanh_within_two_ulp():
     _loops_or_skip()
-    exp_, tanh_ = _STATE["lstm_loops"][2:]
+    exp_, tanh_ = _STATE["rnn_loops"][2:4]
     x = np.concatenate([np.linspace(-87.2, 88.6, 400_001), np.logspace(-30, 1, 5000),
                         -np.logspace(-30, 1, 5000), [0.0]]).astype(np.float32)
     e = x.copy()
@@ -53,17 +53,24 @@ def test_float32_exp_and_tanh_within_two_ulp():
     np.testing.assert_array_equal(t, np.tanh(big))
 
 
-def _run(dtype, kw, h0=True):
+def _run(dtype, kw, h0=True, kind="lstm"):
     rng = np.random.default_rng(5)
-    shapes = [(N, T, F), (F, 4 * U), (U, 4 * U), (4 * U,), (N, U), (N, U)]
+    g = 4 if kind == "lstm" else 3
+    bshape = (g * U,) if kind == "lstm" else (2, g * U)
+    shapes = [(N, T, F), (F, g * U), (U, g * U), bshape, (N, U), (N, U)]
     ts = [Tensor((rng.standard_normal(s) * 0.8).astype(dtype), requires_grad=True)
           for s in shapes]
-    state = [ts[4], ts[5]] if h0 else None
-    out = ops.rnn.lstm(ts[0], ts[1], ts[2], ts[3], state, **kw)
+    if kind == "lstm":
+        state = [ts[4], ts[5]] if h0 else None
+        out = ops.rnn.lstm(ts[0], ts[1], ts[2], ts[3], state, **kw)
+        used = ts if h0 else ts[:4]
+    else:
+        out = ops.rnn.gru(ts[0], ts[1], ts[2], ts[3], ts[4] if h0 else None, reset_after=True,
+                          **kw)
+        used = ts[:5] if h0 else ts[:4]
     outs = out if isinstance(out, tuple) else (out,)
     total = sum((o * (k + 1.5)).sum() for k, o in enumerate(outs))
     total.backward()
-    used = ts if h0 else ts[:4]
     return [o.data for o in outs] + [t.grad for t in used]
 
 
@@ -80,43 +87,51 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("threads", ["1", "3"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_compiled_loop_equals_numpy_path(case, dtype, threads, monkeypatch):
-    _loops_or_skip(dtype)
+def test_compiled_loop_equals_numpy_path(case, dtype, threads, kind, monkeypatch):
+    _loops_or_skip(dtype, kind)
     monkeypatch.setattr(cpu_threads, "MIN_ROWS", 1)
     monkeypatch.setenv("GPUNET_CPU_THREADS", threads)
     calls = []
-    real = get_backend().__class__.lstm_loops
+    name = f"{kind}_loops"
+    real = getattr(get_backend().__class__, name)
 
     def spy(self, dt):
         loops = real(self, dt)
         calls.append(loops is not None)
         return loops
 
-    monkeypatch.setattr(get_backend().__class__, "lstm_loops", spy)
+    monkeypatch.setattr(get_backend().__class__, name, spy)
     kw, h0 = CASES[case]
-    fast = _run(dtype, kw, h0)
+    fast = _run(dtype, kw, h0, kind)
     assert calls and all(calls)  # the compiled loops ran
     monkeypatch.setenv("GPUNET_NUMBA", "0")
-    ref = _run(dtype, kw, h0)
+    ref = _run(dtype, kw, h0, kind)
     tol = 1e-12 if dtype == "float64" else 3e-6
     assert len(fast) == len(ref)
     for a, b in zip(fast, ref):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
-def test_compiled_loop_gradients_float64_masked(monkeypatch):
-    _loops_or_skip("float64")
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_compiled_loop_gradients_float64_masked(kind, monkeypatch):
+    _loops_or_skip("float64", kind)
     monkeypatch.setattr(cpu_threads, "MIN_ROWS", 1)
     monkeypatch.setenv("GPUNET_CPU_THREADS", "2")
+    g = 4 if kind == "lstm" else 3
 
     def f(x, w, u, b, h0, c0):
-        return ops.rnn.lstm(x, w, u, b, [h0, c0], return_sequences=True, mask=MASK)
+        if kind == "lstm":
+            return ops.rnn.lstm(x, w, u, b, [h0, c0], return_sequences=True, mask=MASK)
+        return ops.rnn.gru(x, w, u, b, h0 + c0, reset_after=True, return_sequences=True,
+                           mask=MASK)
 
     rng = np.random.default_rng(8)
-    shapes = ((N, T, F), (F, 4 * U), (U, 4 * U), (4 * U,), (N, U), (N, U))
+    bshape = (g * U,) if kind == "lstm" else (2, g * U)
+    shapes = ((N, T, F), (F, g * U), (U, g * U), bshape, (N, U), (N, U))
     check_grad(f, [rng.standard_normal(s) * 0.7 for s in shapes])
 
 
@@ -124,7 +139,9 @@ def test_no_cblas_gemm_keeps_the_step_path(monkeypatch):
     _loops_or_skip()
     monkeypatch.setitem(_STATE, "cblas", None)
     assert get_backend().lstm_loops(np.dtype("float32")) is None
-    assert numba_lstm_loop.lstm_loops(np.dtype("float16"), None) is None
+    assert get_backend().gru_loops(np.dtype("float32")) is None
+    assert numba_rnn_loops.lstm_loops(np.dtype("float16"), None) is None
+    assert numba_rnn_loops.gru_loops(np.dtype("float16"), None) is None
 
 
 def test_loops_refuse_arrays_of_another_dtype_or_layout():
