@@ -207,6 +207,10 @@ def test_keras_saved_model_loads_and_predicts_like_keras(backend):
     ({"num_mel_bins": 0}, "`num_mel_bins` must be a positive integer"),
     ({"sequence_stride": 2.5}, "`sequence_stride` must be a positive integer"),
     ({"sampling_rate": -8000}, "`sampling_rate` must be a positive number"),
+    ({"min_freq": 5000.0, "max_freq": 4000.0}, r"expected 0 <= `min_freq` < `max_freq`"),
+    ({"min_freq": 9000.0}, r"expected 0 <= `min_freq` < `max_freq`.*max_freq=8000"),
+    ({"top_db": None}, "`top_db` must be a number"),
+    ({"ref_power": "1.0"}, "`ref_power` must be a number"),
 ])
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -141,6 +141,15 @@ class MelSpectrogram(PreprocessingLayer):
         self.num_mel_bins = _positive_int("num_mel_bins", num_mel_bins)
         self.min_freq = min_freq
         self.max_freq = max_freq or int(sampling_rate / 2)
+        given = {"min_freq": min_freq, "max_freq": self.max_freq, "top_db": top_db,
+                 "mag_exp": mag_exp, "min_power": min_power, "ref_power": ref_power}
+        for name, value in given.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"MelSpectrogram: `{name}` must be a number. Received: "
+                                 f"{name}={value!r}")
+        if not 0 <= min_freq < self.max_freq:  # else the filterbank divides by zero
+            raise ValueError("MelSpectrogram: expected 0 <= `min_freq` < `max_freq`. Received: "
+                             f"min_freq={min_freq!r}, max_freq={self.max_freq!r}")
         self.power_to_db = power_to_db
         self.top_db = top_db
         self.mag_exp = mag_exp
