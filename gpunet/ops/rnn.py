@@ -13,7 +13,10 @@ back-propagation through time:
 
 On the CPU (``Backend.row_blocks`` / ``run_blocks``) the time loop runs on blocks of batch
 rows side by side, one thread each, and the GEMMs before and after it on blocks of the
-``T * N`` rows: the threads meet once per phase, not once per step.
+``T * N`` rows: the threads meet once per phase, not once per step. With Numba, the default
+LSTM and GRU run each block's whole loop as one compiled call that releases the GIL
+(``Backend.lstm_loops`` / ``gru_loops``); the per-step paths remain for recurrent dropout,
+custom activations, other BLAS builds, and as the tests' reference.
 
 Keras 3 semantics: gate orders ``i, f, c, o`` (LSTM) and ``z, r, h`` (GRU), masks carry the
 state over and repeat the previous output (or emit zeros with ``zero_output_for_mask``),

@@ -16,7 +16,8 @@ batch over the cores with ``prange``, as the BLAS does with its products (on Num
 - ``all_finite``: whether no element of a float array is NaN or +-Inf, in one read of its
   bits (exponent all ones), with no overflow and no temporary array.
 
-The recurrent layers' per-step kernels are in ``gpunet.backend.kernels.numba_rnn``.
+The recurrent layers' kernels are in ``gpunet.backend.kernels.numba_rnn`` (per step) and
+``gpunet.backend.kernels.numba_rnn_loops`` (a whole time loop).
 """
 
 from __future__ import annotations
