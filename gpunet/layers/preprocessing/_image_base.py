@@ -130,6 +130,17 @@ class BaseImageAugmentation(PreprocessingLayer):
         return segmentation_masks
 
     def call(self, data: Any, training: bool | None = True) -> Any:
+        """Draws a transformation (in training) and applies it.
+
+        Args:
+            data: images ``(batch, h, w, c)`` / ``(h, w, c)``, or a dict with ``"images"``
+                and optionally ``"labels"`` and ``"segmentation_masks"``.
+            training: ``None`` counts as ``True`` (Keras's default for these layers).
+
+        Returns:
+            The transformed images (a Tensor), or a new dict with the transformed entries
+            and the other entries as they came.
+        """
         training = True if training is None else bool(training)
         if isinstance(data, dict):
             return self._call_dict(data, training)
