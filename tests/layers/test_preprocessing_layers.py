@@ -274,11 +274,31 @@ def test_random_contrast_and_brightness(backend):
     c = (out - mean)[:, :1, :1, :1] / (img - mean)[:, :1, :1, :1]
     np.testing.assert_allclose(out, np.clip((img - mean) * c + mean, 0, 255), rtol=1e-4,
                                atol=1e-3)
-    assert np.all((c >= 0.5 - 1e-5) & (c <= 1.5 + 1e-5))
+    # Keras 3.15 draws a float factor f in [1, 1 + f] (its lower bound -f is clipped at 0)
+    assert np.all((c >= 1 - 1e-5) & (c <= 1.5 + 1e-5))
     bright = _np(layers.RandomBrightness((0.5, 0.5))(img, training=True))
     np.testing.assert_allclose(bright, np.clip(img + 127.5, 0, 255), rtol=1e-6)
     with pytest.raises(ValueError, match=r"RandomBrightness.*\[-1.0, 1.0\].*factor=2"):
         layers.RandomBrightness(2)
+
+
+def test_random_contrast_factor_as_keras_3_15():
+    # Keras 3.15: RandomContrast(0.3).factor == (0, 0.3); a pair is sorted; both in [0, 1]
+    cases = {0.3: ((0, 0.3), (1.0, 1.3)), (0.5, 0.2): ((0.2, 0.5), (0.8, 1.5)),
+             (0.2, 0.5): ((0.2, 0.5), (0.8, 1.5))}
+    for factor, (config, drawn) in cases.items():
+        layer = layers.RandomContrast(factor)
+        assert tuple(layer.get_config()["factor"]) == config
+        np.testing.assert_allclose(layer._range, drawn)
+        again = layers.RandomContrast.from_config(layer.get_config())
+        np.testing.assert_allclose(again._range, drawn)
+    c = layers.RandomContrast(0.4, seed=3)._stream.uniform(
+        *layers.RandomContrast(0.4)._range, 4000)
+    assert c.min() >= 1.0 and c.max() <= 1.4 and c.mean() > 1.15
+    msg = r"`factor` argument should be a number .* in the range \[0, 1\]. Received: factor="
+    for bad in (1.5, -0.2, (0.1,), "x", (2, 3)):
+        with pytest.raises(ValueError, match=msg):
+            layers.RandomContrast(bad)
 
 
 # -- inside models -----------------------------------------------------------------------------

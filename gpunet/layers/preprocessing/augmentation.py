@@ -283,8 +283,10 @@ class RandomContrast(_ValueRangeLayer):
     the image and ``c`` drawn in ``[1 - lower, 1 + upper]``.
 
     Args:
-        factor: float ``f`` (``c`` in ``[1 - f, 1 + f]``) or ``(lower, upper)`` (``c`` in
-            ``[1 - lower, 1 + upper]``), each in ``[0, 1]``.
+        factor: ``(lower, upper)`` (sorted; ``c`` in ``[1 - lower, 1 + upper]``) or a float
+            ``f``, each in ``[0, 1]``. A float gives ``(0, f)``: ``c`` in ``[1, 1 + f]``, as
+            Keras 3.15 draws it (its code clips the lower bound ``-f`` at 0, although its
+            docstring speaks of ``[1 - f, 1 + f]``; Keras 2 drew there).
         value_range: ``(low, high)`` range of the pixel values (default ``(0, 255)``).
         seed: optional int seed.
 
@@ -295,14 +297,19 @@ class RandomContrast(_ValueRangeLayer):
     def __init__(self, factor: Any, value_range: Any = (0, 255), seed: int | None = None,
                  **kwargs: Any) -> None:
         super().__init__(factor, value_range, seed, **kwargs)
-        if isinstance(factor, (tuple, list)) and len(factor) == 2:
-            lo, hi = float(factor[0]), float(factor[1])
+        bad = ValueError("The `factor` argument should be a number (or a list of two numbers) "
+                         f"in the range [0, 1]. Received: factor={factor}")
+        if isinstance(factor, (tuple, list)):
+            if len(factor) != 2 or factor[0] > 1 or factor[1] < 0:
+                raise bad
+            lo, hi = sorted(factor)
+        elif isinstance(factor, numbers.Real) and not isinstance(factor, bool):
+            if not 0 <= factor <= 1:
+                raise bad
+            lo, hi = max(-factor, 0), factor  # Keras's (lower, upper), as its config shows
         else:
-            _, hi = factor_range("RandomContrast", "factor", factor, None, None)
-            lo = hi
-        if not (0 <= lo <= 1 and 0 <= hi <= 1):
-            raise ValueError(f"RandomContrast: `factor` (lower, upper) must lie in [0, 1]. "
-                             f"Received: factor={factor!r}")
+            raise bad
+        self.factor = (lo, hi)
         self._range = (1.0 - lo, 1.0 + hi)
 
     def _augment(self, b, x):
