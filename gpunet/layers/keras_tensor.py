@@ -58,6 +58,14 @@ class KerasTensor:
         return len(self.shape)
 
     @property
+    def _keras_mask(self) -> Any:
+        """``None`` or the boolean KerasTensor mask these values will carry, as in Keras 3
+        (see ``symbolic_mask.py``)."""
+        from gpunet.layers.symbolic_mask import symbolic_mask
+
+        return symbolic_mask(self)
+
+    @property
     def node(self) -> Any:
         layer, node_index, _ = self._keras_history
         return layer._inbound_nodes[node_index]

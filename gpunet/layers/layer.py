@@ -20,6 +20,7 @@ from gpunet.layers.layer_support import (
     _NOT_TRACKED,
     _input_shape,
     _wrap_build,
+    attach_masks,
     auto_config,
     build_by_run,
     call_args,
@@ -28,6 +29,7 @@ from gpunet.layers.layer_support import (
     exit_call,
     is_model,
     positional_as_keywords,
+    user_level_call,
 )
 from gpunet.layers.node import is_symbolic, layer_io, layer_io_at, symbolic_call
 from gpunet.layers.tracking import Tracker, flatten_layers
@@ -460,9 +462,14 @@ class Layer:
             self._activity_losses = [self.activity_regularizer(out) / out.shape[0]]
         if isinstance(inputs, Tensor) and (
                 mask is not None or cls.compute_mask is not Layer.compute_mask):
-            out_mask = self.compute_mask(inputs, mask)
-            if isinstance(out, Tensor):
-                out._keras_mask = out_mask
+            if mask is not None and not self.supports_masking and getattr(
+                    cls.compute_mask, "_default_mask", False) and user_level_call(self):
+                warnings.warn(f"Layer '{self.name}' (of type {cls.__name__}) was passed an input "
+                              "with a mask attached to it. However, this layer does not "
+                              "support masking and will therefore destroy the mask "
+                              "information. Downstream layers will not see the mask.",
+                              stacklevel=2)
+            attach_masks(out, self.compute_mask(inputs, mask))
         return out
 
     def compute_mask(self, inputs: Tensor, mask: Any = None) -> Any:

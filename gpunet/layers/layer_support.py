@@ -78,6 +78,23 @@ def exit_call(entry: bool) -> None:
     _CALL_DEPTH[0] = 0 if entry else max(_CALL_DEPTH[0] - 1, 0)
 
 
+def user_level_call(layer: Any) -> bool:
+    """Whether ``layer`` was called by the user: at the top level, by a model, or inside a
+    user's layer, not inside the code of one of gpunet's own layers (whose sublayers' inputs
+    are gpunet's business). Looks up the nearest calling frame of another layer's method."""
+    import sys
+
+    from gpunet.layers.layer import Layer
+
+    frame = sys._getframe(2)
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, Layer) and owner is not layer:
+            return is_model(owner) or not type(owner).__module__.startswith("gpunet.")
+        frame = frame.f_back
+    return True
+
+
 def call_checked(layer: Any, inputs: Tensor, training: bool | None) -> Any:
     """``Layer.__call__``'s work for a built layer given a Tensor whose spec, shape and dtype
     passed before, on the weights' device, in the compute dtype, without a mask or other
@@ -94,10 +111,20 @@ def call_checked(layer: Any, inputs: Tensor, training: bool | None) -> Any:
     if layer.activity_regularizer is not None:  # the penalty of the last call only
         layer._activity_losses = [layer.activity_regularizer(out) / out.shape[0]]
     if not getattr(cls.compute_mask, "_default_mask", False):
-        out_mask = layer.compute_mask(inputs, None)
-        if isinstance(out, Tensor):
-            out._keras_mask = out_mask
+        attach_masks(out, layer.compute_mask(inputs, None))
     return out
+
+
+def attach_masks(out: Any, out_mask: Any) -> None:
+    """Sets ``_keras_mask`` on a call's output: on the Tensor, or, for a layer returning a list
+    or tuple of Tensors (``ops.split`` in the keras.io masking guide's ``TemporalSplit``), on
+    each output from the matching entry of ``compute_mask``'s list, as Keras 3 does."""
+    if isinstance(out, Tensor):
+        out._keras_mask = out_mask
+    elif isinstance(out, (list, tuple)) and isinstance(out_mask, (list, tuple)):
+        for t, m in zip(out, out_mask):
+            if isinstance(t, Tensor) and m is not None:
+                t._keras_mask = m
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -112,6 +112,12 @@ def _zeros_like(structure: Any, fill: int) -> Any:
     return structure
 
 
+def _ones_mask(mask: KerasTensor, fill: int) -> Any:
+    from gpunet.backend import get_backend
+
+    return get_backend().xp.ones(tuple(fill if s is None else s for s in mask.shape), bool)
+
+
 def _run_specs(layer: Any, args: Any, kwargs: dict) -> tuple[list, list, bool]:
     """Output shapes and dtypes found by running the layer on zeros of the inputs' dtypes
     twice (unknown sizes 2, then 3): the sizes that change between the runs are unknown
@@ -120,9 +126,18 @@ def _run_specs(layer: Any, args: Any, kwargs: dict) -> tuple[list, list, bool]:
     runs = []
     import numpy as np
 
+    from gpunet.layers.layer_support import call_args
+
+    # a layer whose call takes `mask` gets one when the symbolic input will carry one, as in
+    # Keras 3's symbolic call (the keras.io masking guide's TemporalSoftmax asserts it has one)
+    mask = (args._keras_mask if isinstance(args, KerasTensor) and "mask" not in kwargs
+            and call_args(type(layer))[1] else None)
     for fill in (2, 3):
+        x = _zeros_like(args, fill)
+        if mask is not None:
+            x._keras_mask = _ones_mask(mask, fill)
         with no_grad(), np.errstate(all="ignore"):  # log(0), 1/0 on the zeros are harmless
-            out = layer(_zeros_like(args, fill), training=False,
+            out = layer(x, training=False,
                         **{k: _zeros_like(v, fill) for k, v in kwargs.items()})
         outs = out if isinstance(out, (list, tuple)) else [out]
         runs.append([tuple(o.shape) for o in outs])
