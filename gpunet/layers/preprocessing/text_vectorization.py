@@ -100,6 +100,8 @@ class TextVectorization(PreprocessingLayer):
         super().__init__(**kwargs)
         if output_mode == "binary":
             output_mode = "multi_hot"
+        if output_mode == "tf-idf":  # the Keras 2 spelling, accepted by Keras 3
+            output_mode = "tf_idf"
         self.output_mode = check_choice("TextVectorization", "output_mode", output_mode,
                                         ("int", "multi_hot", "count", "tf_idf"))
         if not callable(standardize):
