@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gpunet import constraints, initializers, ops, regularizers
+from gpunet import activations, constraints, initializers, ops, regularizers
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
 from gpunet.backend.random import SeedStream
@@ -282,30 +282,60 @@ class GroupedQueryAttention(Layer):
                                "is not available (gpunet has no fused flash kernel, as on a "
                                "Keras backend without cuDNN/TPU support). Pass "
                                "flash_attention=None or False.")
+        for arg, t, sub in (("query", query, self._query_dense), ("value", value,
+                            self._value_dense), ("key", key, self._key_dense)):
+            if t.ndim != 3 or t.shape[-1] != sub.kernel.shape[0]:
+                raise ValueError(f"Layer '{self.name}' (GroupQueryAttention): expected `{arg}` "
+                                 f"of shape (batch, seq_len, {sub.kernel.shape[0]}), but "
+                                 f"received `{arg}` of shape {shape_str(t.shape)}")
         xp = backend_of(query.data).xp
         mask = self._compute_attention_mask(xp, query, value, query_mask, value_mask, key_mask,
                                             attention_mask, use_causal_mask)
-        gate = self._gate_dense(query) if self.use_gate else None
-        q = self._query_dense(query)  # (B, T, num_query_heads, head_dim)
-        k = self._key_dense(key)  # (B, S, num_key_value_heads, head_dim)
-        v = self._value_dense(value)
-        if self.num_repeats > 1:
-            k = ops.repeat(k, self.num_repeats, axis=2)
-            v = ops.repeat(v, self.num_repeats, axis=2)
-        q, k, v = (ops.transpose(t, (0, 2, 1, 3)) for t in (q, k, v))
+        b, tq, ts = query.shape[0], query.shape[1], key.shape[1]
+        u, kv, r, h = self.num_query_heads, self.num_key_value_heads, self.num_repeats, (
+            self.head_dim)
+        gate = self._project(self._gate_dense, query) if self.use_gate else None
+        # heads first: (B, heads, seq, head_dim); query head i reads key/value head i // r
+        q = ops.transpose(ops.reshape(self._project(self._query_dense, query),
+                                      (b, tq, u, h)), (0, 2, 1, 3))
+        k, v = (ops.transpose(ops.reshape(self._project(sub, t), (b, ts, kv, h)), (0, 2, 1, 3))
+                for sub, t in ((self._key_dense, key), (self._value_dense, value)))
+        # the r query heads of a group attend as r blocks of query rows of one key/value head
+        # (Keras repeats the keys and values instead: the same numbers without the copies)
+        q = ops.reshape(q, (b, kv, r * tq, h))
+        if mask is not None:
+            mask = xp.broadcast_to(mask[:, None, None], (mask.shape[0], 1, r, tq, ts)).reshape(
+                mask.shape[0], 1, r * tq, ts)
         # Keras takes ops.dot_product_attention (a fully masked row averages the values)
         # unless it needs the scores or dropout, where Softmax(mask) zeroes such a row
         explicit = self.dropout > 0.0 or return_attention_scores
         out, scores = scaled_dot_product_attention(
-            q, k, v, mask=None if mask is None else mask[:, None],
-            scale=1.0 / math.sqrt(float(self.head_dim)),
+            q, k, v, mask=mask, scale=1.0 / math.sqrt(float(h)),
             dropout=self.dropout if training else 0.0, return_attention_scores=True,
             stream=self._stream, zero_masked=explicit, scores_after_dropout=False)
-        out = ops.transpose(out, (0, 2, 1, 3))  # (B, T, num_query_heads, head_dim)
+        out = ops.reshape(ops.transpose(ops.reshape(out, (b, u, tq, h)), (0, 2, 1, 3)),
+                          (b, tq, u * h))
         if gate is not None:
             out = ops.multiply(out, gate)
-        y = self._output_dense(out)
-        return (y, scores) if return_attention_scores else y
+        y = self._project(self._output_dense, out)
+        if return_attention_scores:
+            return y, ops.reshape(scores, (b, u, tq, ts))
+        return y
+
+    @staticmethod
+    def _project(sub: EinsumDense, x: Tensor) -> Tensor:
+        """``sub``'s einsum (its kernel's leading axes contracted with ``x``'s last) as one
+        fused dense op on the flattened kernel, with its activation and activity penalty."""
+        kernel, bias = sub.kernel, sub.bias
+        n_in = x.shape[-1]
+        n_out = kernel.data.size // n_in
+        y = ops.dense(x, ops.reshape(kernel, (n_in, n_out)),
+                      None if bias is None else ops.reshape(bias, (n_out,)))
+        if sub.activation is not activations.linear:
+            y = sub.activation(y)
+        if sub.activity_regularizer is not None:
+            sub._activity_losses = [sub.activity_regularizer(y) / y.shape[0]]
+        return y
 
     def compute_output_shape(self, query_shape: Any, value_shape: Any = None,
                              key_shape: Any = None) -> tuple:
