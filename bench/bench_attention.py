@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     with B.device(b):
         x = Tensor(b.asarray(np.random.default_rng(0).random(
             (args.batch, args.seq, args.dim)).astype("float32")))
-        cases = {"MultiHeadAttention(8, %d)" % hd: layers.MultiHeadAttention(8, hd)}
+        cases = {f"MultiHeadAttention(8, {hd})": layers.MultiHeadAttention(8, hd)}
         for kv in (8, 2, 1):
             cases[f"GroupQueryAttention({hd}, 8, {kv})"] = layers.GroupQueryAttention(hd, 8, kv)
         grad = b.xp.ones(x.shape, "float32")
