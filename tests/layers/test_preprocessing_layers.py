@@ -248,7 +248,10 @@ def test_random_flip_moves_known_pixel(backend):
     assert np.all(corners.sum(1) == 1)
     again = _np(layers.RandomFlip("horizontal", seed=3)(img, training=True))
     np.testing.assert_array_equal(again, out)  # same seed, same draws
-    np.testing.assert_array_equal(_np(layers.RandomFlip()(img)), img)  # inference: identity
+    np.testing.assert_array_equal(_np(layers.RandomFlip()(img, training=False)), img)
+    # a direct call augments, as Keras 3's image layers (call(data, training=True))
+    direct = _np(layers.RandomFlip("horizontal", seed=3)(img))
+    np.testing.assert_array_equal(direct, out)
 
 
 def test_random_affine_layers_fixed_ranges(backend):
@@ -263,7 +266,12 @@ def test_random_affine_layers_fixed_ranges(backend):
     zoom = layers.RandomZoom((-0.5, -0.5), interpolation="nearest")  # zoom in x2
     assert _np(zoom(img, training=True)).shape == img.shape
     for layer in (down, rot, zoom):
-        np.testing.assert_array_equal(_np(layer(img)), img)
+        np.testing.assert_array_equal(_np(layer(img, training=False)), img)
+    # called directly they augment (Keras's default training=True), inside predict they do not
+    np.testing.assert_array_equal(_np(down(img))[0, 2:, :, 0], img[0, :2, :, 0])
+    model = Sequential([layers.Input((4, 4, 1)), down])
+    np.testing.assert_array_equal(model.predict(img, verbose=0), img)
+    np.testing.assert_array_equal(_np(model(img))[0, 2:, :, 0], img[0, :2, :, 0])
 
 
 def test_random_contrast_and_brightness(backend):

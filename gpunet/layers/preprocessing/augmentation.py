@@ -1,4 +1,9 @@
-"""Random image augmentation layers, active only with ``training=True`` (inside ``fit``).
+"""Random image augmentation layers, active in training and when called directly.
+
+As Keras 3's image layers (``call(data, training=True)``), ``training`` defaults to True: a
+direct call ``layer(images)`` (or ``augment(images)`` with ``augment`` a ``Sequential`` of
+these layers, as in a ``Dataset.map``) augments, ``fit`` passes True, and ``predict``,
+``evaluate`` and ``training=False`` return the images unchanged.
 
 Each layer draws its random parameters on the host, one set per image, from its own
 generator when given a ``seed`` (the same draws run after run) and from the host generator
@@ -6,8 +11,7 @@ seeded by ``gpunet.utils.set_random_seed`` otherwise. ``RandomFlip``, ``RandomCo
 ``RandomBrightness`` then run on the backend (``xp``); ``RandomTranslation``,
 ``RandomRotation`` and ``RandomZoom`` warp on the host with
 ``gpunet.layers.preprocessing._affine.warp_affine`` (one vectorised gather per batch) and copy the
-result back. Outside training every layer returns its input unchanged. Gradients do not
-cross these layers: put them at the start of a model.
+result back. Gradients do not cross these layers: put them at the start of a model.
 
 The random streams are not TensorFlow's, so the draws differ from Keras's; the
 distributions and geometric conventions are Keras's.
@@ -52,7 +56,7 @@ def factor_range(layer: str, name: str, factor: Any, lo_bound: float | None = -1
 
 
 class _RandomImageLayer(PreprocessingLayer):
-    """Shared: seed, data format, rank-3/4 handling, identity outside training."""
+    """Shared: seed, data format, rank-3/4 handling, identity with ``training=False``."""
 
     def __init__(self, seed: int | None = None, data_format: str | None = None,
                  **kwargs: Any) -> None:
@@ -64,6 +68,8 @@ class _RandomImageLayer(PreprocessingLayer):
                                         ("channels_last", "channels_first"))
 
     def call(self, inputs, training=None):
+        if training is None:
+            training = True  # Keras's image layers: call(data, training=True)
         if not training:
             return inputs
         x = raw(inputs)
