@@ -214,10 +214,10 @@ class GroupedQueryAttention(Layer):
                              "`value` tensors: call it as layer(query, value) or layer(query, "
                              f"value, key). Received only query of type {type(query).__name__}.")
         if any(is_symbolic(t) for t in (query, value, key, attention_mask)):
+            self.compute_output_shape(query.shape, value.shape, _symbolic_shape(key))
             if not self.built:
                 self.build(query.shape, value.shape, _symbolic_shape(key))
                 self.input_shape_ = tuple(query.shape)
-            self.compute_output_shape(query.shape, value.shape, _symbolic_shape(key))
             kw = {"value": value, "key": key, "attention_mask": attention_mask,
                   "return_attention_scores": return_attention_scores,
                   "use_causal_mask": use_causal_mask}
@@ -288,6 +288,11 @@ class GroupedQueryAttention(Layer):
                 raise ValueError(f"Layer '{self.name}' (GroupQueryAttention): expected `{arg}` "
                                  f"of shape (batch, seq_len, {sub.kernel.shape[0]}), but "
                                  f"received `{arg}` of shape {shape_str(t.shape)}")
+        if key.shape[1] != value.shape[1]:
+            raise ValueError(f"Layer '{self.name}' (GroupQueryAttention): all dimensions of "
+                             "`value` and `key`, except the last one, must be equal. Received: "
+                             f"value shape {shape_str(value.shape)} and key shape "
+                             f"{shape_str(key.shape)}")
         xp = backend_of(query.data).xp
         mask = self._compute_attention_mask(xp, query, value, query_mask, value_mask, key_mask,
                                             attention_mask, use_causal_mask)

@@ -289,6 +289,11 @@ def test_bad_inputs_raise_naming_layer():
         layer(np.ones((1, 3, 4), "float32"))
     with pytest.raises(ValueError, match="last dimension of `query_shape` and `value_shape`"):
         layer(gpunet.Input((3, 4)), gpunet.Input((3, 5)))
+    ones = np.ones((1, 3, 4), "float32")
+    with pytest.raises(ValueError, match="gqa.*`value` and `key`, except the last one"):
+        layer(ones, ones, np.ones((1, 2, 4), "float32"))
+    with pytest.raises(ValueError, match=r"gqa.*expected `value` of shape \(batch, seq_len, 4\)"):
+        layer(ones, np.ones((1, 3, 5), "float32"))
     with pytest.raises(ValueError, match="expects `query` of shape"):
         layers.GroupQueryAttention(2, 2, 1)(np.ones((1, 2, 3, 4), "float32"),
                                             np.ones((1, 2, 3, 4), "float32"))
