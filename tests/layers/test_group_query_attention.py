@@ -194,6 +194,24 @@ def test_keras_mask_from_embedding_flows_and_passes_on(backend):
     np.testing.assert_allclose(_np(backend, y), _np(backend, explicit), rtol=1e-6)
 
 
+def test_explicit_masks_as_model_inputs_take_effect(tmp_path):
+    q = gpunet.Input((4, 6))
+    qm = gpunet.Input((4,), dtype="bool")
+    vm = gpunet.Input((4,), dtype="bool")
+    layer = layers.GroupQueryAttention(3, 2, 1)
+    model = gpunet.Model([q, qm, vm], layer(q, q, query_mask=qm, value_mask=vm))
+    x = np.random.default_rng(0).normal(size=(2, 4, 6)).astype("float32")
+    qmask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
+    vmask = np.array([[1, 0, 1, 1], [1, 1, 1, 0]], bool)
+    y = model.predict([x, qmask, vmask], verbose=0)
+    want = layer(x, x, attention_mask=qmask[:, :, None] & vmask[:, None, :]).numpy()
+    np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(y, layer(x, x).numpy())
+    model.save(tmp_path / "m.keras")
+    back = gpunet.models.load_model(str(tmp_path / "m.keras"))
+    np.testing.assert_allclose(back.predict([x, qmask, vmask], verbose=0), y, rtol=1e-6)
+
+
 def test_keras_saved_model_loads_and_predicts_the_same(backend):
     data = np.load(FIXDIR / "gqa_model.npz")
     with gpunet.backend.device(backend):
