@@ -123,6 +123,13 @@ RNN_CASES = {
 }
 
 
+def _rnn_tol(dtype: str) -> float:
+    # the compiled time loops (gpunet.backend.kernels.numba_rnn_loops) use their own float32
+    # exp and tanh (within 2 ulp of the true values, as NumPy's are): a few ulp apart from
+    # NumPy's path after back-propagation through the steps
+    return 5e-6 if dtype == "float32" else 1e-12
+
+
 @pytest.mark.parametrize("case", sorted(RNN_CASES))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_lstm_fused_steps_equal_numpy(case, dtype, monkeypatch):
@@ -139,8 +146,9 @@ def test_lstm_fused_steps_equal_numpy(case, dtype, monkeypatch):
         total = sum((o * (k + 1.5)).sum() for k, o in enumerate(outs))
         total.backward()
         results.append([o.data for o in outs] + [t.grad for t in ts])
+    tol = _rnn_tol(dtype)
     for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("case", sorted(RNN_CASES))
@@ -159,8 +167,9 @@ def test_gru_fused_steps_equal_numpy(case, dtype, monkeypatch):
         total = sum((o * (k + 1.5)).sum() for k, o in enumerate(outs))
         total.backward()
         results.append([o.data for o in outs] + [t.grad for t in ts])
+    tol = _rnn_tol(dtype)
     for a, b in zip(*results):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
 def test_parallel_kernels_from_several_threads():
