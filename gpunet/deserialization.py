@@ -180,6 +180,10 @@ def deserialize_layer(cfg: dict, custom_objects: dict | None = None):
                              f"config: {e}. The option is not supported by gpunet's "
                              f"{name}.") from None
     build = cfg.get("build_config") or {}
+    if build and not layer.built and not type(layer).build_from_config.__module__.startswith(
+            "gpunet."):  # the user's build_from_config gets the user's build_config (Keras 3)
+        layer.build_from_config(build)
+        layer.built = True
     if build.get("input_shape") is not None and not layer.built:
         layer.build(tuple(build["input_shape"]))
         layer.built = True

@@ -361,6 +361,49 @@ class Layer:
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         return inputs
 
+    def get_build_config(self) -> dict | None:
+        """What ``build_config`` in a saved config holds: ``{"input_shape": ...}`` (or
+        ``{"shapes_dict": ...}`` for layers built from several shapes), None before the layer
+        is built. A layer whose ``build`` takes more overrides it with
+        ``build_from_config``, as in Keras 3."""
+        shapes = self.__dict__.get("_build_shapes")
+        if shapes:
+            return {"shapes_dict": dict(shapes)}
+        shape = self.__dict__.get("input_shape_")
+        return None if shape is None else {"input_shape": shape}
+
+    def build_from_config(self, config: dict | None) -> None:
+        """Builds the layer from ``get_build_config()``'s dict (called when a saved model
+        is loaded)."""
+        if not config:
+            return
+        if "input_shape" in config:
+            shape = config["input_shape"]
+            self.build(tuple(shape) if isinstance(shape, list) else shape)
+        elif "shapes_dict" in config:
+            self.build(**config["shapes_dict"])
+        self.built = True
+
+    def save_own_variables(self, store: dict) -> None:
+        """Puts the layer's own variables (not its sublayers'), trainable first, into
+        ``store`` under ``"0"``, ``"1"``, ... (Keras 3); a layer overriding it decides what a
+        ``.keras`` file stores for it, and ``load_own_variables`` gets that back."""
+        own = self.__dict__.get("_weights") or []
+        for i, v in enumerate([v for v in own if v.trainable] + [v for v in own
+                                                                  if not v.trainable]):
+            store[f"{i}"] = v.numpy()
+
+    def load_own_variables(self, store: dict) -> None:
+        """Assigns ``store["0"]``, ``store["1"]``, ... to the variables ``save_own_variables``
+        stored."""
+        own = self.__dict__.get("_weights") or []
+        ordered = [v for v in own if v.trainable] + [v for v in own if not v.trainable]
+        if len(store) != len(ordered):
+            raise ValueError(f"Layer '{self.name}' expected {len(ordered)} variables, but "
+                             f"received {len(store)} variables during loading.")
+        for i, v in enumerate(ordered):
+            v.assign(store[f"{i}"])
+
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         """Output shape for an input shape; the default runs the layer on zeros once."""
         b = self._backend()

@@ -46,7 +46,8 @@ def _unique_name(base: str, used: dict) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
-def _container(items: Any, path: str, visited: set, out: list) -> None:
+def _container(items: Any, path: str, visited: set, out: list, objects: list | None = None
+               ) -> None:
     from gpunet.layers.layer import Layer
     from gpunet.registry import snake_case
 
@@ -56,9 +57,10 @@ def _container(items: Any, path: str, visited: set, out: list) -> None:
     for item in items:
         if isinstance(item, Layer):
             name = _unique_name(snake_case(type(item).__name__), used)
-            walk(item, f"{path}/{name}", visited, out)
+            walk(item, f"{path}/{name}", visited, out, objects)
         elif isinstance(item, (list, tuple, dict)) and _holds_layers(item):
-            _container(item, f"{path}/{_unique_name('container', used)}", visited, out)
+            _container(item, f"{path}/{_unique_name('container', used)}", visited, out,
+                       objects)
 
 
 def _holds_layers(value: Any) -> bool:
@@ -83,19 +85,21 @@ def _attributes(obj: Any) -> list[tuple[str, Any]]:
             for n in names]
 
 
-def walk(obj: Any, path: str, visited: set, out: list) -> None:
+def walk(obj: Any, path: str, visited: set, out: list, objects: list | None = None) -> None:
     """Appends ``(path, name, [variables])`` for ``obj`` and everything below it to ``out``
-    (``path`` ``""`` is the file's root)."""
+    (``path`` ``""`` is the file's root), and ``(path, object)`` to ``objects`` if given."""
     from gpunet.layers.layer import Layer
     from gpunet.saving.weights import legacy_weights, sublayers
 
     if id(obj) in visited:
         return
     visited.add(id(obj))
+    if objects is not None:
+        objects.append((path, obj))
     prefix = f"{path}/" if path else ""
     if is_graph_model(obj):
         out.append((path, obj.name, []))
-        _container(obj.layers, f"{prefix}layers", visited, out)
+        _container(obj.layers, f"{prefix}layers", visited, out, objects)
         return
     if not is_composite(obj):
         subs = sublayers(obj)
@@ -108,9 +112,9 @@ def walk(obj: Any, path: str, visited: set, out: list) -> None:
     out.append((path, obj.name, own_variables(obj)))
     for attr, value in _attributes(obj):
         if isinstance(value, Layer):
-            walk(value, f"{prefix}{attr}", visited, out)
+            walk(value, f"{prefix}{attr}", visited, out, objects)
         else:
-            _container(value, f"{prefix}{attr}", visited, out)
+            _container(value, f"{prefix}{attr}", visited, out, objects)
 
 
 def layout(root: Any, path: str = "") -> list[tuple[str, str, list]]:
@@ -118,3 +122,12 @@ def layout(root: Any, path: str = "") -> list[tuple[str, str, list]]:
     out: list = []
     walk(root, path, set(), out)
     return out
+
+
+def objects(root: Any) -> list[tuple[str, Any]]:
+    """``[(path, layer or model)]`` for ``root`` and everything below it, at the paths Keras 3
+    uses for their variables and assets (``layers/<snake_case class>``, attributes of
+    subclassed objects)."""
+    found: list = []
+    walk(root, "", set(), [], found)
+    return found

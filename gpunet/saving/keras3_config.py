@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gpunet.saving.archive_hooks import user_defined
+
 _MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers",
             "constraint": "keras.constraints"}
 
@@ -67,6 +69,10 @@ def layer_config(layer, entry: dict) -> dict:
         out["build_config"] = {"shapes_dict": {k: _jsonable(v) for k, v in shapes.items()}}
     elif shape is not None and not isinstance(layer, InputLayer):
         out["build_config"] = {"input_shape": _jsonable(shape)}
+    if user_defined(layer, "get_build_config"):  # the user's build arguments (Keras 3)
+        build = layer.get_build_config()
+        if build is not None:
+            out["build_config"] = build
     return out
 
 

@@ -21,7 +21,7 @@ import zipfile
 
 import numpy as np
 
-from gpunet.saving import optimizer_state, weights
+from gpunet.saving import archive_hooks, optimizer_state, weights
 from gpunet.saving.atomic import write_bytes
 from gpunet.saving.config_guard import parse_config
 from gpunet.saving.h5_guard import write_dataset
@@ -87,7 +87,8 @@ def save_archive(model, filepath: str, overwrite: bool = True,
         raise ValueError(f"Model '{model.name}' has not been built yet: it has no weights to "
                          "save. Call it on data or give it an input shape first.")
     config = model_config(model)
-    config["compile_config"] = _compile_config(model) if include_optimizer else None
+    config["compile_config"] = (archive_hooks.compile_config(model, _compile_config(model))
+                                if include_optimizer else None)
     meta = {"keras_version": ARCHIVE_KERAS_VERSION,
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     config_json, meta_json = json.dumps(config), json.dumps(meta)
@@ -98,6 +99,7 @@ def save_archive(model, filepath: str, overwrite: bool = True,
         z.writestr(METADATA, meta_json)
         z.writestr(CONFIG, config_json)
         z.writestr(WEIGHTS, blob)
+        archive_hooks.write_assets(z, model)
     write_bytes(filepath, buf.getbuffer(), overwrite)
 
 
@@ -173,8 +175,12 @@ def load_archive(filepath: str, custom_objects: dict | None = None, compile: boo
                 opt_arrays = [a for _, a in optimizer_state.read_arrays(
                     [(ds.name, ds) for ds in weights._k3_arrays(f["optimizer/vars"], label)],
                     label, model)]
+        archive_hooks.load_assets(z, model, filepath)
     cc = cfg.get("compile_config") if compile else None
-    if cc:
+    if cc and archive_hooks.compile_from(model, cc, custom_objects):
+        if opt_arrays:
+            _restore_optimizer(model, opt_arrays, filepath)
+    elif cc:
         oc = cc.get("optimizer")
         if isinstance(oc, str):
             oc = {"class_name": oc, "config": {}}

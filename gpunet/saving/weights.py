@@ -172,9 +172,21 @@ def _write_vars(f, path: str, name: str, arrays: list) -> None:
 def write_k3(f, model) -> None:
     """Writes ``model``'s weights in Keras 3's ``.weights.h5`` layout into file ``f`` (paths of
     subclassed layers and models as ``k3_layout`` finds them)."""
-    from gpunet.saving.k3_layout import layout
+    from gpunet.saving.archive_hooks import user_defined
+    from gpunet.saving.k3_layout import layout, objects
 
+    by_path = dict(objects(model))
     for path, name, ws in layout(model):
+        obj = by_path.get(path)
+        if obj is not None and user_defined(obj, "save_own_variables"):
+            store: dict = {}
+            obj.save_own_variables(store)  # the user's choice of what is stored (Keras 3)
+            vg = f.create_group(f"{path}/vars" if path else "vars")
+            vg.attrs["name"] = name
+            for key, value in store.items():
+                write_dataset(vg, str(key), np.asarray(host(value) if hasattr(
+                    value, "data") else value))
+            continue
         _write_vars(f, path, name, [host(w) for w in ws])
 
 
@@ -373,7 +385,28 @@ def load_into(f, model, filepath: str, skip_mismatch: bool = False,
         raise ValueError(f"File {filepath!r} holds no Keras weights: no 'layer_names' "
                          "attribute (Keras 2 .h5) and no 'layers' group (Keras 3 "
                          ".weights.h5).")
+    hooks = [] if has_attribute(g, "layer_names") or by_name else _own_loaders(f, model)
+    if hooks:  # the user's load_own_variables gets its stored entries instead (Keras 3)
+        taken = {f"'{p}'" for p, _, _ in hooks}
+        pairs = [pr for pr in pairs if pr[1] not in taken]
     _assign(pairs, filepath, skip_mismatch)
+    for _, obj, vg in hooks:
+        obj.load_own_variables({k: _read(vg[k], filepath, f"'{vg.name}/{k}'")
+                                for k in vg.keys()})
+
+
+def _own_loaders(f, model) -> list:
+    """``(path, object, vars group)`` of the objects whose ``load_own_variables`` is the
+    user's and whose ``vars`` the file holds."""
+    from gpunet.saving.archive_hooks import user_defined
+    from gpunet.saving.k3_layout import objects
+
+    out = []
+    for path, obj in objects(model):
+        vg = f.get(f"{path}/vars" if path else "vars")
+        if vg is not None and user_defined(obj, "load_own_variables"):
+            out.append((path, obj, vg))
+    return out
 
 
 def save_weights(model, filepath: str, overwrite: bool = True) -> None:

@@ -47,33 +47,33 @@ def get_registered_object(name: str, custom_objects: dict | None = None,
 
 
 def serialize_keras_object(obj: Any) -> Any:
-    """``{"class_name", "config"}`` for objects with ``get_config``, the name of a function,
-    plain values as they are."""
-    out = registry.serialize(obj)
-    if isinstance(out, dict) and getattr(type(obj), "_registered_name", None):
-        out = {**out, "registered_name": type(obj)._registered_name}
-    return out
+    """``keras.utils.serialize_keras_object``: the Keras 3 form (``{"module", "class_name",
+    "config", "registered_name"}``; functions as ``class_name="function"``; lists, tuples and
+    dicts item by item), the same as ``gpunet.saving.serialize_keras_object``."""
+    from gpunet.saving.object_serialization import serialize_keras_object as ser
+
+    return ser(obj)
 
 
 def deserialize_keras_object(config: Any, custom_objects: dict | None = None,
                              safe_mode: bool = True, **kwargs: Any) -> Any:
-    """Rebuilds an object from ``serialize_keras_object``'s output. The class must be
-    registered or passed in ``custom_objects``."""
-    if isinstance(config, dict) and "class_name" in config:
+    """Rebuilds an object from ``serialize_keras_object``'s output (or Keras 3's); the class or
+    function must be registered or passed in ``custom_objects``. Strings name a registered
+    object or pass through (``"SGD"``, ``"accuracy"``), as in Keras 3."""
+    from gpunet.saving.object_serialization import deserialize_keras_object as deser
+
+    if isinstance(config, str):
+        found = get_registered_object(config, custom_objects)
+        return config if found is None else found
+    if isinstance(config, dict) and "class_name" in config and "module" not in config:
         name = config.get("registered_name") or config["class_name"]
         cls = get_registered_object(name, custom_objects) or get_registered_object(
             config["class_name"], custom_objects)
-        if cls is None:
-            raise ValueError(f"deserialize_keras_object: unknown class {name!r}. Register it "
-                             "with @register_keras_serializable or pass it in "
-                             "`custom_objects`.")
-        cfg = config.get("config", {}) or {}
-        scope = getattr(registry, "safe_mode_scope", None)
-        with scope(safe_mode) if scope else contextlib.nullcontext():
-            return cls.from_config(cfg) if hasattr(cls, "from_config") else cls(**cfg)
-    if isinstance(config, str):
-        obj = get_registered_object(config, custom_objects)
-        if obj is None:
-            raise ValueError(f"deserialize_keras_object: unknown object {config!r}.")
-        return obj
-    return config
+        if cls is not None:  # a registered class in the Keras 2 two-key form
+            cfg = config.get("config", {}) or {}
+            scope = getattr(registry, "safe_mode_scope", None)
+            with scope(safe_mode) if scope else contextlib.nullcontext():
+                return cls.from_config(cfg) if hasattr(cls, "from_config") else cls(**cfg)
+    scope = getattr(registry, "safe_mode_scope", None)
+    with scope(safe_mode) if scope else contextlib.nullcontext():
+        return deser(config, custom_objects)
