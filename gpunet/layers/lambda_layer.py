@@ -378,7 +378,8 @@ class OpLambda(_ListCallMixin, Layer):
             raise ValueError(f"OpLambda '{kwargs.get('name', '?')}': `function` must be the name "
                              f"of a gpunet.ops function. Received: {function!r}.")
         self._tf_function = None
-        if "." in function or function.startswith("__"):  # a Keras 2 TFOpLambda
+        namespaced = function.startswith("image.")  # gpunet.ops.image.<name>
+        if ("." in function and not namespaced) or function.startswith("__"):  # Keras 2
             if function not in TF_OPS:
                 raise ValueError(
                     f"The Keras 2 layer '{kwargs.get('name', function)}' calls the TensorFlow "
@@ -387,15 +388,16 @@ class OpLambda(_ListCallMixin, Layer):
                     "model with a Lambda layer or a custom layer.")
             self._tf_function = function
         op_name = TF_OPS[function][0] if self._tf_function else function
-        if op_name not in ops.__all__ or not callable(getattr(ops, op_name, None)):
+        space, name = (ops.image, function[6:]) if namespaced else (ops, op_name)
+        if name not in space.__all__ or not callable(getattr(space, name, None)):
             raise ValueError(f"OpLambda '{kwargs.get('name', op_name)}': {op_name!r} is not a "
                              "public gpunet.ops function (only those can be named in a "
                              "config).")
-        kwargs.setdefault("name", unique_name(op_name))
+        kwargs.setdefault("name", unique_name(op_name.replace(".", "_")))
         super().__init__(**kwargs)
         self.function = function
         self.op_name = op_name
-        self._op = getattr(ops, op_name)
+        self._op = getattr(space, name)
         self.arguments = arguments
 
     def call(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Any:

@@ -10,7 +10,7 @@ import sys as _sys
 import types as _types
 
 from gpunet.autograd.tensor import Tensor
-from gpunet.ops import linalg  # noqa: E402  (the keras.ops.linalg namespace)
+from gpunet.ops import image, linalg  # noqa: E402  (the keras.ops.image/linalg namespaces)
 from gpunet.ops import nn as _nn_module  # noqa: E402
 from gpunet.ops._wrap import symbolic as _symbolic_op  # noqa: E402
 from gpunet.ops.attention import scaled_dot_product_attention
@@ -430,8 +430,6 @@ nn = _nn_module
 # names Keras 3.15's keras.ops has that gpunet leaves out, with the reason (the test
 # tests/ops/test_keras_ops_names.py checks every other Keras name exists here)
 LEFT_OUT = {
-    "image": "the keras.ops.image namespace is not provided; the preprocessing layers "
-             "(Resizing, CenterCrop, ...) cover resizing and cropping",
     "jvp": "gpunet's autograd is reverse-mode only (no forward-mode products)",
 }
 
@@ -442,4 +440,5 @@ __all__ = sorted(n for n, v in list(globals().items())
 for _n in __all__:
     if _n not in _NN_NAMES:
         setattr(numpy, _n, globals()[_n])
-__all__ += ["linalg", "nn"]  # `numpy` stays an attribute: a star import must not shadow NumPy
+# `numpy` stays an attribute: a star import must not shadow NumPy
+__all__ += ["image", "linalg", "nn"]
