@@ -19,7 +19,7 @@ from gpunet.layers.layer import Layer, enter_call, exit_call, shape_str, unique_
 from gpunet.layers.node import KerasTensor, Node, flatten, symbolic_call
 from gpunet.models.data import is_text
 from gpunet.models.model import Model
-from gpunet.registry import register
+from gpunet.registry import register, snake_case
 
 
 def _structure(s: Any, leaf: Any) -> Any:
@@ -148,7 +148,9 @@ class Functional(Model):
 
     def __init__(self, inputs: Any, outputs: Any, name: str | None = None,
                  trainable: bool = True, **kwargs: Any) -> None:
-        super().__init__(name=name or unique_name("model"), trainable=trainable, **kwargs)
+        # Keras 3's names: "functional", "functional_1", ...; a subclass's own snake_case name
+        auto = "functional" if type(self) is Functional else snake_case(type(self).__name__)
+        super().__init__(name=name or unique_name(auto), trainable=trainable, **kwargs)
         _check_tensors(inputs, "inputs")
         _check_tensors(outputs, "outputs")
         if isinstance(inputs, (list, tuple)) and len(inputs) == 1:  # Keras: [x] -> x
