@@ -108,7 +108,12 @@ class Variable(Tensor):
         return self
 
     def __repr__(self) -> str:
-        return f"<Variable path={self.path} shape={tuple(self.shape)} dtype={self.dtype}>"
+        """Keras 3's form: ``<Variable path=..., shape=..., dtype=..., value=...>``."""
+        try:
+            value = f", value={backend_of(self.data).to_numpy(self.data)}"
+        except Exception:  # a value that cannot be read: shown without it, as Keras does
+            value = ""
+        return f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={self.dtype}{value}>"
 
 
 def _initial_value(value: Any, shape: Any, dtype: Any, name: str) -> Any:
