@@ -36,9 +36,10 @@ class SpectralNormalization(Wrapper):
     the wrapped layer; ``u`` is a non-trainable weight updated by these calls (so by ``fit``).
     Outside training the wrapped layer runs with the kernel as stored.
 
-    Keras's JAX trainer keeps the kernel assignment only within the step (the stored kernel
-    stays unnormalized there); gpunet keeps it, as Keras's layer code, its TensorFlow and
-    PyTorch backends, and a direct call on any backend do.
+    Keras's JAX trainer keeps the kernel assignment only within the step (it differentiates
+    through ``sigma`` and steps the stored, unnormalized kernel); gpunet keeps the assignment,
+    as Keras's layer code, its TensorFlow and PyTorch backends, and a direct call on any
+    backend do.
 
     Args:
         layer: the layer to wrap: one with a ``kernel`` (``Dense``, ``Conv2D``, ...) or an
