@@ -189,11 +189,14 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"Layer '{self.name}' (MultiHeadAttention) expects `query` and "
                              "`value` tensors: call it as mha(query, value) or mha(query, value, "
                              f"key). Received only query of type {type(query).__name__}.")
-        if any(is_symbolic(t) for t in (query, value, key, attention_mask)):
+        if any(is_symbolic(t) for t in (query, value, key, attention_mask, query_mask,
+                                        value_mask, key_mask)):
             if not self.built:
                 self.build(query.shape, value.shape, _symbolic_shape(key))
                 self.input_shape_ = tuple(query.shape)
-            kw = {"value": value, "key": key, "attention_mask": attention_mask,
+            kw = {"value": value, "key": key, "query_mask": query_mask,
+                  "value_mask": value_mask, "key_mask": key_mask,
+                  "attention_mask": attention_mask,
                   "return_attention_scores": return_attention_scores,
                   "use_causal_mask": use_causal_mask}
             return symbolic_call(self, query, training,

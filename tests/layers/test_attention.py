@@ -401,3 +401,32 @@ def test_errors_name_layer_expected_and_received():
         layers.Attention(score_mode="cos")
     with pytest.raises(ValueError, match=r"same last dimension.*\(None, 4, 6\).*\(None, 4, 5\)"):
         layers.AdditiveAttention()([q, q, np.zeros((2, 4, 5), "float32")])
+
+
+@pytest.mark.parametrize("which", ["query_mask", "value_mask", "key_mask"])
+def test_mha_masks_given_as_model_inputs_are_applied(which, tmp_path):
+    # query_mask / value_mask / key_mask passed as symbolic tensors belong to the Functional
+    # graph (they were dropped, so the model ran unmasked without a word)
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((2, 3, 4)).astype("float32")
+    v = rng.standard_normal((2, 5, 4)).astype("float32")
+    qm = np.array([[1, 1, 0], [1, 0, 1]], bool)
+    vm = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 0]], bool)
+    mask = qm if which == "query_mask" else vm
+    qi, vi = Input((3, 4)), Input((5, 4))
+    mi = Input(mask.shape[1:], dtype="bool")
+    mha = layers.MultiHeadAttention(2, 3, seed=1)
+    model = Model([qi, vi, mi], mha(qi, vi, key=vi if which == "key_mask" else None,
+                                    **{which: mi}))
+    out = np.asarray(model([q, v, mask]))
+    if which == "query_mask":  # Keras: attention_mask = query_mask[:, :, None] (rows)
+        am = np.broadcast_to(qm[:, :, None], (2, 3, 5))
+    else:
+        am = np.broadcast_to(vm[:, None, :], (2, 3, 5))
+    ref = np.asarray(mha(q, v, attention_mask=am))
+    np.testing.assert_allclose(out, ref, atol=1e-6)
+    if which != "query_mask":  # a query mask alone leaves every row's values unchanged
+        assert not np.allclose(out, np.asarray(mha(q, v)), atol=1e-4)
+    model.save(tmp_path / "m.keras")
+    again = gpunet.models.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(np.asarray(again([q, v, mask])), out, atol=1e-6)
