@@ -5,7 +5,7 @@ batch through ``for batch in ds.take(1)`` and ``.numpy()``, an LSTM regressor tr
 
 Keras 3.15 trained the same model from the same initial weights on the same windows
 (``tests/fixtures/make_keras_timeseries_forecast.py``); gpunet must give its losses and
-predictions. (``examples/keras_io/README.md`` has the table of all 15 originals.)
+predictions. (``examples/keras_io/README.md`` has the table of all 21 originals.)
 """
 
 from __future__ import annotations
