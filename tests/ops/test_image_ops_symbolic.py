@@ -25,6 +25,11 @@ from gpunet.ops import image
     ("rgb_to_grayscale", (5, 7, 3), {}),
     ("rgb_to_hsv", (5, 7, 3), {}),
     ("hsv_to_rgb", (5, 7, 3), {}),
+    ("affine_transform", (5, 7, 3), dict(transform=np.array([1.1, 0.2, -0.5, 0.1, 0.9, 0.3,
+                                                             0, 0], "float32"),
+                                         fill_mode="wrap")),
+    ("gaussian_blur", (5, 7, 3), dict(kernel_size=(5, 3), sigma=(1.2, 0.8))),
+    ("sobel_edges", (5, 7, 3), {}),
 ])
 def test_op_on_keras_tensor_equals_eager(fn, shape, kwargs):
     x = np.random.default_rng(1).random((2,) + shape).astype("float32")
@@ -38,6 +43,15 @@ def test_op_on_keras_tensor_equals_eager(fn, shape, kwargs):
     clone = gpunet.Model.from_config(model.get_config())
     np.testing.assert_allclose(clone.predict(x, verbose=0), eager.numpy(), rtol=1e-6,
                                atol=1e-7)
+
+
+def test_map_coordinates_on_a_keras_tensor():
+    x = np.random.default_rng(2).random((2, 4, 5)).astype("float32")
+    coords = np.array([[0, 1, 1.0], [0.5, 2.5, 3.2], [1.5, 0.2, 4.4]], "float32")
+    inp = layers.Input((4, 5), batch_size=2)
+    model = gpunet.Model(inp, image.map_coordinates(inp, coords, order=1))
+    np.testing.assert_allclose(model.predict(x, verbose=0, batch_size=2),
+                               image.map_coordinates(x, coords, order=1).numpy(), rtol=1e-6)
 
 
 def test_patch_model_with_resize_trains():
