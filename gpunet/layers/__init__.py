@@ -94,6 +94,7 @@ from gpunet.layers.preprocessing import (
     CenterCrop,
     CutMix,
     Discretization,
+    Hashing,
     IntegerLookup,
     MelSpectrogram,
     MixUp,
@@ -206,3 +207,4 @@ __all__ += ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "Rando
 __all__ += ["CutMix", "MixUp", "RandomColorJitter", "RandomErasing"]
 __all__ += ["MelSpectrogram", "Pipeline", "STFTSpectrogram"]
 __all__ += ["deserialize", "serialize"]
+__all__ += ["Hashing"]

@@ -28,6 +28,7 @@ from gpunet.layers.preprocessing.color_hsv import (
 )
 from gpunet.layers.preprocessing.color_jitter import RandomColorJitter
 from gpunet.layers.preprocessing.erasing import RandomErasing
+from gpunet.layers.preprocessing.hashing import Hashing
 from gpunet.layers.preprocessing.image_basic import CenterCrop, Rescaling, Resizing
 from gpunet.layers.preprocessing.index_lookup import IntegerLookup, StringLookup
 from gpunet.layers.preprocessing.mel_spectrogram import MelSpectrogram
@@ -47,3 +48,4 @@ __all__ += ["AutoContrast", "RandomColorDegeneration", "RandomGrayscale", "Rando
             "Solarization"]
 __all__ += ["CutMix", "MixUp", "RandomColorJitter", "RandomErasing"]
 __all__ += ["MelSpectrogram", "Pipeline", "STFTSpectrogram"]
+__all__ += ["Hashing"]
