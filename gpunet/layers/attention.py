@@ -82,7 +82,9 @@ class _BaseDenseAttention(Layer):
         extra = {k: v for k, v in (("return_attention_scores", return_attention_scores),
                                    ("use_causal_mask", use_causal_mask)) if v}
         if is_symbolic(inputs):
-            self._validate(inputs)
+            self._validate(inputs, mask)
+            if mask is not None:  # [query_mask, value_mask] tensors belong to the graph
+                extra["mask"] = list(mask)
             return symbolic_call(self, list(inputs), training, extra)
         self._validate(inputs, mask)
         masks = list(mask) if mask is not None else [getattr(x, "_keras_mask", None)

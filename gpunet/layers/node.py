@@ -181,7 +181,11 @@ def _check_input(layer: Any, args: Any) -> None:
 def symbolic_call(layer: Any, args: Any, training: Any = None, kwargs: dict | None = None) -> Any:
     """Calls ``layer`` on KerasTensors: builds it, records a ``Node``, returns KerasTensors."""
     kwargs = dict(kwargs or {})
-    kwargs.pop("mask", None)  # masks flow with the values when the model runs
+    if kwargs.get("mask") is None:
+        kwargs.pop("mask", None)  # implicit masks flow with the values when the model runs
+    # an explicit `mask=` (a KerasTensor such as a model input, or an array) stays in the
+    # node, as in Keras, and reaches the layer when the model runs; shapes come without it
+    shape_kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
     if isinstance(args, tuple):
         args = list(args)
     if not layer.built:
@@ -194,10 +198,10 @@ def symbolic_call(layer: Any, args: Any, training: Any = None, kwargs: dict | No
     _check_input(layer, args)
     dtypes = None
     if getattr(layer, "_infers_dtype", False):  # an op: shapes and dtypes from a trial run
-        shape_list, dtypes, is_list = _run_specs(layer, args, kwargs)
+        shape_list, dtypes, is_list = _run_specs(layer, args, shape_kwargs)
         multi = len(shape_list) > 1 or is_list
     else:
-        shapes = output_shapes(layer, args, kwargs)
+        shapes = output_shapes(layer, args, shape_kwargs)
         multi = _is_shape_list(shapes)
         shape_list = [tuple(s) for s in shapes] if multi else [tuple(shapes)]
     dtype = getattr(layer, "dtype", None) or "float32"

@@ -106,6 +106,26 @@ def _k3_history(v: Any) -> list | None:
     return None
 
 
+def _k3_refs(v: Any) -> Any:
+    """Keras 3 tensor entries at any depth of a call argument (``mask=[None, tensor]``) as
+    Keras 2 references ``[layer, node, tensor]``."""
+    h = _k3_history(v)
+    if h is not None:
+        return h
+    if isinstance(v, list):
+        return [_k3_refs(x) for x in v]
+    return v
+
+
+def _refs_in(v: Any) -> list:
+    """The tensor references at any depth of a call argument."""
+    if _is_ref(v):
+        return [v]
+    if isinstance(v, list):
+        return [r for x in v for r in _refs_in(x)]
+    return []
+
+
 def _node_refs(node: Any) -> tuple[list, dict, bool]:
     """``(refs, kwargs, as_list)`` of one inbound node, Keras 2 or Keras 3 form."""
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
@@ -119,7 +139,7 @@ def _node_refs(node: Any) -> tuple[list, dict, bool]:
             as_list = False
         if any(r is None for r in refs):
             raise ValueError(f"Unsupported inbound node arguments: {node!r}")
-        kwargs = {k: (_k3_history(v) or v) for k, v in (node.get("kwargs") or {}).items()}
+        kwargs = {k: _k3_refs(v) for k, v in (node.get("kwargs") or {}).items()}
         return refs, kwargs, as_list
     refs, kwargs = [], {}
     for entry in node:
@@ -159,21 +179,23 @@ def functional_from_config(cls, config: dict, custom_objects: dict | None = None
     def ready(ref):
         return (ref[0], ref[1]) in outputs
 
+    def resolve(v):  # the tensors a call argument refers to, at any depth
+        if _is_ref(v):
+            return tensor(v)
+        if isinstance(v, list) and _refs_in(v):
+            return [resolve(x) for x in v]
+        return v
+
     while any(pending.values()):
         progress = False
         for name in order:
             while pending[name]:
                 refs, kwargs, as_list = _node_refs(pending[name][0])
-                kw_refs = [v for v in kwargs.values() if _is_ref(v)] + [
-                    r for v in kwargs.values() if isinstance(v, list) and not _is_ref(v)
-                    for r in v if _is_ref(r)]
+                kw_refs = [r for v in kwargs.values() for r in _refs_in(v)]
                 if not all(ready(r) for r in refs + kw_refs):
                     break
                 args = [tensor(r) for r in refs]
-                kw = {k: (tensor(v) if _is_ref(v) else [tensor(r) if _is_ref(r) else r
-                                                         for r in v]
-                          if isinstance(v, list) and any(_is_ref(r) for r in v) else v)
-                      for k, v in kwargs.items()}
+                kw = {k: resolve(v) for k, v in kwargs.items()}
                 out = created[name](args if as_list else args[0], **kw)
                 outputs[(name, done[name])] = out if isinstance(out, list) else [out]
                 done[name] += 1

@@ -116,11 +116,14 @@ def _k3_node(node: list, tensors: dict) -> dict:
     for e in node:
         if len(e) > 3 and e[3]:
             kwargs = dict(e[3])
-    for k, v in kwargs.items():
+    def conv(v: Any) -> Any:  # tensor references at any depth (mask=[None, tensor])
         if _is_ref(v):
-            kwargs[k] = _k3_tensor(v, tensors)
-        elif isinstance(v, list) and v and all(_is_ref(r) for r in v):
-            kwargs[k] = [_k3_tensor(r, tensors) for r in v]
+            return _k3_tensor(v, tensors)
+        if isinstance(v, list):
+            return [conv(r) for r in v]
+        return v
+
+    kwargs = {k: conv(v) for k, v in kwargs.items()}
     return {"args": args if len(args) == 1 else [args], "kwargs": kwargs}
 
 
