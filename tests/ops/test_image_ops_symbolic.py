@@ -30,6 +30,13 @@ from gpunet.ops import image
                                          fill_mode="wrap")),
     ("gaussian_blur", (5, 7, 3), dict(kernel_size=(5, 3), sigma=(1.2, 0.8))),
     ("sobel_edges", (5, 7, 3), {}),
+    ("perspective_transform", (5, 7, 3), dict(
+        start_points=np.array([[0, 0], [0, 4], [6, 0], [6, 4]], "float32"),
+        end_points=np.array([[0.5, 0], [0, 4], [6, 0.4], [5.5, 4]], "float32"))),
+    ("scale_and_translate", (5, 7, 3), dict(
+        output_shape=(None, 8, 4, 3), scale=np.array([1.5, 0.6], "float32"),
+        translation=np.array([0.2, 0.1], "float32"), spatial_dims=(1, 2), method="linear")),
+    ("elastic_transform", (5, 7, 3), dict(alpha=3.0, sigma=1.0, seed=4)),
 ])
 def test_op_on_keras_tensor_equals_eager(fn, shape, kwargs):
     x = np.random.default_rng(1).random((2,) + shape).astype("float32")
@@ -43,6 +50,16 @@ def test_op_on_keras_tensor_equals_eager(fn, shape, kwargs):
     clone = gpunet.Model.from_config(model.get_config())
     np.testing.assert_allclose(clone.predict(x, verbose=0), eager.numpy(), rtol=1e-6,
                                atol=1e-7)
+
+
+def test_ssim_of_two_keras_tensors():
+    rng = np.random.default_rng(5)
+    a, b = rng.random((2, 12, 11, 3)).astype("float32"), rng.random((2, 12, 11, 3)).astype(
+        "float32")
+    i1, i2 = layers.Input((12, 11, 3)), layers.Input((12, 11, 3))
+    model = gpunet.Model([i1, i2], image.ssim(i1, i2, filter_size=5))
+    np.testing.assert_allclose(model.predict([a, b], verbose=0),
+                               image.ssim(a, b, filter_size=5).numpy(), rtol=1e-5)
 
 
 def test_map_coordinates_on_a_keras_tensor():

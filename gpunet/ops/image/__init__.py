@@ -10,20 +10,18 @@ Example:
 
 from gpunet.ops.image.affine import affine_transform
 from gpunet.ops.image.color import hsv_to_rgb, rgb_to_grayscale, rgb_to_hsv
+from gpunet.ops.image.elastic_ssim import elastic_transform, ssim
 from gpunet.ops.image.filters import gaussian_blur, sobel_edges
 from gpunet.ops.image.pad_crop import crop_images, pad_images
 from gpunet.ops.image.patches import extract_patches, extract_patches_3d
 from gpunet.ops.image.resize import resize
 from gpunet.ops.image.sampling import map_coordinates
+from gpunet.ops.image.warps import perspective_transform, scale_and_translate
 
-__all__ = ["affine_transform", "crop_images", "extract_patches", "extract_patches_3d",
-           "gaussian_blur", "hsv_to_rgb", "map_coordinates", "pad_images", "resize",
-           "rgb_to_grayscale", "rgb_to_hsv", "sobel_edges"]
+__all__ = ["affine_transform", "crop_images", "elastic_transform", "extract_patches",
+           "extract_patches_3d", "gaussian_blur", "hsv_to_rgb", "map_coordinates", "pad_images",
+           "perspective_transform", "resize", "rgb_to_grayscale", "rgb_to_hsv",
+           "scale_and_translate", "sobel_edges", "ssim"]
 
-# names of Keras 3.15's keras.ops.image that gpunet does not provide yet, with the reason
-LEFT_OUT = {
-    "perspective_transform": "not implemented yet (four-point perspective warps)",
-    "elastic_transform": "not implemented yet (random elastic deformations)",
-    "scale_and_translate": "not implemented yet; resize covers scaling without translation",
-    "ssim": "not implemented yet (structural similarity of image pairs)",
-}
+# names of Keras 3.15's keras.ops.image that gpunet does not provide, with the reason
+LEFT_OUT: dict = {}

@@ -45,8 +45,9 @@ def _lanczos(radius: float):
     return kernel
 
 
-KERNELS = {"linear": _triangle, "bilinear": _triangle, "cubic": _keys_cubic,
-           "bicubic": _keys_cubic, "lanczos3": _lanczos(3.0), "lanczos5": _lanczos(5.0)}
+KERNELS = {"linear": _triangle, "bilinear": _triangle, "trilinear": _triangle,
+           "cubic": _keys_cubic, "bicubic": _keys_cubic, "tricubic": _keys_cubic,
+           "lanczos3": _lanczos(3.0), "lanczos5": _lanczos(5.0)}
 
 
 def weight_matrix(xp: Any, n_in: int, n_out: int, scale: float, translation: float,
@@ -54,8 +55,9 @@ def weight_matrix(xp: Any, n_in: int, n_out: int, scale: float, translation: flo
     """The ``(n_in, n_out)`` resampling weights of one axis (float64): output sample ``j`` sits
     at ``(j + 0.5 - translation) / scale - 0.5`` in input coordinates; columns sum to one,
     samples outside ``[-0.5, n_in - 0.5]`` get none."""
-    inv_scale = 1.0 / scale
-    kernel_scale = max(inv_scale, 1.0) if antialias else 1.0
+    inv_scale = 1.0 / scale  # a float, or a 0-d device array (no host read)
+    kernel_scale = ((max(inv_scale, 1.0) if isinstance(inv_scale, float)
+                     else xp.maximum(inv_scale, 1.0)) if antialias else 1.0)
     sample = (xp.arange(n_out, dtype="float64") + 0.5) * inv_scale - translation * inv_scale - 0.5
     x = xp.abs(sample[None, :] - xp.arange(n_in, dtype="float64")[:, None]) / kernel_scale
     w = kernel(xp, x)
@@ -80,13 +82,14 @@ def _nearest(x: Tensor, axes: tuple, sizes: tuple) -> Tensor:
 def separable_resample(x: Tensor, axes: tuple, sizes: tuple, method: str, antialias: bool,
                        scales: tuple | None = None, translations: tuple | None = None) -> Tensor:
     """Resamples float ``x`` along ``axes`` to ``sizes`` with ``method``'s kernel (Keras's
-    ``scale_and_translate``; ``scales`` default to ``size_out / size_in``, translations to 0)."""
+    ``scale_and_translate``; ``scales`` default to ``size_out / size_in``, translations to 0;
+    given ones are floats or 0-d float64 device arrays)."""
     xp = xp_of(x)
     kernel = KERNELS[method]
     for i, (d, n) in enumerate(zip(axes, sizes)):
         m = x.shape[d]
-        scale = n / m if scales is None else float(scales[i])
-        shift = 0.0 if translations is None else float(translations[i])
+        scale = n / m if scales is None else scales[i]
+        shift = 0.0 if translations is None else translations[i]
         if scales is None and m == n:
             continue
         w = weight_matrix(xp, m, n, scale, shift, kernel, antialias).astype(x.dtype)
