@@ -185,7 +185,11 @@ def symbolic_call(layer: Any, args: Any, training: Any = None, kwargs: dict | No
         kwargs.pop("mask", None)  # implicit masks flow with the values when the model runs
     # an explicit `mask=` (a KerasTensor such as a model input, or an array) stays in the
     # node, as in Keras, and reaches the layer when the model runs; shapes come without it
-    shape_kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+    if training is not None:
+        # as Keras 3: kept in the node, used when the model runs with training=None (a
+        # direct call), overridden by fit / predict / an explicit training argument
+        kwargs["training"] = training
+    shape_kwargs = {k: v for k, v in kwargs.items() if k not in ("mask", "training")}
     if isinstance(args, tuple):
         args = list(args)
     if not layer.built:

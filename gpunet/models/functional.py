@@ -315,7 +315,9 @@ class Functional(Model):
         for layer, arg_spec, kw, outs in self._plan:
             args = vals[arg_spec] if isinstance(arg_spec, int) else get(arg_spec[1])
             if kw:
-                out = layer(args, training=training, **{k: get(v) for k, v in kw.items()})
+                kwv = {k: get(v) for k, v in kw.items()}
+                recorded = kwv.pop("training", None)  # given when the graph was built
+                out = layer(args, training=recorded if training is None else training, **kwv)
             else:
                 out = layer(args, training=training)
             if len(outs) == 1:
