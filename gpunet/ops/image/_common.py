@@ -19,8 +19,7 @@ from gpunet.ops.elementwise import OPS as _ELEMENTWISE
 DIFF = types.SimpleNamespace(
     abs=math.abs, clip=math.clip, maximum=math.maximum, minimum=math.minimum,
     mod=_ELEMENTWISE["mod"], where=math.where, stack=shape_ops.stack,
-    expand_dims=shape_ops.expand_dims, take=gather.take, tensordot=products.tensordot,
-    moveaxis=gather.moveaxis)
+    expand_dims=shape_ops.expand_dims, take=gather.take, tensordot=products.tensordot)
 
 
 def standardize_data_format(data_format: Any) -> str:

@@ -72,6 +72,8 @@ class Sample(Function):
                     for c, n, e in zip(coords, x.shape, self.exact)]
         flat = x.reshape(-1)
         cval = xp.asarray(self.cval, dtype=dt)
+        needs = self.needs_input_grad  # empty when nothing records a gradient
+        keep_values = self.order == 1 and any(needs[1:])
         self.corners, out = [], None
         for combo in itertools.product(*per_axis):
             idx = xp.ravel_multi_index(tuple(xp.broadcast_arrays(*[n[0] for n in combo])),
@@ -90,7 +92,9 @@ class Sample(Function):
                     w = wi if w is None else w * wi
             term = value if w is None else w * value
             out = term if out is None else out + term
-            self.corners.append((idx, valid, weights, [n[3] for n in combo], value))
+            if any(needs):  # what backward needs, only when it will run
+                self.corners.append((idx, valid, weights, [n[3] for n in combo],
+                                     value if keep_values else None))
         if x.dtype.kind in "iu":
             out = xp.sign(out) * xp.floor(xp.abs(out) + 0.5)
         out = out.astype(x.dtype, copy=False)
