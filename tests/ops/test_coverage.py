@@ -88,14 +88,15 @@ CHECKED_OPS = {
 ALIASES = {"absolute": "abs", "fabs": "abs", "true_divide": "divide", "conjugate": "conj"}
 # Public names with no gradient to check, as in Keras: creation and conversion, indices and
 # counts, comparisons and logic, bit operations, piecewise-constant rounding, factorisations
-# computed without a gradient, complex/FFT helpers, and the namespaces.
+# computed without a gradient, complex/FFT helpers, and the namespaces (``image``'s functions
+# are gradient-checked in test_image_ops / test_image_ops_random).
 NO_GRADIENT = set("""
     all allclose angle any arange argmax argmin argpartition argsort array bartlett bincount
     bitwise_and bitwise_invert bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift
     bitwise_xor blackman ceil conj convert_to_numpy ctc_decode convert_to_tensor count_nonzero
     digitize
     dtype eig eigh empty empty_like equal eye fft fft2 floor floor_divide full full_like gcd
-    geomspace greater greater_equal hamming hanning heaviside histogram i0 identity ifft2 imag
+    geomspace greater greater_equal hamming hanning heaviside histogram i0 identity ifft2 image imag
     in_top_k irfft is_tensor isclose isfinite isin isinf isnan isneginf isposinf isreal kaiser
     lcm left_shift less less_equal linalg linspace logical_and logical_not logical_or
     logical_xor logspace lstsq lu_factor matrix_rank multi_hot nanargmax nanargmin nanmedian

@@ -71,7 +71,7 @@ def _f64(shape, seed=0, low=0.05, high=0.95):
     return np.random.default_rng(seed).uniform(low, high, shape)
 
 
-@pytest.mark.parametrize("fn, shape, kwargs", [
+GRAD_CHECKS = [
     ("extract_patches", (1, 5, 4, 2), dict(size=(2, 2), strides=(1, 2), padding="same")),
     ("extract_patches", (2, 3, 5), dict(size=2, strides=1, dilation_rate=2,
                                         data_format="channels_first")),
@@ -109,7 +109,10 @@ def _f64(shape, seed=0, low=0.05, high=0.95):
     ("scale_and_translate", (5, 4), dict(
         output_shape=(3, 7), scale=np.array([0.6, 1.7]), translation=np.array([0.1, 0.4]),
         spatial_dims=(0, 1), method="lanczos3", antialias=False)),
-])
+]
+
+
+@pytest.mark.parametrize("fn, shape, kwargs", GRAD_CHECKS)
 def test_float64_gradient_check(backend, fn, shape, kwargs):
     x = _f64(shape, seed=len(shape) + len(kwargs))
     if fn == "hsv_to_rgb":  # keep hue away from the kinks of the piecewise-linear planes
@@ -186,6 +189,14 @@ def test_every_keras_name_exists_or_is_left_out_with_a_reason():
         else:
             assert callable(getattr(image, name)), name
     assert set(image.__all__) <= set(META["names"])
+
+
+def test_every_image_op_is_gradient_checked():
+    # map_coordinates and ssim have their own checks below, elastic_transform in
+    # test_image_ops_random
+    checked = {fn for fn, _, _ in GRAD_CHECKS} | {"map_coordinates", "ssim",
+                                                  "elastic_transform"}
+    assert set(image.__all__) == checked
 
 
 def test_namespace_is_reachable_as_keras_code_writes_it():
