@@ -34,6 +34,7 @@ SAMPLES = {
     "height": 4, "width": 4, "height_factor": 0.1, "width_factor": 0.1,
     "equation": "ab,bc->ac", "output_shape": 3,  # EinsumDense
     "output_size": 2,  # the adaptive poolings
+    "num_bins": 3,  # Hashing
     "head_dim": 4, "num_query_heads": 2, "num_key_value_heads": 1,  # GroupQueryAttention
     "function": gpunet.ops.relu,  # Lambda (saved by module and name) and OpLambda ("relu")
     "inner_optimizer": {"class_name": "SGD", "config": {}},  # LossScaleOptimizer (fresh each)
