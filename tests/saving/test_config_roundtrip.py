@@ -75,8 +75,6 @@ def _instantiate(cls, kind: str = "metric"):
                 kwargs[p.name] = layers.GRUCell(2)
             elif p.name == "layers":  # Pipeline
                 kwargs[p.name] = [layers.Rescaling(2.0), layers.Dense(2)]
-            elif p.name == "layers":  # Pipeline
-                kwargs[p.name] = [layers.Rescaling(2.0), layers.Dense(2)]
             elif p.name == "cells":  # StackedRNNCells
                 kwargs[p.name] = [layers.SimpleRNNCell(2), layers.LSTMCell(3)]
             elif p.name == "fn":  # a wrapper of a registered function of its kind
