@@ -9,6 +9,7 @@ import pytest
 from gpunet import ops
 from gpunet.autograd import Tensor
 from gpunet.autograd.gradcheck import check_grad
+from gpunet.backend.kernels.numba_cpu import _STATE as _NUMBA_STATE
 from gpunet.backend.kernels.numba_cpu import numba_enabled
 
 pytest.importorskip("numba")
@@ -130,9 +131,12 @@ def _rnn_tol(dtype: str) -> float:
     return 5e-6 if dtype == "float32" else 1e-12
 
 
+@pytest.mark.parametrize("loops", [True, False])
 @pytest.mark.parametrize("case", sorted(RNN_CASES))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_lstm_fused_steps_equal_numpy(case, dtype, monkeypatch):
+def test_lstm_fused_steps_equal_numpy(case, dtype, loops, monkeypatch):
+    if not loops:  # the per-step Numba kernels, as where NumPy's OpenBLAS has no CBLAS gemm
+        monkeypatch.setitem(_NUMBA_STATE, "cblas", None)
     rng = np.random.default_rng(8)
     u = 4
     args = [rng.standard_normal(s).astype(dtype) * 0.7
@@ -151,9 +155,12 @@ def test_lstm_fused_steps_equal_numpy(case, dtype, monkeypatch):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("loops", [True, False])
 @pytest.mark.parametrize("case", sorted(RNN_CASES))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_gru_fused_steps_equal_numpy(case, dtype, monkeypatch):
+def test_gru_fused_steps_equal_numpy(case, dtype, loops, monkeypatch):
+    if not loops:  # the per-step Numba kernels, as where NumPy's OpenBLAS has no CBLAS gemm
+        monkeypatch.setitem(_NUMBA_STATE, "cblas", None)
     rng = np.random.default_rng(9)
     u = 4
     args = [rng.standard_normal(s).astype(dtype) * 0.7
