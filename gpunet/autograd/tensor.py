@@ -87,6 +87,8 @@ class Tensor:
                 "`gpunet.ops.convert_to_numpy(tensor)`."
             )
         a = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        if not isinstance(a, b.xp.ndarray):  # a NumPy scalar (a full reduction): 0-d array
+            return b.xp.array(a)
         return a.copy() if copy else a
 
     def __bool__(self) -> bool:

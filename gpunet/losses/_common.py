@@ -79,14 +79,47 @@ def _keep_logits(new: Tensor, old: Tensor) -> Tensor:
     return new
 
 
-def _prep(y_true: Any, y_pred: Any, name: str) -> tuple[Tensor, Tensor]:
+# Keras 3 refuses differing shapes in these (its backends' binary cross-entropy checks them);
+# every other loss computes on the shapes broadcast together
+_SAME_SHAPE = ("binary_crossentropy", "binary_focal_crossentropy")
+_WARNED: set = set()
+
+
+def _prep(y_true: Any, y_pred: Any, name: str, expand: bool = True) -> tuple[Tensor, Tensor]:
+    """``(y_true, y_pred)`` aligned as Keras aligns them; differing shapes that broadcast
+    together are broadcast (with ``expand=False`` left as they are, for a loss whose formula
+    reduces each one before they meet, as Keras's does), others raise."""
     p = _pred(y_pred)
     t, p = align(_truth(y_true, p), p)
-    if tuple(t.shape) != tuple(p.shape):
+    ts, ps = tuple(t.shape), tuple(p.shape)
+    if ts == ps:
+        return t, p
+    shape = None
+    if name not in _SAME_SHAPE:
+        import numpy as np
+
+        try:
+            shape = np.broadcast_shapes(ts, ps)
+        except ValueError:
+            shape = None
+    if shape is None:
         raise ValueError(
             f"Loss '{name}': y_true and y_pred must have the same shape (after aligning "
-            f"[N] with [N, 1]). Received: y_true.shape={tuple(t.shape)}, "
-            f"y_pred.shape={tuple(p.shape)}.{_hint(name, tuple(t.shape), tuple(p.shape))}")
+            f"[N] with [N, 1]). Received: y_true.shape={ts}, y_pred.shape={ps}."
+            f"{_hint(name, ts, ps)}")
+    if (name, ts, ps) not in _WARNED:  # Keras broadcasts without a word; often a mistake
+        _WARNED.add((name, ts, ps))
+        import warnings
+
+        warnings.warn(f"Loss '{name}': y_true.shape={ts} and y_pred.shape={ps} differ; they "
+                      f"are broadcast to {shape}, as Keras does.{_hint(name, ts, ps)}",
+                      UserWarning, stacklevel=3)
+    if not expand:
+        return t, p
+    if ts != shape:
+        t = ops.broadcast_to(t, shape)
+    if ps != shape:
+        p = _keep_logits(ops.broadcast_to(p, shape), p)
     return t, p
 
 

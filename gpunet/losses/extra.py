@@ -247,7 +247,7 @@ def dice(y_true: Any, y_pred: Any, axis: int | tuple | None = None) -> Tensor:
     >>> dice(masks, predicted, axis=(1, 2, 3))   # shape [N]
     """
     axis = _check_extra("dice", {"axis": axis})["axis"]
-    t, p = _prep(y_true, y_pred, "dice")
+    t, p = _prep(y_true, y_pred, "dice", expand=False)
     y = t.data
     inter = ops.sum(p * y, axis=axis)
     den = ops.sum(p, axis=axis) + (y.sum(axis=axis) + epsilon())

@@ -309,7 +309,7 @@ def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> Tensor:
     A zero vector on either side gives 0.
     """
     _check_args("cosine_similarity", {"axis": axis})
-    t, p = _prep(y_true, y_pred, "cosine_similarity")
+    t, p = _prep(y_true, y_pred, "cosine_similarity", expand=False)
     xp = backend_of(p.data).xp
     eps = epsilon()
     tn = t.data / xp.sqrt(xp.maximum((t.data * t.data).sum(axis=axis, keepdims=True), eps * eps))
