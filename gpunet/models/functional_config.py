@@ -154,6 +154,61 @@ def _is_ref(v: Any) -> bool:
             and isinstance(v[1], int) and isinstance(v[2], int))
 
 
+class _KerasOp:
+    """A Keras 3 operation node of a saved graph (``{"module": "keras.src.ops.numpy",
+    "class_name": "NotEqual", ...}``: Keras records the ops run on symbolic tensors, such as
+    the ``not_equal`` that makes ``Embedding(mask_zero=True)``'s mask), rebuilt as the gpunet
+    op of the same name recorded on the rebuilt tensors."""
+
+    def __init__(self, entry: dict) -> None:
+        import re
+
+        cls_name = entry.get("class_name", "")
+        name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls_name).lower()
+        module = str(entry.get("module", ""))
+        self.op = ("image." + name) if module.endswith(".image") else name
+        # the operation's own arguments (Sum(axis=...)); None ones are the defaults
+        self.kwargs = {k: v for k, v in (entry.get("config") or {}).items()
+                       if k != "name" and v is not None}
+        self.name = entry.get("name") or (entry.get("config") or {}).get("name", name)
+
+    def exists(self) -> bool:
+        """Whether gpunet.ops has the operation."""
+        from gpunet import ops
+
+        space, fname = (ops.image, self.op[6:]) if self.op.startswith("image.") else (
+            ops, self.op)
+        return callable(getattr(space, fname, None))
+
+    def __call__(self, args: list, kwargs: dict) -> Any:
+        from gpunet.layers.lambda_layer import op_call
+
+        if not self.exists():
+            raise ValueError(f"The saved model's operation node '{self.name}' runs Keras's "
+                             f"`keras.ops.{self.op}`, which gpunet.ops does not have.")
+        return op_call(self.op, tuple(args), {**self.kwargs, **kwargs})
+
+
+def _is_keras_op(entry: dict) -> bool:
+    module = str(entry.get("module") or "")
+    return module.startswith(("keras.src.ops.", "keras.ops"))
+
+
+def _layer_or_op(entry: dict, custom_objects: dict | None) -> Any:
+    """The layer of a config entry, or a Keras 3 operation node: named by its module in
+    ``.keras`` files; in Keras 3's ``.h5`` files known by a config without the ``trainable``
+    that every layer's has, and Keras 3 (dict) inbound nodes (``Multiply`` may be either)."""
+    if _is_keras_op(entry):
+        return _KerasOp(entry)
+    nodes = entry.get("inbound_nodes") or []
+    if ("module" not in entry and nodes and all(isinstance(n, dict) for n in nodes)
+            and "trainable" not in (entry.get("config") or {})):
+        op = _KerasOp(entry)
+        if op.exists():
+            return op
+    return deserialize_layer(entry, custom_objects)
+
+
 def functional_from_config(cls, config: dict, custom_objects: dict | None = None):
     """Rebuilds a Functional model (fresh weights) from ``functional_config`` output."""
     created: dict[str, Any] = {}
@@ -161,7 +216,7 @@ def functional_from_config(cls, config: dict, custom_objects: dict | None = None
     pending: dict[str, list] = {}
     order = []
     for lc in config["layers"]:
-        layer = deserialize_layer(lc, custom_objects)
+        layer = _layer_or_op(lc, custom_objects)
         name = lc.get("name") or layer.name
         if name in created:
             raise ValueError(f'The name "{name}" is used 2 times in the model config. All '
@@ -189,6 +244,19 @@ def functional_from_config(cls, config: dict, custom_objects: dict | None = None
     while any(pending.values()):
         progress = False
         for name in order:
+            if isinstance(created[name], _KerasOp):  # its node: tensors and constants
+                while pending[name]:
+                    node = pending[name][0]
+                    args = _k3_refs(list(node.get("args", [])))
+                    kwargs = {k: _k3_refs(v) for k, v in (node.get("kwargs") or {}).items()}
+                    if not all(ready(r) for r in _refs_in(args) + _refs_in(list(kwargs.values()))):
+                        break
+                    out = created[name](resolve(args), {k: resolve(v) for k, v in kwargs.items()})
+                    outputs[(name, done[name])] = out if isinstance(out, list) else [out]
+                    done[name] += 1
+                    pending[name].pop(0)
+                    progress = True
+                continue
             while pending[name]:
                 refs, kwargs, as_list = _node_refs(pending[name][0])
                 kw_refs = [r for v in kwargs.values() for r in _refs_in(v)]
