@@ -186,7 +186,28 @@ class _KerasOp:
         if not self.exists():
             raise ValueError(f"The saved model's operation node '{self.name}' runs Keras's "
                              f"`keras.ops.{self.op}`, which gpunet.ops does not have.")
-        return op_call(self.op, tuple(args), {**self.kwargs, **kwargs})
+        args = [_k3_value(a) for a in args]
+        if self.op == "get_item" and len(args) > 1 and isinstance(args[1], list):
+            args[1] = tuple(args[1])  # Keras's GetItem: a list key is the tuple x[a, b]
+        return op_call(self.op, tuple(args),
+                       {k: _k3_value(v) for k, v in {**self.kwargs, **kwargs}.items()})
+
+
+def _k3_value(v: Any) -> Any:
+    """Keras 3's serialized Python values in an operation's arguments: ``__slice__``,
+    ``__ellipsis__`` and ``__tuple__`` entries, at any depth."""
+    if isinstance(v, dict):
+        kind, cfg = v.get("class_name"), v.get("config") or {}
+        if kind == "__slice__":
+            return slice(cfg.get("start"), cfg.get("stop"), cfg.get("step"))
+        if kind == "__ellipsis__":
+            return Ellipsis
+        if kind == "__tuple__":
+            return tuple(_k3_value(x) for x in cfg.get("value", []))
+        return v
+    if isinstance(v, list):
+        return [_k3_value(x) for x in v]
+    return v
 
 
 def _is_keras_op(entry: dict) -> bool:

@@ -1,8 +1,9 @@
 """Keras 3 files whose graphs hold operation nodes load and predict as Keras: every Functional
 model with ``Embedding(mask_zero=True)`` has one (the mask's ``NotEqual``), as has any model
 built with ``keras.ops`` on symbolic tensors (``Mean`` with its ``axis``, ``Multiply`` with a
-constant). Fixtures made by Keras 3.15: ``tests/fixtures/make_keras_op_nodes.py``. Such files
-failed to load ("Unknown layer: 'NotEqual'")."""
+constant, ``GetItem`` with slices). Fixtures made by Keras 3.15:
+``tests/fixtures/make_keras_op_nodes.py``. Such files failed to load ("Unknown layer:
+'NotEqual'")."""
 
 from __future__ import annotations
 
@@ -19,15 +20,16 @@ DATA = np.load(os.path.join(FIX, "op_nodes.npz"))
 
 
 @pytest.mark.parametrize("ext", ["keras", "h5"])
-@pytest.mark.parametrize("name", ["text", "attention", "ops"])
+@pytest.mark.parametrize("name", ["text", "attention", "ops", "slices"])
 def test_keras_files_with_op_nodes_predict_as_keras(name, ext, tmp_path):
     path = os.path.join(FIX, f"op_nodes_{name}.{ext}")
     model = gpunet.models.load_model(path, compile=False)
-    out = np.asarray(model(DATA["ids"]))
+    x = DATA["feats"] if name == "slices" else DATA["ids"]
+    out = np.asarray(model(x))
     np.testing.assert_allclose(out, DATA[name], atol=1e-5)  # masks included, as Keras's
     model.save(tmp_path / "again.keras")  # and gpunet writes them back
     again = gpunet.models.load_model(tmp_path / "again.keras", compile=False)
-    np.testing.assert_allclose(np.asarray(again(DATA["ids"])), out, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(again(x)), out, atol=1e-6)
 
 
 def test_op_node_names_and_unknown_ops():
