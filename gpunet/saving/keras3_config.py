@@ -140,9 +140,19 @@ def model_config(model) -> dict:
         tensors = _tensor_shapes(model)
         layers = []
         for entry in cfg["layers"]:
-            new = layer_config(by_name[entry["name"]], entry)
+            layer = by_name[entry["name"]]
+            nodes = entry["inbound_nodes"]
+            if entry["class_name"] == "OpLambda" and len(nodes) == 1:
+                from gpunet.saving.k3_ops import keras_op_entry
+
+                op = keras_op_entry(layer, entry["name"],
+                                    [_k3_tensor(e, tensors) for e in nodes[0]])
+                if op is not None:  # as Keras 3 writes its operation nodes
+                    layers.append(op)
+                    continue
+            new = layer_config(layer, entry)
             new["name"] = entry["name"]
-            new["inbound_nodes"] = [_k3_node(n, tensors) for n in entry["inbound_nodes"]]
+            new["inbound_nodes"] = [_k3_node(n, tensors) for n in nodes]
             layers.append(new)
         cfg["layers"] = layers
         build = None

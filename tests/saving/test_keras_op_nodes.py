@@ -43,3 +43,45 @@ def test_op_node_names_and_unknown_ops():
                         "config": {"name": "x"}, "name": "x"})
     with pytest.raises(ValueError, match="operation node 'x'.*keras.ops.no_such_op"):
         missing([], {})
+
+
+def _op_entries(path):
+    import json
+    import zipfile
+
+    cfg = json.loads(zipfile.ZipFile(path).read("config.json"))
+    out = []
+    for e in cfg["config"]["layers"]:
+        if str(e.get("module", "")).startswith("keras.src.ops"):
+            conf = {k: v for k, v in e["config"].items() if k != "name"}
+            node = e["inbound_nodes"][0]
+            consts = [a for a in node["args"] if not isinstance(a, dict)
+                      or a.get("class_name") != "__keras_tensor__"]
+            out.append((e["module"], e["class_name"], json.dumps(conf, sort_keys=True),
+                        json.dumps(consts, sort_keys=True), json.dumps(node["kwargs"])))
+    return sorted(out)
+
+
+def test_gpunet_writes_op_nodes_as_keras_3_does(tmp_path):
+    # the graph of op_nodes_slices.keras, built in gpunet: the same operation entries
+    f = gpunet.Input((7, 4))
+    picked = f[:, 0] + gpunet.ops.sum(f[..., 1:3], axis=(1, 2))[:, None]
+    model = gpunet.Model(f, gpunet.layers.Dense(2)(picked))
+    model.save(tmp_path / "g.keras")
+    assert _op_entries(tmp_path / "g.keras") == _op_entries(
+        os.path.join(FIX, "op_nodes_slices.keras"))
+    again = gpunet.models.load_model(tmp_path / "g.keras", compile=False)
+    np.testing.assert_allclose(np.asarray(again(DATA["feats"])),
+                               np.asarray(model(DATA["feats"])), atol=1e-6)
+
+
+def test_positional_constructor_arguments_go_to_the_config(tmp_path):
+    i = gpunet.Input((5, 3))
+    model = gpunet.Model(i, -gpunet.ops.mean(i, 1) * 2.0)  # axis given positionally
+    model.save(tmp_path / "m.keras")
+    entries = {e[1]: e for e in _op_entries(tmp_path / "m.keras")}
+    assert entries["Mean"][2] == '{"axis": 1, "keepdims": false}' and entries["Mean"][3] == "[]"
+    assert entries["Multiply"][3] == "[2.0]" and "Negative" in entries
+    x = np.random.default_rng(0).random((2, 5, 3)).astype("float32")
+    again = gpunet.models.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(np.asarray(again(x)), -x.mean(1) * 2.0, rtol=1e-6)
