@@ -195,7 +195,8 @@ class _KerasOp:
 
 def _k3_value(v: Any) -> Any:
     """Keras 3's serialized Python values in an operation's arguments: ``__slice__``,
-    ``__ellipsis__`` and ``__tuple__`` entries, at any depth."""
+    ``__ellipsis__``, ``__tuple__`` and constant ``__tensor__``/``__numpy__`` entries, at any
+    depth."""
     if isinstance(v, dict):
         kind, cfg = v.get("class_name"), v.get("config") or {}
         if kind == "__slice__":
@@ -204,6 +205,10 @@ def _k3_value(v: Any) -> Any:
             return Ellipsis
         if kind == "__tuple__":
             return tuple(_k3_value(x) for x in cfg.get("value", []))
+        if kind in ("__tensor__", "__numpy__"):  # a constant array (computed eagerly)
+            import numpy as np
+
+            return np.asarray(cfg.get("value"), dtype=cfg.get("dtype") or None)
         return v
     if isinstance(v, list):
         return [_k3_value(x) for x in v]

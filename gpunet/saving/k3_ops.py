@@ -58,8 +58,9 @@ def keras_op_entry(layer: Any, name: str, node_tensors: list) -> dict | None:
                         "config": {k: conv(cfg.get(k)) for k in ("start", "stop", "step")}}
             if kind == "__ellipsis__":
                 return {"class_name": "__ellipsis__", "config": {}}
-            if kind == "__ndarray__":
-                return None if cfg is None else cfg.get("value")
+            if kind == "__ndarray__":  # a constant array, as Keras writes a tensor
+                return {"class_name": "__tensor__",
+                        "config": {"value": cfg.get("value"), "dtype": cfg.get("dtype")}}
             return {k: conv(x) for k, x in v.items()}
         return v
 

@@ -20,7 +20,7 @@ DATA = np.load(os.path.join(FIX, "op_nodes.npz"))
 
 
 @pytest.mark.parametrize("ext", ["keras", "h5"])
-@pytest.mark.parametrize("name", ["text", "attention", "ops", "slices"])
+@pytest.mark.parametrize("name", ["text", "attention", "ops", "slices", "transformer"])
 def test_keras_files_with_op_nodes_predict_as_keras(name, ext, tmp_path):
     path = os.path.join(FIX, f"op_nodes_{name}.{ext}")
     model = gpunet.models.load_model(path, compile=False)
@@ -85,3 +85,20 @@ def test_positional_constructor_arguments_go_to_the_config(tmp_path):
     x = np.random.default_rng(0).random((2, 5, 3)).astype("float32")
     again = gpunet.models.load_model(tmp_path / "m.keras", compile=False)
     np.testing.assert_allclose(np.asarray(again(x)), -x.mean(1) * 2.0, rtol=1e-6)
+
+
+def test_constant_arrays_are_written_as_keras_tensors(tmp_path):
+    import json
+    import zipfile
+
+    i = gpunet.Input((3,))
+    model = gpunet.Model(i, i + np.array([1.0, 2.0, 3.0], "float32"))
+    model.save(tmp_path / "c.keras")
+    cfg = json.loads(zipfile.ZipFile(tmp_path / "c.keras").read("config.json"))
+    add = [e for e in cfg["config"]["layers"] if e["class_name"] == "Add"][0]
+    const = add["inbound_nodes"][0]["args"][1]
+    assert const == {"class_name": "__tensor__",
+                     "config": {"value": [1.0, 2.0, 3.0], "dtype": "float32"}}
+    again = gpunet.models.load_model(tmp_path / "c.keras", compile=False)
+    np.testing.assert_allclose(np.asarray(again(np.zeros((2, 3), "float32"))),
+                               [[1, 2, 3], [1, 2, 3]])
