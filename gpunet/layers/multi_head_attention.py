@@ -12,9 +12,13 @@ from gpunet import constraints, initializers, ops, regularizers
 from gpunet.autograd.tensor import Tensor
 from gpunet.backend import backend_of
 from gpunet.backend.random import SeedStream
-from gpunet.layers.attention_support import _as_input, _raw_mask, _symbolic_shape
+from gpunet.layers.attention_support import (
+    _raw_mask,
+    qvk_eager_inputs,
+    qvk_inputs,
+    qvk_symbolic_call,
+)
 from gpunet.layers.layer import Layer, shape_str
-from gpunet.layers.node import is_symbolic, symbolic_call
 from gpunet.ops.attention import causal_mask, scaled_dot_product_attention
 from gpunet.registry import register
 
@@ -179,35 +183,14 @@ class MultiHeadAttention(Layer):
                  return_attention_scores: bool = False, use_causal_mask: bool = False,
                  query_mask: Any = None, value_mask: Any = None, key_mask: Any = None,
                  **kwargs: Any) -> Any:
-        kwargs.pop("mask", None)
-        if kwargs:
-            raise TypeError(f"Layer '{self.name}' (MultiHeadAttention) got unexpected call "
-                            f"arguments {sorted(kwargs)}.")
-        if value is None and isinstance(query, (list, tuple)) and 2 <= len(query) <= 3:
-            query, value, key = (list(query) + [None])[:3]  # Keras 3 node args (query, value)
-        if value is None:
-            raise ValueError(f"Layer '{self.name}' (MultiHeadAttention) expects `query` and "
-                             "`value` tensors: call it as mha(query, value) or mha(query, value, "
-                             f"key). Received only query of type {type(query).__name__}.")
-        if any(is_symbolic(t) for t in (query, value, key, attention_mask, query_mask,
-                                        value_mask, key_mask)):
-            if not self.built:
-                self.build(query.shape, value.shape, _symbolic_shape(key))
-                self.input_shape_ = tuple(query.shape)
-            kw = {"value": value, "key": key, "query_mask": query_mask,
-                  "value_mask": value_mask, "key_mask": key_mask,
-                  "attention_mask": attention_mask,
-                  "return_attention_scores": return_attention_scores,
-                  "use_causal_mask": use_causal_mask}
-            return symbolic_call(self, query, training,
-                                 {k: v for k, v in kw.items() if v is not None and v is not False})
-        masks = [m if m is not None else getattr(t, "_keras_mask", None)
-                 for m, t in ((query_mask, query), (value_mask, value), (key_mask, key))]
-        q, v, k = (_as_input(self, t) for t in (query, value, key))
-        if not self.built:
-            self.build((None,) + tuple(q.shape[1:]), (None,) + tuple(v.shape[1:]),
-                       None if k is None else (None,) + tuple(k.shape[1:]))
-            self.input_shape_ = (None,) + tuple(q.shape[1:])
+        query, value, key = qvk_inputs(self, "MultiHeadAttention", "mha", query, value, key,
+                                       kwargs)
+        masks = (query_mask, value_mask, key_mask)
+        out = qvk_symbolic_call(self, query, value, key, masks, attention_mask, training,
+                                return_attention_scores, use_causal_mask)
+        if out is not None:
+            return out
+        masks, q, v, k = qvk_eager_inputs(self, query, value, key, masks)
         self._check_shapes(q, v, k)
         out = self.call(q, v, k, attention_mask=attention_mask, masks=masks, training=training,
                         return_attention_scores=return_attention_scores,
