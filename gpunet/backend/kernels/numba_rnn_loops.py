@@ -56,6 +56,7 @@ def _gemms(lib: Any) -> tuple | None:
 # so recompiles in every process, a function that closes over another compiled function.
 _EXP: Any = None
 _TANH: Any = None
+_ENTER: Any = None
 
 
 def _exp(a):  # pragma: no cover - compiled; a = exp(a) in place, a 1-D
@@ -92,6 +93,24 @@ def _tanh(x, out):  # pragma: no cover - compiled; out = tanh(x), 1-D
                  - np.float32(3.33332819422e-1)) * z * v + v
         big = np.float32(1.0) - np.float32(2.0) / (out[j] + np.float32(1.0))
         out[j] = small if abs(v) < np.float32(0.625) else (big if v > 0 else -big)
+
+
+def _enter(dh, gs, has_gs, keep, has_m, carry, t, row):  # pragma: no cover - compiled
+    """The start of a backward step of one row: ``dh += g_seq[t]``; with a mask, whether the
+    step is masked (then ``carry = dh``, the part that skips it; else ``carry = 0``)."""
+    if has_gs:
+        g = gs[t, row]
+        for j in range(dh.size):
+            dh[j] += g[j]
+    if not has_m:
+        return False
+    if not keep[t, row]:
+        for j in range(dh.size):
+            carry[j] = dh[j]
+        return True
+    for j in range(dh.size):
+        carry[j] = dh.dtype.type(0)
+    return False
 
 
 def _forward(gemm, Z, H, C, TC, U, keep, has_m, r0, r1,
@@ -141,20 +160,10 @@ def _backward(gemm, Z, C, TC, gs, has_gs, keep, has_m, UT, dh, dc, dZ, carry, r0
             zi, zf, zo, zg = z[:u], z[u:2 * u], z[2 * u:3 * u], z[3 * u:]
             di, df, do, dg = dz[:u], dz[u:2 * u], dz[2 * u:3 * u], dz[3 * u:]
             dhr, dcr, cpr, tcr = dh[r0 + n], dc[r0 + n], C[t, r0 + n], TC[t, r0 + n]
-            if has_gs:
-                gsr = gs[t, r0 + n]
-                for j in range(u):
-                    dhr[j] += gsr[j]
-            if has_m:
-                car = carry[n]
-                if not keep[t, r0 + n]:  # a masked step: the gradients skip it
-                    for j in range(u):
-                        car[j] = dhr[j]
-                    for j in range(G):
-                        dz[j] = zero
-                    continue
-                for j in range(u):
-                    car[j] = zero
+            if _ENTER(dhr, gs, has_gs, keep, has_m, carry[n], t, r0 + n):
+                for j in range(G):  # a masked step: the gradients skip it
+                    dz[j] = zero
+                continue
             for j in range(u):  # d c += dh o act'(c)
                 v = tcr[j]
                 dcr[j] += dhr[j] * zo[j] * (one - v * v)
@@ -241,24 +250,14 @@ def _gru_backward(gemm, Z, RH, H, gs, has_gs, keep, has_m, UT, dh, dZ, dR, direc
             zz, zr, zh = z[:u], z[u:2 * u], z[2 * u:]
             dzz, dzr, dzh = dz[:u], dz[u:2 * u], dz[2 * u:]
             dhr, hp, rh, dd = dh[r0 + n], H[t, r0 + n], RH[t, r0 + n], direct[n]
-            if has_gs:
-                gsr = gs[t, r0 + n]
+            if _ENTER(dhr, gs, has_gs, keep, has_m, carry[n], t, r0 + n):
+                for j in range(G):  # a masked step: the gradient skips it
+                    dz[j] = zero
+                for j in range(G):
+                    dr[j] = zero
                 for j in range(u):
-                    dhr[j] += gsr[j]
-            if has_m:
-                car = carry[n]
-                if not keep[t, r0 + n]:  # a masked step: the gradient skips it
-                    for j in range(u):
-                        car[j] = dhr[j]
-                    for j in range(G):
-                        dz[j] = zero
-                    for j in range(G):
-                        dr[j] = zero
-                    for j in range(u):
-                        dd[j] = zero
-                    continue
-                for j in range(u):
-                    car[j] = zero
+                    dd[j] = zero
+                continue
             for j in range(u):
                 zg = zz[j]
                 dzz[j] = dhr[j] * (hp[j] - zh[j]) * ((one - zg) * zg)
@@ -291,12 +290,13 @@ def _gru_backward(gemm, Z, RH, H, gs, has_gs, keep, has_m, UT, dh, dZ, dR, direc
 
 
 def _build() -> tuple:
-    global _EXP, _TANH
+    global _EXP, _TANH, _ENTER
     import numba
 
     jit = numba.njit(cache=True, nogil=True, error_model="numpy")
     _EXP = jit(_exp)
     _TANH = jit(_tanh)
+    _ENTER = jit(_enter)
     return (jit(_forward), jit(_backward), _EXP, _TANH, jit(_gru_forward),
             jit(_gru_backward))
 
