@@ -370,8 +370,6 @@ class OpLambda(_ListCallMixin, Layer):
     _infers_dtype = True  # its KerasTensor dtypes come from a trial run (``node.py``)
 
     def __init__(self, function: Any, arguments: dict | None = None, **kwargs: Any) -> None:
-        from gpunet import ops
-
         if callable(function):
             function = function.__name__
         if not isinstance(function, str):
@@ -388,8 +386,8 @@ class OpLambda(_ListCallMixin, Layer):
                     "model with a Lambda layer or a custom layer.")
             self._tf_function = function
         op_name = TF_OPS[function][0] if self._tf_function else function
-        space, name = (ops.image, function[6:]) if namespaced else (ops, op_name)
-        if name not in space.__all__ or not callable(getattr(space, name, None)):
+        op = public_op(op_name if not namespaced else function)
+        if op is None:
             raise ValueError(f"OpLambda '{kwargs.get('name', op_name)}': {op_name!r} is not a "
                              "public gpunet.ops function (only those can be named in a "
                              "config).")
@@ -397,7 +395,7 @@ class OpLambda(_ListCallMixin, Layer):
         super().__init__(**kwargs)
         self.function = function
         self.op_name = op_name
-        self._op = getattr(space, name)
+        self._op = op
         self.arguments = arguments
 
     def call(self, inputs: Any, training: bool | None = None, **kwargs: Any) -> Any:
@@ -439,6 +437,16 @@ class OpLambda(_ListCallMixin, Layer):
         if self._tf_function is None:
             cfg["arguments"] = self.arguments
         return cfg
+
+
+def public_op(name: str) -> Any:
+    """The public ``gpunet.ops`` function ``name`` (``"image.<name>"``: of ``gpunet.ops.image``),
+    or None."""
+    from gpunet import ops
+
+    space, short = (ops.image, name[6:]) if name.startswith("image.") else (ops, name)
+    fn = getattr(space, short, None)
+    return fn if short in space.__all__ and callable(fn) else None
 
 
 def op_call(name: str, args: tuple, kwargs: dict) -> Any:

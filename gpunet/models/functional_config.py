@@ -174,11 +174,9 @@ class _KerasOp:
 
     def exists(self) -> bool:
         """Whether gpunet.ops has the operation."""
-        from gpunet import ops
+        from gpunet.layers.lambda_layer import public_op
 
-        space, fname = (ops.image, self.op[6:]) if self.op.startswith("image.") else (
-            ops, self.op)
-        return callable(getattr(space, fname, None))
+        return public_op(self.op) is not None
 
     def __call__(self, args: list, kwargs: dict) -> Any:
         from gpunet.layers.lambda_layer import op_call
